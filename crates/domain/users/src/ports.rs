@@ -1,0 +1,194 @@
+//! Ports of the users domain. Each method documents the errors an adapter MUST return; adapters
+//! map their own failures onto these and never leak driver error types.
+
+use crate::models::{NewUser, ProfileUpdate, Role, User, UserStatus};
+use async_trait::async_trait;
+use ingenio_kernel::chrono::{DateTime, Utc};
+use ingenio_kernel::uuid::Uuid;
+use ingenio_kernel::{StoreError, TenantId, UserId};
+
+/// Why an insert of a new user was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateUserError {
+    #[error("username taken")]
+    UsernameTaken,
+    #[error("email taken")]
+    EmailTaken,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What the authentication check needs to know about a token's user, in one round trip.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuthState {
+    pub status: UserStatus,
+    pub role: Role,
+    /// The access token's `jti` has been revoked (logout).
+    pub revoked: bool,
+}
+
+/// Storage of user accounts.
+#[async_trait]
+pub trait UserRepository: Send + Sync {
+    /// Inserts a user. MUST return `UsernameTaken` / `EmailTaken` on a (case-insensitive) duplicate,
+    /// `Store(Unavailable)` when the database cannot be reached.
+    async fn create(&self, user: NewUser) -> Result<User, CreateUserError>;
+    /// `Ok(None)` when no such user exists in the tenant.
+    async fn find_by_id(&self, tenant: TenantId, id: UserId) -> Result<Option<User>, StoreError>;
+    /// Looks a user up by username or email (case-insensitive). `Ok(None)` when unknown.
+    async fn find_by_login(
+        &self,
+        tenant: TenantId,
+        username_or_email: &str,
+    ) -> Result<Option<User>, StoreError>;
+    /// Replaces the password hash. `Ok(false)` when the user does not exist.
+    async fn set_password_hash(&self, id: UserId, hash: &str) -> Result<bool, StoreError>;
+    /// Records a successful login.
+    async fn touch_last_login(&self, id: UserId, at: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Applies a profile change and returns the updated user; `Ok(None)` when the user is gone.
+    async fn update_profile(
+        &self,
+        tenant: TenantId,
+        id: UserId,
+        update: &ProfileUpdate,
+    ) -> Result<Option<User>, StoreError>;
+    /// Status, role and whether `jti` is revoked; `Ok(None)` when the user no longer exists.
+    async fn auth_state(&self, id: UserId, jti: Uuid) -> Result<Option<AuthState>, StoreError>;
+    /// Changes role and status (admin operations, first-admin bootstrap).
+    async fn set_role_and_status(
+        &self,
+        id: UserId,
+        role: Role,
+        status: UserStatus,
+    ) -> Result<bool, StoreError>;
+}
+
+/// A refresh token as stored (only its id; the token itself is signed and never stored).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshRecord {
+    pub jti: Uuid,
+    pub user_id: UserId,
+    /// All tokens descending from one login share a family; reuse of a spent token revokes it.
+    pub family_id: Uuid,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// The outcome of spending a refresh token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConsumeOutcome {
+    /// It was unspent and unexpired; it is now spent.
+    Consumed { user_id: UserId, family_id: Uuid },
+    /// It had been spent before: a replay. The caller revokes the family.
+    Replayed { user_id: UserId, family_id: Uuid },
+    /// Unknown, revoked or expired.
+    Invalid,
+}
+
+/// Server-side session state: refresh tokens, revoked access tokens, password-reset tokens.
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    async fn store_refresh(&self, record: RefreshRecord) -> Result<(), StoreError>;
+    /// Atomically marks the token spent. Two concurrent calls for one token: exactly one gets
+    /// `Consumed`.
+    async fn consume_refresh(&self, jti: Uuid, now: DateTime<Utc>) -> Result<ConsumeOutcome, StoreError>;
+    /// Revokes one refresh token (logout). Unknown ids are ignored.
+    async fn revoke_refresh(&self, jti: Uuid, now: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Revokes every unexpired token of a family (replay detected).
+    async fn revoke_family(&self, family_id: Uuid, now: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Revokes every refresh token of a user (password change or reset).
+    async fn revoke_all_refresh(&self, user_id: UserId, now: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Puts an access token's `jti` on the deny-list until it would have expired anyway.
+    async fn revoke_access(
+        &self,
+        jti: Uuid,
+        user_id: UserId,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// Stores the hash of a password-reset token.
+    async fn store_reset_token(
+        &self,
+        token_hash: &str,
+        user_id: UserId,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// Spends a reset token; returns its user when it was unspent and unexpired.
+    async fn consume_reset_token(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<UserId>, StoreError>;
+}
+
+/// The result of checking a password against a stored hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasswordCheck {
+    Invalid,
+    /// Correct; `needs_rehash` when the hash uses an outdated scheme (bcrypt) or parameters.
+    Valid { needs_rehash: bool },
+}
+
+/// Password hashing (argon2id, with bcrypt hashes still verifiable).
+#[async_trait]
+pub trait PasswordHasher: Send + Sync {
+    async fn hash(&self, password: &str) -> anyhow::Result<String>;
+    /// A malformed stored hash is `Invalid`, not an error.
+    async fn verify(&self, password: &str, hash: &str) -> anyhow::Result<PasswordCheck>;
+}
+
+/// Claims of a verified access token.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccessClaims {
+    pub user_id: UserId,
+    pub tenant_id: TenantId,
+    pub role: Role,
+    pub jti: Uuid,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Claims of a verified refresh token.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RefreshClaims {
+    pub user_id: UserId,
+    pub tenant_id: TenantId,
+    pub jti: Uuid,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A freshly signed token.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SignedToken {
+    pub token: String,
+    pub jti: Uuid,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Why a token was not accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    #[error("token is malformed or its signature is invalid")]
+    Invalid,
+    #[error("token has expired")]
+    Expired,
+    #[error("token is of the wrong kind")]
+    WrongKind,
+}
+
+/// Issuing and verifying tokens (JWT HS256 with key rotation in the server crate).
+pub trait TokenService: Send + Sync {
+    fn issue_access(&self, user: &User) -> anyhow::Result<SignedToken>;
+    fn issue_refresh(&self, user: &User) -> anyhow::Result<SignedToken>;
+    fn verify_access(&self, token: &str) -> Result<AccessClaims, TokenError>;
+    fn verify_refresh(&self, token: &str) -> Result<RefreshClaims, TokenError>;
+    /// Access token lifetime in seconds.
+    fn access_ttl_seconds(&self) -> u64;
+    /// A new random password-reset token and the hash under which it is stored.
+    fn new_reset_token(&self) -> (String, String);
+    /// The storage hash of a reset token presented by a client.
+    fn hash_reset_token(&self, token: &str) -> String;
+}
+
+/// Delivers a password-reset token to its owner (mail in prod, the log in dev).
+#[async_trait]
+pub trait ResetNotifier: Send + Sync {
+    async fn send_reset(&self, user: &User, token: &str) -> anyhow::Result<()>;
+}

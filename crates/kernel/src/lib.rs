@@ -1,0 +1,18 @@
+//! Shared vocabulary of the Ingenio backend: ids, paging, the clock and cross-cutting ports.
+//!
+//! This crate has no I/O dependencies; every other crate may depend on it.
+
+pub mod clock;
+pub mod error;
+pub mod ids;
+pub mod page;
+pub mod ratelimit;
+
+pub use chrono;
+pub use uuid;
+
+pub use clock::{Clock, SystemClock};
+pub use error::StoreError;
+pub use ids::{TenantId, UserId, DEFAULT_TENANT_ID};
+pub use page::{Page, PageRequest, PageRequestError};
+pub use ratelimit::{RateDecision, RateLimiter};
