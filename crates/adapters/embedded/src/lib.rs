@@ -1,0 +1,8 @@
+//! Embedded defaults used when a service is not configured: the in-process rate limiter and the
+//! failover limiter that falls back to it when the shared (Redis) limiter is unreachable.
+
+pub mod failover;
+pub mod limiter;
+
+pub use failover::FailoverRateLimiter;
+pub use limiter::InProcessRateLimiter;

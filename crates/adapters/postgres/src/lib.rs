@@ -1,0 +1,9 @@
+//! PostgreSQL adapter: the bb8 pool of diesel-async connections, the migration runner and the
+//! repositories that implement the domain ports.
+
+pub mod migrate;
+pub mod pool;
+pub mod schema;
+pub mod users;
+
+pub use pool::{DbPool, PgPoolSettings};

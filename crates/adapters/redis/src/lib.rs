@@ -1,0 +1,8 @@
+//! Redis adapter: a bb8-redis pool, the shared fixed-window rate limiter and the health probe.
+
+pub mod limiter;
+pub mod pool;
+
+pub use bb8_redis::redis;
+pub use limiter::RedisRateLimiter;
+pub use pool::{RedisConfig, RedisHealth, RedisPool};

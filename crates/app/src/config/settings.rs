@@ -1,0 +1,278 @@
+//! The typed settings tree. Keys are kebab-case in YAML (`ingenio.rate-limit.requests-per-minute`)
+//! and every key can be overridden from the environment by relaxed binding (see `loader.rs`).
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use uuid::Uuid;
+
+/// Everything the server reads at start. Loaded once in `main` and passed down.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Settings {
+    /// The active profile (`dev`, `test`, `prod`, ...); filled by the loader.
+    #[serde(default)]
+    pub profile: String,
+    pub server: ServerSettings,
+    pub spring: SpringSettings,
+    pub logging: LoggingSettings,
+    pub ingenio: IngenioSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct ServerSettings {
+    pub address: String,
+    pub port: u16,
+    /// Always `/api` unless configured otherwise.
+    pub context_path: String,
+    /// Largest accepted request body, in bytes.
+    pub max_body_size: usize,
+    /// Seconds to let in-flight requests drain after SIGTERM.
+    pub shutdown_timeout: u64,
+    /// HTTP worker threads; 0 means one per core.
+    pub workers: usize,
+    /// Trust `X-Forwarded-For` / `X-Real-IP` for the client address (behind nginx).
+    pub forward_headers: bool,
+    pub cors: CorsSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct CorsSettings {
+    /// Origins allowed to call the API from a browser; empty means no cross-origin access.
+    pub allowed_origins: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct SpringSettings {
+    pub datasource: DatasourceSettings,
+    pub data: SpringDataSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct SpringDataSettings {
+    pub redis: RedisSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct DatasourceSettings {
+    /// A full `postgres://` URL; when empty the URL is built from the parts below.
+    pub url: SecretString,
+    pub host: String,
+    pub port: u16,
+    pub name: String,
+    pub username: String,
+    pub password: SecretString,
+    pub hikari: HikariSettings,
+}
+
+impl DatasourceSettings {
+    /// The connection URL for `name`, or for another database on the same server.
+    pub fn url_for(&self, database: &str) -> SecretString {
+        let url = self.url.expose_secret();
+        if !url.is_empty() {
+            if let Some((base, _)) = url.rsplit_once('/') {
+                if database == self.name {
+                    return SecretString::from(url.to_owned());
+                }
+                return SecretString::from(format!("{base}/{database}"));
+            }
+        }
+        let password = self.password.expose_secret();
+        let auth = if password.is_empty() {
+            pct(&self.username)
+        } else {
+            format!("{}:{}", pct(&self.username), pct(password))
+        };
+        SecretString::from(format!(
+            "postgres://{auth}@{}:{}/{}",
+            self.host, self.port, database
+        ))
+    }
+
+    /// The connection URL of the configured database.
+    pub fn database_url(&self) -> SecretString {
+        self.url_for(&self.name)
+    }
+}
+
+fn pct(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The guide's Hikari keys, mapped onto the bb8 pool. Times are milliseconds.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct HikariSettings {
+    pub maximum_pool_size: u32,
+    pub minimum_idle: u32,
+    pub connection_timeout: u64,
+    pub idle_timeout: u64,
+    pub max_lifetime: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct RedisSettings {
+    /// Empty means "not configured": the embedded in-process fallbacks are used.
+    pub host: String,
+    pub port: u16,
+    pub password: SecretString,
+    pub database: u32,
+    /// Milliseconds to wait for a connection or a command before treating Redis as down.
+    pub timeout: u64,
+    /// Prefix for every key this server writes (lets tests and tenants share one Redis).
+    pub key_prefix: String,
+}
+
+impl RedisSettings {
+    pub fn is_configured(&self) -> bool {
+        !self.host.trim().is_empty()
+    }
+
+    pub fn url(&self) -> SecretString {
+        let password = self.password.expose_secret();
+        let auth = if password.is_empty() {
+            String::new()
+        } else {
+            format!(":{}@", pct(password))
+        };
+        SecretString::from(format!(
+            "redis://{auth}{}:{}/{}",
+            self.host, self.port, self.database
+        ))
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct LoggingSettings {
+    /// Level per target; `root` is the default for everything else.
+    pub level: BTreeMap<String, String>,
+    /// `text` or `json`.
+    pub format: String,
+    /// Write to standard output.
+    pub console: bool,
+    pub file: LogFileSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct LogFileSettings {
+    pub enabled: bool,
+    /// Directory of the log files (`logs`).
+    pub path: String,
+    /// Main log file name (`ingenio-backend.log`).
+    pub name: String,
+    /// Errors only (`error.log`).
+    pub error_name: String,
+    /// Roll the file when it grows past this many bytes.
+    pub max_size: u64,
+    /// Keep rolled files for this many days.
+    pub max_history: u32,
+    /// Delete the oldest rolled files when all of them together exceed this many bytes.
+    pub total_size_cap: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct IngenioSettings {
+    pub tenant: TenantSettings,
+    pub jwt: JwtSettings,
+    pub rate_limit: RateLimitSettings,
+    pub database: DatabaseSettings,
+    pub auth: AuthSettings,
+    pub deepseek: DeepseekSettings,
+    pub minio: MinioSettings,
+    pub preview: PreviewSettings,
+    pub otel: OtelSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct TenantSettings {
+    pub default_id: Uuid,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct JwtSettings {
+    /// Signs every new token (`JWT_SECRET`).
+    pub secret: SecretString,
+    /// Still verifies tokens signed before a rotation (`JWT_SECRET_PREVIOUS`); may be empty.
+    pub secret_previous: SecretString,
+    /// Access token lifetime in seconds (default 2 h).
+    pub access_token_ttl: u64,
+    /// Refresh token lifetime in seconds (default 7 d).
+    pub refresh_token_ttl: u64,
+    pub issuer: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct RateLimitSettings {
+    pub enabled: bool,
+    pub requests_per_minute: u32,
+    pub ai_calls_per_hour: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct DatabaseSettings {
+    /// Create the configured database at start when it does not exist.
+    pub create_if_missing: bool,
+    /// Apply pending migrations at start (under the advisory lock, so N instances may do it).
+    pub migrate_on_startup: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct AuthSettings {
+    /// Lifetime of a password-reset token in seconds.
+    pub password_reset_ttl: u64,
+    /// Log reset tokens instead of mailing them (dev only).
+    pub log_reset_tokens: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct DeepseekSettings {
+    pub api_key: SecretString,
+    pub base_url: String,
+    pub model: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct MinioSettings {
+    pub endpoint: String,
+    pub access_key: SecretString,
+    pub secret_key: SecretString,
+    pub bucket: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct PreviewSettings {
+    pub base_url: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct OtelSettings {
+    /// OTLP/HTTP endpoint (`OTEL_EXPORTER_OTLP_ENDPOINT`); empty disables trace export.
+    pub endpoint: String,
+    pub service_name: String,
+}

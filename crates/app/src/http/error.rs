@@ -1,0 +1,221 @@
+//! The one place that maps errors to HTTP statuses and envelope codes (SPEC §4 error table),
+//! including actix's own extractor errors. 5xx bodies never carry internals: the cause is logged
+//! inside the request's span, which carries the trace id.
+
+use crate::http::envelope::Envelope;
+use actix_web::error::{JsonPayloadError, PathError, PayloadError, QueryPayloadError};
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpRequest, HttpResponse, ResponseError};
+use ingenio_kernel::StoreError;
+use ingenio_users::UserError;
+use serde_json::{json, Value};
+use std::fmt;
+
+/// An error on its way to becoming an envelope.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub data: Option<Value>,
+    /// Seconds, for `Retry-After`.
+    pub retry_after: Option<u64>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            data: None,
+            retry_after: None,
+        }
+    }
+    /// 400 `1001` naming the field at fault.
+    pub fn bad_param(field: &str, message: impl Into<String>) -> Self {
+        let message = message.into();
+        let mut e = Self::new(StatusCode::BAD_REQUEST, "1001", format!("{field}: {message}"));
+        e.data = Some(json!({ field: message }));
+        e
+    }
+    pub fn unauthenticated(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "1003", message)
+    }
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "1004", message)
+    }
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "1002", message)
+    }
+    pub fn too_many(retry_after: u64) -> Self {
+        let mut e = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "1005",
+            format!("too many requests, retry after {retry_after} seconds"),
+        );
+        e.retry_after = Some(retry_after);
+        e
+    }
+    /// 503: a backing service is down; the cause is logged, never sent.
+    pub fn unavailable(cause: &anyhow::Error) -> Self {
+        tracing::error!(error = format!("{cause:#}"), "backing service unavailable");
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "1000",
+            "service temporarily unavailable, please retry shortly",
+        )
+    }
+    /// 500: the cause is logged, never sent.
+    pub fn internal(cause: &anyhow::Error) -> Self {
+        tracing::error!(error = format!("{cause:#}"), "unexpected error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "1000",
+            "internal server error",
+        )
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.message)
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+    fn error_response(&self) -> HttpResponse {
+        let mut b = HttpResponse::build(self.status);
+        if let Some(s) = self.retry_after {
+            b.insert_header((header::RETRY_AFTER, s.to_string()));
+        }
+        b.json(Envelope {
+            code: self.code,
+            success: false,
+            message: self.message.clone(),
+            data: self.data.clone(),
+            timestamp: chrono::Utc::now().timestamp_millis(),
+        })
+    }
+}
+
+impl From<UserError> for ApiError {
+    fn from(e: UserError) -> Self {
+        match e {
+            UserError::Invalid { field, message } => Self::bad_param(&field, message),
+            UserError::UsernameTaken => {
+                let mut e = Self::new(StatusCode::CONFLICT, "2001", "username is already taken");
+                e.data = Some(json!({"username": "is already taken"}));
+                e
+            }
+            UserError::EmailTaken => {
+                let mut e = Self::new(StatusCode::CONFLICT, "2001", "email is already registered");
+                e.data = Some(json!({"email": "is already registered"}));
+                e
+            }
+            UserError::BadCredentials => Self::new(
+                StatusCode::UNAUTHORIZED,
+                "2002",
+                "invalid username/email or password",
+            ),
+            UserError::AccountDisabled => {
+                Self::new(StatusCode::FORBIDDEN, "2003", "account is disabled")
+            }
+            UserError::NotFound => Self::new(StatusCode::NOT_FOUND, "2000", "user not found"),
+            UserError::Unauthenticated(why) => Self::unauthenticated(why),
+            UserError::Unavailable(e) => Self::unavailable(&e),
+            UserError::Unexpected(e) => Self::internal(&e),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(e) => Self::unavailable(&e),
+            StoreError::Unexpected(e) => Self::internal(&e),
+        }
+    }
+}
+
+impl From<anyhow::Error> for ApiError {
+    fn from(e: anyhow::Error) -> Self {
+        Self::internal(&e)
+    }
+}
+
+/// `JsonConfig::error_handler`: malformed JSON, wrong types, oversized or non-JSON bodies.
+pub fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
+    let api = match &err {
+        JsonPayloadError::OverflowKnownLength { length, limit } => too_large(Some(*length), *limit),
+        JsonPayloadError::Overflow { limit } => too_large(None, *limit),
+        JsonPayloadError::ContentType => ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "1001",
+            "request body must be JSON (Content-Type: application/json)",
+        ),
+        JsonPayloadError::Deserialize(e) => {
+            let msg = e.to_string();
+            if e.is_data() {
+                let field = missing_or_unknown_field(&msg).unwrap_or_else(|| "body".to_owned());
+                ApiError::bad_param(&field, msg)
+            } else {
+                ApiError::new(StatusCode::BAD_REQUEST, "1001", format!("malformed JSON: {msg}"))
+            }
+        }
+        JsonPayloadError::Payload(PayloadError::Overflow) => too_large(None, 0),
+        other => ApiError::new(StatusCode::BAD_REQUEST, "1001", format!("unreadable body: {other}")),
+    };
+    api.into()
+}
+
+fn too_large(length: Option<usize>, limit: usize) -> ApiError {
+    let msg = match length {
+        Some(l) => format!("request body of {l} bytes exceeds the limit of {limit} bytes"),
+        None if limit > 0 => format!("request body exceeds the limit of {limit} bytes"),
+        None => "request body is too large".to_owned(),
+    };
+    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "1001", msg)
+}
+
+fn missing_or_unknown_field(msg: &str) -> Option<String> {
+    // serde messages look like "missing field `password` at line 1 column 20"
+    let start = msg.find('`')? + 1;
+    let end = start + msg[start..].find('`')?;
+    Some(msg[start..end].to_owned())
+}
+
+/// `QueryConfig::error_handler`.
+pub fn query_error(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
+    ApiError::new(StatusCode::BAD_REQUEST, "1001", format!("bad query parameter: {err}")).into()
+}
+
+/// `PathConfig::error_handler` (e.g. an id that is not a UUID: the resource cannot exist).
+pub fn path_error(err: PathError, _req: &HttpRequest) -> actix_web::Error {
+    ApiError::new(StatusCode::NOT_FOUND, "1002", format!("not found: {err}")).into()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    #[test]
+    fn field_name_is_extracted_from_serde_messages() {
+        assert_eq!(
+            missing_or_unknown_field("missing field `password` at line 1 column 2"),
+            Some("password".to_owned())
+        );
+        assert_eq!(missing_or_unknown_field("expected value"), None);
+    }
+
+    #[test]
+    fn bad_param_names_the_field() {
+        let e = ApiError::bad_param("email", "must be a valid email address");
+        assert_eq!(e.status, StatusCode::BAD_REQUEST);
+        assert_eq!(e.data, Some(json!({"email": "must be a valid email address"})));
+    }
+}

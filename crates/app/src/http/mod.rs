@@ -1,0 +1,16 @@
+//! HTTP layer: envelope, errors, extractors, middleware and the routes of every domain.
+
+pub mod actuator;
+pub mod envelope;
+pub mod error;
+pub mod extract;
+pub mod middleware;
+pub mod users;
+
+use actix_web::web;
+
+/// Everything under the context path (`/api`).
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::scope("/actuator").configure(actuator::routes))
+        .service(web::scope("/v1").configure(users::routes));
+}

@@ -1,0 +1,14 @@
+//! The Ingenio HTTP API server as a library: `main.rs` and the tests build the same
+//! `Application` from the same `Settings`.
+
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod http;
+pub mod openapi;
+pub mod startup;
+pub mod state;
+pub mod telemetry;
+
+pub use startup::Application;
+pub use state::AppState;

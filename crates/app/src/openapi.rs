@@ -1,0 +1,70 @@
+//! The OpenAPI document (utoipa), served at `/api/api-docs` with Swagger UI at `/api/swagger-ui/`.
+
+use crate::http::{actuator, users};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// Every route of the API. Paths are relative to the server URL `/api` (the context path).
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Ingenio API",
+        description = "Students describe an app in plain language and get a working app back. \
+Every JSON response uses the envelope {code, success, message, data, timestamp}; errors carry a \
+stable code (1001 bad parameter, 1003 unauthenticated, 1005 too many requests, 2001 taken, 2002 bad \
+credentials, ...). Business routes are rate limited per user (per IP when anonymous) and answer \
+with RateLimit-Limit/Remaining/Reset headers.",
+    ),
+    servers((url = "/api", description = "context path")),
+    paths(
+        users::register,
+        users::login,
+        users::refresh,
+        users::logout,
+        users::me,
+        users::reset_request,
+        users::reset_confirm,
+        users::get_profile,
+        users::update_profile,
+        users::change_password,
+        actuator::health,
+        actuator::liveness,
+        actuator::readiness,
+        actuator::info,
+        actuator::metrics_index,
+        actuator::metric,
+        actuator::prometheus,
+        actuator::loggers,
+        actuator::get_logger,
+        actuator::set_logger,
+    ),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "auth", description = "Registration, login and sessions"),
+        (name = "user", description = "The caller's profile and password"),
+        (name = "actuator", description = "Health, metrics and log levels (guide §6)"),
+    )
+)]
+pub struct ApiDoc;
+
+/// The document as pretty JSON (for `ingenio-server openapi` and `cargo xtask openapi`).
+pub fn json() -> anyhow::Result<String> {
+    Ok(ApiDoc::openapi().to_pretty_json()?)
+}

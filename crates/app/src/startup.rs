@@ -1,0 +1,237 @@
+//! `Application::build`: wires settings into pools, adapters, services and the HTTP server.
+//! Production `main` and the tests (on port 0) call the same function.
+
+use crate::auth::jwt::JwtTokens;
+use crate::auth::notifier::{LogNotifier, NoMailNotifier};
+use crate::auth::password::Argon2Hasher;
+use crate::config::Settings;
+use crate::http;
+use crate::openapi::ApiDoc;
+use crate::state::AppState;
+use crate::telemetry::{LogControl, Metrics};
+use actix_web::dev::Server;
+use actix_web::middleware::{from_fn, Compress};
+use actix_web::{web, App, HttpServer};
+use anyhow::Context as _;
+use ingenio_embedded::{FailoverRateLimiter, InProcessRateLimiter};
+use ingenio_kernel::{Clock, RateLimiter, SystemClock, TenantId};
+use ingenio_postgres::pool::{build_pool, PgPoolSettings};
+use ingenio_postgres::users::{PgSessionStore, PgUserRepository};
+use ingenio_redis::{RedisConfig, RedisPool, RedisRateLimiter};
+use ingenio_users::{ResetNotifier, UserService, UserServiceConfig};
+use secrecy::ExposeSecret;
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use utoipa::OpenApi;
+use utoipa_swagger_ui::SwaggerUi;
+
+/// A built, not yet running server.
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: AppState,
+}
+
+/// Prepares the database when configured to: creates it if missing, applies migrations.
+pub async fn prepare_database(settings: &Settings) -> anyhow::Result<()> {
+    let ds = &settings.spring.datasource;
+    if settings.ingenio.database.create_if_missing {
+        let maintenance = ds.url_for("postgres");
+        if ingenio_postgres::migrate::ensure_database(maintenance.expose_secret(), &ds.name)
+            .await
+            .with_context(|| format!("create database {}", ds.name))?
+        {
+            tracing::info!(database = %ds.name, "created database");
+        }
+    }
+    if settings.ingenio.database.migrate_on_startup {
+        let applied = ingenio_postgres::migrate::migrate(
+            ds.database_url().expose_secret(),
+            &ingenio_postgres::migrate::embedded(),
+        )
+        .await
+        .context("apply migrations")?;
+        if !applied.is_empty() {
+            tracing::info!(?applied, "migrations applied");
+        }
+    }
+    Ok(())
+}
+
+impl Application {
+    /// Builds everything from `settings`. Does not fail when PostgreSQL or Redis are down unless
+    /// start-up work (create/migrate) was asked for: pools connect lazily and recover by themselves.
+    pub async fn build(settings: Settings, log_control: LogControl) -> anyhow::Result<Self> {
+        prepare_database(&settings).await?;
+        let settings = Arc::new(settings);
+        let ds = &settings.spring.datasource;
+        let hikari = &ds.hikari;
+        let db = build_pool(&PgPoolSettings {
+            url: ds.database_url().expose_secret().to_owned(),
+            max_size: hikari.maximum_pool_size,
+            min_idle: hikari.minimum_idle,
+            connection_timeout: Duration::from_millis(hikari.connection_timeout),
+            idle_timeout: Duration::from_millis(hikari.idle_timeout),
+            max_lifetime: Duration::from_millis(hikari.max_lifetime),
+        });
+
+        let embedded: Arc<dyn RateLimiter> = Arc::new(InProcessRateLimiter::new());
+        let redis_settings = &settings.spring.data.redis;
+        let (redis, limiter): (Option<RedisPool>, Arc<dyn RateLimiter>) = if redis_settings.is_configured() {
+            let pool = RedisPool::new(RedisConfig {
+                url: redis_settings.url().expose_secret().to_owned(),
+                timeout: Duration::from_millis(redis_settings.timeout.max(50)),
+                key_prefix: redis_settings.key_prefix.clone(),
+                max_size: 16,
+            })
+            .context("configure the redis pool")?;
+            let primary: Arc<dyn RateLimiter> = Arc::new(RedisRateLimiter::new(pool.clone()));
+            (Some(pool), Arc::new(FailoverRateLimiter::new(primary, embedded)))
+        } else {
+            tracing::info!("redis not configured (REDIS_HOST empty): using the embedded in-process rate limiter");
+            (None, embedded)
+        };
+
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let jwt = &settings.ingenio.jwt;
+        let tokens = Arc::new(JwtTokens::new(
+            jwt.secret.expose_secret().as_bytes(),
+            Some(jwt.secret_previous.expose_secret().as_bytes()),
+            &jwt.issuer,
+            jwt.access_token_ttl,
+            jwt.refresh_token_ttl,
+            clock.clone(),
+        ));
+        let notifier: Arc<dyn ResetNotifier> = if settings.ingenio.auth.log_reset_tokens {
+            Arc::new(LogNotifier)
+        } else {
+            Arc::new(NoMailNotifier)
+        };
+        let sessions = PgSessionStore::new(db.clone());
+        let users = UserService::new(
+            Arc::new(PgUserRepository::new(db.clone())),
+            Arc::new(sessions.clone()),
+            Arc::new(Argon2Hasher::default()),
+            tokens.clone(),
+            notifier,
+            clock.clone(),
+            UserServiceConfig {
+                default_tenant: TenantId::from_uuid(settings.ingenio.tenant.default_id),
+                reset_token_ttl: chrono::Duration::seconds(
+                    i64::try_from(settings.ingenio.auth.password_reset_ttl).unwrap_or(1800),
+                ),
+            },
+        );
+        let state = AppState {
+            settings: settings.clone(),
+            users,
+            tokens,
+            db,
+            redis,
+            limiter,
+            metrics: Metrics::new().context("create the metrics registry")?,
+            log_control,
+            started_at: Instant::now(),
+        };
+        spawn_housekeeping(sessions, clock);
+
+        let listener = TcpListener::bind((settings.server.address.as_str(), settings.server.port))
+            .with_context(|| {
+                format!(
+                    "bind {}:{} (is another server using the port? set PORT)",
+                    settings.server.address, settings.server.port
+                )
+            })?;
+        let port = listener.local_addr().context("read the bound address")?.port();
+        let server = http_server(state.clone(), listener)?;
+        Ok(Self {
+            port,
+            server,
+            state,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// A handle to stop the server (tests, embedding).
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until SIGTERM/SIGINT, then drains in-flight requests (`server.shutdown-timeout`).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+fn http_server(state: AppState, listener: TcpListener) -> anyhow::Result<Server> {
+    let settings = state.settings.clone();
+    let ctx = settings.server.context_path.trim_end_matches('/').to_owned();
+    let limit = settings.server.max_body_size;
+    let origins = settings.server.cors.allowed_origins.clone();
+    let data = web::Data::new(state);
+    let openapi = ApiDoc::openapi();
+    let mut server = HttpServer::new(move || {
+        let mut cors = actix_cors::Cors::default()
+            .allowed_methods(["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"])
+            .allowed_headers(["authorization", "content-type", "idempotency-key", "if-match", "last-event-id", "x-trace-id"])
+            .expose_headers(["x-trace-id", "etag", "retry-after", "ratelimit-limit", "ratelimit-remaining", "ratelimit-reset"])
+            .max_age(3600);
+        for o in &origins {
+            cors = cors.allowed_origin(o);
+        }
+        App::new()
+            .app_data(data.clone())
+            .app_data(
+                web::JsonConfig::default()
+                    .limit(limit)
+                    .error_handler(http::error::json_error),
+            )
+            .app_data(web::PayloadConfig::new(limit))
+            .app_data(web::QueryConfig::default().error_handler(http::error::query_error))
+            .app_data(web::PathConfig::default().error_handler(http::error::path_error))
+            .wrap(from_fn(http::middleware::rate_limit))
+            .wrap(cors)
+            .wrap(Compress::default())
+            .wrap(from_fn(http::middleware::observe))
+            .service(
+                SwaggerUi::new(format!("{ctx}/swagger-ui/{{_:.*}}"))
+                    .url(format!("{ctx}/api-docs"), openapi.clone()),
+            )
+            .service(web::scope(&ctx).configure(http::routes))
+            .default_service(web::to(not_found))
+    })
+    .listen(listener)
+    .context("listen")?
+    .shutdown_timeout(settings.server.shutdown_timeout);
+    if settings.server.workers > 0 {
+        server = server.workers(settings.server.workers);
+    }
+    Ok(server.run())
+}
+
+async fn not_found() -> Result<actix_web::HttpResponse, http::error::ApiError> {
+    Err(http::error::ApiError::not_found("resource not found"))
+}
+
+/// Hourly purge of expired session rows, so the deny-list stays small.
+fn spawn_housekeeping(sessions: PgSessionStore, clock: Arc<dyn Clock>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            match sessions.purge_expired(clock.now()).await {
+                Ok(n) if n > 0 => tracing::info!(rows = n, "purged expired session rows"),
+                Ok(_) => {}
+                Err(e) => tracing::debug!(error = %e, "session purge skipped"),
+            }
+        }
+    });
+}

@@ -1,0 +1,25 @@
+//! `AppState`: the one clonable bundle of services every handler receives.
+
+use crate::auth::jwt::JwtTokens;
+use crate::config::Settings;
+use crate::telemetry::{LogControl, Metrics};
+use ingenio_kernel::RateLimiter;
+use ingenio_postgres::DbPool;
+use ingenio_users::UserService;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Shared, cheap-to-clone application state.
+#[derive(Clone)]
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub users: UserService,
+    /// Signature-only verification for keying the rate limiter before a handler runs.
+    pub tokens: Arc<JwtTokens>,
+    pub db: DbPool,
+    pub redis: Option<ingenio_redis::RedisPool>,
+    pub limiter: Arc<dyn RateLimiter>,
+    pub metrics: Metrics,
+    pub log_control: LogControl,
+    pub started_at: Instant,
+}

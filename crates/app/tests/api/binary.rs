@@ -1,0 +1,125 @@
+//! The real `ingenio-server` binary: configuration from the guide's environment variables,
+//! migrations at start, log files, SIGTERM shutdown, and the prod JWT_SECRET rule.
+
+use ingenio_testkit::app::repo_root;
+use ingenio_testkit::db::TestDb;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn scratch_dir() -> PathBuf {
+    let d = std::env::temp_dir().join(format!("ingenio-bin-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn server() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_ingenio-server"));
+    c.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("INGENIO_CONFIG_DIR", repo_root().join("config"))
+        .stdin(Stdio::null());
+    c
+}
+
+#[tokio::test]
+async fn binary_serves_with_guide_env_writes_logs_and_stops_on_sigterm() {
+    let db = TestDb::empty().await.unwrap();
+    let dir = scratch_dir();
+    let port = free_port();
+    let mut child = server()
+        .current_dir(&dir)
+        .env("SPRING_PROFILES_ACTIVE", "dev")
+        .env("DB_HOST", "127.0.0.1")
+        .env("DB_PORT", "5432")
+        .env("DB_NAME", &db.name)
+        .env("DB_USER", "postgres")
+        .env("PORT", port.to_string())
+        .env("INGENIO_RATE_LIMIT_REQUESTS_PER_MINUTE", "7")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::new();
+    let url = format!("http://127.0.0.1:{port}/api/actuator/health");
+    let start = Instant::now();
+    let mut health = None;
+    while start.elapsed() < Duration::from_secs(60) {
+        if let Ok(r) = client.get(&url).send().await {
+            health = Some((r.status(), r.json::<serde_json::Value>().await.unwrap()));
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (status, body) = health.expect("server answered");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "UP");
+    assert_eq!(body["components"]["db"]["status"], "UP");
+
+    // migrations ran at start (dev profile), so registering works; relaxed binding set the limit
+    let reg = client
+        .post(format!("http://127.0.0.1:{port}/api/v1/auth/register"))
+        .json(&serde_json::json!({"username":"bin_user","email":"bin@example.com","password":"secret123"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reg.status(), 200);
+    assert_eq!(reg.headers()["ratelimit-limit"], "7");
+
+    let log = dir.join("logs/ingenio-backend.log");
+    let mut written = false;
+    for _ in 0..50 {
+        if std::fs::metadata(&log).map(|m| m.len() > 0).unwrap_or(false) {
+            written = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(written, "logs/ingenio-backend.log is written");
+    assert!(dir.join("logs/error.log").exists() || !written, "error log file is set up");
+
+    let kill = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(kill.success());
+    let start = Instant::now();
+    let code = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "server stops after SIGTERM");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(code.success(), "clean exit after SIGTERM: {code:?}");
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("ingenio-server listening"), "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn prod_refuses_a_short_jwt_secret_and_names_the_variable() {
+    let dir = scratch_dir();
+    let out = server()
+        .current_dir(&dir)
+        .env("SPRING_PROFILES_ACTIVE", "prod")
+        .env("JWT_SECRET", "too-short")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("JWT_SECRET"), "{err}");
+    let missing = server().current_dir(&dir).args(["--profile", "prod"]).output().unwrap();
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("JWT_SECRET"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn openapi_command_prints_the_document() {
+    let out = server().arg("openapi").output().unwrap();
+    assert!(out.status.success());
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(doc["paths"]["/v1/auth/login"].is_object());
+}

@@ -1,0 +1,223 @@
+//! `spawn_app()`: the production `Application` on port 0 against a fresh database, with a
+//! reqwest client and small helpers for envelope-shaped JSON calls.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use crate::db::TestDb;
+use ingenio_server::config::{self, ConfigSources, Settings};
+use ingenio_server::telemetry::LogControl;
+use ingenio_server::{AppState, Application};
+use reqwest::header::HeaderMap;
+use reqwest::StatusCode;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// The repository root (for `config/`, `migrations/`, scripts).
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("repo root")
+}
+
+/// A running server for one test.
+pub struct TestApp {
+    /// `http://127.0.0.1:<port>`
+    pub address: String,
+    pub port: u16,
+    pub db: Arc<TestDb>,
+    pub client: reqwest::Client,
+    pub state: AppState,
+    handle: actix_web::dev::ServerHandle,
+}
+
+/// An HTTP answer: status, headers and the parsed JSON body (`Value::Null` if not JSON).
+#[derive(Debug)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+impl Answer {
+    pub fn code(&self) -> &str {
+        self.body["code"].as_str().unwrap_or_default()
+    }
+    pub fn data(&self) -> &Value {
+        &self.body["data"]
+    }
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// Builds a `TestApp` with overrides.
+#[derive(Default)]
+pub struct TestAppBuilder {
+    db: Option<Arc<TestDb>>,
+    sets: Vec<(String, String)>,
+    redis: Option<(String, u16, String)>,
+}
+
+impl TestAppBuilder {
+    /// Share a database with another instance (scale-out tests).
+    pub fn db(mut self, db: Arc<TestDb>) -> Self {
+        self.db = Some(db);
+        self
+    }
+    /// Any configuration override, as `--set key=value` would.
+    pub fn set(mut self, key: &str, value: impl ToString) -> Self {
+        self.sets.push((key.to_owned(), value.to_string()));
+        self
+    }
+    /// Use Redis at host:port with a key prefix (unique per test so tests never share counters).
+    pub fn redis(mut self, host: &str, port: u16, key_prefix: &str) -> Self {
+        self.redis = Some((host.to_owned(), port, key_prefix.to_owned()));
+        self
+    }
+
+    pub async fn spawn(self) -> TestApp {
+        let db = match self.db {
+            Some(db) => db,
+            None => Arc::new(TestDb::new().await.expect("test database")),
+        };
+        let mut sets = vec![
+            ("server.port".to_owned(), "0".to_owned()),
+            ("server.address".to_owned(), "127.0.0.1".to_owned()),
+            ("server.workers".to_owned(), "2".to_owned()),
+            ("spring.datasource.url".to_owned(), db.url.clone()),
+            ("ingenio.database.create-if-missing".to_owned(), "false".to_owned()),
+            ("ingenio.database.migrate-on-startup".to_owned(), "false".to_owned()),
+            // instances of one test share a database, so they must share the signing key
+            ("ingenio.jwt.secret".to_owned(), "testkit-shared-secret-0123456789abcdef".to_owned()),
+        ];
+        match &self.redis {
+            Some((host, port, prefix)) => {
+                sets.push(("spring.data.redis.host".into(), host.clone()));
+                sets.push(("spring.data.redis.port".into(), port.to_string()));
+                sets.push(("spring.data.redis.key-prefix".into(), prefix.clone()));
+            }
+            None => sets.push(("spring.data.redis.host".into(), String::new())),
+        }
+        sets.extend(self.sets);
+        let settings = test_settings(sets);
+        let levels = settings.logging.level.clone();
+        let app = Application::build(settings, LogControl::detached(&levels))
+            .await
+            .expect("build application");
+        let port = app.port();
+        let state = app.state().clone();
+        let handle = app.handle();
+        tokio::spawn(app.run_until_stopped());
+        TestApp {
+            address: format!("http://127.0.0.1:{port}"),
+            port,
+            db,
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("http client"),
+            state,
+            handle,
+        }
+    }
+}
+
+/// Settings of the `test` profile from the repository's `config/`, with overrides and an empty
+/// environment (tests never depend on the machine's variables).
+pub fn test_settings(sets: Vec<(String, String)>) -> Settings {
+    let sources = ConfigSources {
+        config_dir: Some(repo_root().join("config")),
+        profile: Some("test".to_owned()),
+        sets,
+        env: HashMap::new(),
+        dotenv: false,
+    };
+    config::load(&sources).expect("test settings").settings
+}
+
+/// A server on a fresh database with the embedded rate limiter.
+pub async fn spawn_app() -> TestApp {
+    TestApp::builder().spawn().await
+}
+
+impl TestApp {
+    pub fn builder() -> TestAppBuilder {
+        TestAppBuilder::default()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    /// Sends a request and parses the answer.
+    pub async fn send(&self, req: reqwest::RequestBuilder) -> Answer {
+        let res = req.send().await.expect("request sent");
+        let status = res.status();
+        let headers = res.headers().clone();
+        let text = res.text().await.unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Answer {
+            status,
+            headers,
+            body,
+            text,
+        }
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Answer {
+        let mut r = self.client.get(self.url(path));
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        self.send(r).await
+    }
+
+    pub async fn post(&self, path: &str, body: &Value, token: Option<&str>) -> Answer {
+        let mut r = self.client.post(self.url(path)).json(body);
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        self.send(r).await
+    }
+
+    pub async fn put(&self, path: &str, body: &Value, token: Option<&str>) -> Answer {
+        let mut r = self.client.put(self.url(path)).json(body);
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        self.send(r).await
+    }
+
+    /// Registers `username` (email `<username>@example.com`, password `secret123`) and returns
+    /// the access token and the refresh token.
+    pub async fn register(&self, username: &str) -> (String, String) {
+        let a = self
+            .post(
+                "/api/v1/auth/register",
+                &serde_json::json!({"username": username, "email": format!("{username}@example.com"), "password": "secret123"}),
+                None,
+            )
+            .await;
+        assert_eq!(a.status, 200, "register {username}: {}", a.text);
+        (
+            a.data()["token"].as_str().unwrap().to_owned(),
+            a.data()["refreshToken"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    /// Stops the server (like a shutdown of the instance).
+    pub async fn stop(&self) {
+        self.handle.stop(true).await;
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let h = self.handle.clone();
+        // stop without waiting; the runtime may already be shutting down
+        drop(h.stop(false));
+    }
+}

@@ -1,0 +1,6 @@
+//! Test helpers shared by every crate's integration tests: a fresh database per test cloned from a
+//! migrated template, `spawn_app()` on port 0, and a TCP proxy that can simulate an outage.
+
+pub mod app;
+pub mod db;
+pub mod proxy;

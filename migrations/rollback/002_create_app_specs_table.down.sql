@@ -1,0 +1,2 @@
+-- Rollback of 002.
+DROP TABLE IF EXISTS app_specs;

@@ -1,0 +1,2 @@
+-- Rollback of 006.
+DROP TABLE IF EXISTS forks;

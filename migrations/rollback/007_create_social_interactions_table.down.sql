@@ -1,0 +1,2 @@
+-- Rollback of 007.
+DROP TABLE IF EXISTS social_interactions;

@@ -1,0 +1,2 @@
+-- Rollback of 008.
+DROP TABLE IF EXISTS magic_prompts;

@@ -1,0 +1,358 @@
+//! `cargo xtask bench`: builds the release server, starts it on a free port against the dev
+//! database (rate limiting off), and reports build time, idle/loaded RSS, and latency percentiles
+//! and throughput for liveness checks and for authenticated `GET /api/v1/auth/me`.
+
+use crate::env::Env;
+use crate::http::Client;
+use crate::services::{self, PgStart};
+use crate::util;
+use anyhow::{bail, Context, Result};
+use std::fs::File;
+use std::net::{SocketAddr, TcpListener};
+use std::path::Path;
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+const LIVENESS: &str = "/api/actuator/health/liveness";
+const READINESS: &str = "/api/actuator/health/readiness";
+
+/// Log targets turned down to `warn` so per-request logging does not distort the numbers.
+const QUIET_TARGETS: &[&str] = &[
+    "root",
+    "ingenio_server",
+    "ingenio_users",
+    "ingenio_postgres",
+    "ingenio_redis",
+    "ingenio_embedded",
+    "actix_web",
+];
+
+pub fn run(requests: usize, auth_requests: usize) -> Result<ExitCode> {
+    let mut env = Env::load()?;
+    services::ensure_postgres(&mut env, PgStart::LocalCluster)?;
+
+    println!("xtask: building the release server");
+    let build_start = Instant::now();
+    util::run_checked(util::cargo().args(["build", "--release", "-p", "ingenio-server"]))?;
+    let build_time = build_start.elapsed();
+    println!(
+        "bench: release build took {}",
+        util::fmt_duration(build_time)
+    );
+
+    let binary = util::target_dir().join("release").join("ingenio-server");
+    let port = free_port()?;
+    let log_path = util::target_dir().join("bench-server.log");
+    let log = File::create(&log_path).context("failed to create target/bench-server.log")?;
+    let log_err = log
+        .try_clone()
+        .context("failed to clone the log file handle")?;
+    let mut cmd = Command::new(&binary);
+    cmd.current_dir(util::root())
+        .args(["--profile", "dev"])
+        .args(["--set", "ingenio.rate-limit.enabled=false"])
+        .args(
+            QUIET_TARGETS
+                .iter()
+                .flat_map(|t| ["--set".to_owned(), format!("logging.level.{t}=warn")]),
+        )
+        .args(["--set", "logging.file.enabled=false"])
+        .arg("serve")
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(log))
+        .stderr(Stdio::from(log_err));
+    env.apply(&mut cmd);
+    cmd.env("PORT", port.to_string());
+    let child = cmd
+        .spawn()
+        .with_context(|| format!("failed to start {}", binary.display()))?;
+    let mut server = Server {
+        child,
+        stopped: false,
+    };
+
+    let result = measure(&mut server, port, requests, auth_requests, &log_path, &env);
+    let stop = server.stop();
+    result?;
+    stop?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The running server; killed on drop if `stop` was not reached.
+struct Server {
+    child: Child,
+    stopped: bool,
+}
+
+impl Server {
+    /// SIGTERM, then up to 20 s for a graceful stop, then SIGKILL.
+    fn stop(&mut self) -> Result<()> {
+        if self.stopped {
+            return Ok(());
+        }
+        self.stopped = true;
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(20) {
+            if let Some(status) = self.child.try_wait().context("failed to poll the server")? {
+                println!(
+                    "bench: server stopped ({status}) {} after SIGTERM",
+                    util::fmt_duration(start.elapsed())
+                );
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.child.kill().context("failed to kill the server")?;
+        let _ = self.child.wait();
+        bail!("the server did not stop within 20 s of SIGTERM (killed)")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if !self.stopped {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn measure(
+    server: &mut Server,
+    port: u16,
+    requests: usize,
+    auth_requests: usize,
+    log_path: &Path,
+    env: &Env,
+) -> Result<()> {
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let pid = server.child.id();
+
+    // Wait for readiness, watching for an early exit.
+    let start = Instant::now();
+    let mut probe = Client::new(addr);
+    loop {
+        if let Some(status) = server
+            .child
+            .try_wait()
+            .context("failed to poll the server")?
+        {
+            server.stopped = true;
+            bail!(
+                "the server exited during startup ({status}); last lines of {}:\n{}",
+                log_path.display(),
+                util::tail(log_path, 30)
+            );
+        }
+        if let Ok(resp) = probe.request("GET", READINESS, &[], None) {
+            if resp.status == 200 {
+                break;
+            }
+        }
+        if start.elapsed() > Duration::from_secs(120) {
+            bail!(
+                "the server was not ready within 120 s; last lines of {}:\n{}",
+                log_path.display(),
+                util::tail(log_path, 30)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    println!(
+        "bench: server pid {pid} on port {port}, ready after {}",
+        util::fmt_duration(start.elapsed())
+    );
+    println!("bench: idle RSS {}", rss(pid));
+
+    let mut client = Client::new(addr);
+    // Warm-up (not measured).
+    for _ in 0..50 {
+        expect_ok(client.request("GET", LIVENESS, &[], None)?, LIVENESS)?;
+    }
+    let stats = time_requests(requests, || {
+        expect_ok(client.request("GET", LIVENESS, &[], None)?, LIVENESS)
+    })?;
+    stats.print(&format!("GET {LIVENESS}"));
+
+    let (username, token) = register(&mut client)?;
+    let bearer = format!("Bearer {token}");
+    let me = "/api/v1/auth/me";
+    let stats = time_requests(auth_requests, || {
+        let resp = client.request("GET", me, &[("Authorization", &bearer)], None)?;
+        expect_ok(resp, me)
+    })?;
+    stats.print(&format!("GET {me} (JWT)"));
+    println!("bench: RSS after load {}", rss(pid));
+
+    cleanup_user(env, &username);
+    Ok(())
+}
+
+fn expect_ok(resp: crate::http::Response, path: &str) -> Result<()> {
+    if resp.status != 200 {
+        bail!(
+            "{path} answered {}: {}",
+            resp.status,
+            String::from_utf8_lossy(&resp.body)
+        );
+    }
+    Ok(())
+}
+
+/// Registers a throwaway user and returns its name and access token (`data.token`).
+fn register(client: &mut Client) -> Result<(String, String)> {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
+    let username = format!("bench_{}", nanos % 10_000_000_000_000);
+    let body = serde_json::json!({
+        "username": username,
+        "email": format!("{username}@bench.invalid"),
+        "password": "Bench-Passw0rd!2024",
+    })
+    .to_string();
+    let path = "/api/v1/auth/register";
+    let resp = client.request(
+        "POST",
+        path,
+        &[("Content-Type", "application/json")],
+        Some(body.as_bytes()),
+    )?;
+    if !(200..300).contains(&resp.status) {
+        bail!(
+            "{path} answered {}: {}",
+            resp.status,
+            String::from_utf8_lossy(&resp.body)
+        );
+    }
+    let json: serde_json::Value =
+        serde_json::from_slice(&resp.body).context("register returned invalid JSON")?;
+    let token = json["data"]["token"]
+        .as_str()
+        .context("register response has no data.token")?
+        .to_owned();
+    println!("bench: registered user {username}");
+    Ok((username, token))
+}
+
+/// Removes the bench user from the dev database (best effort, needs psql).
+fn cleanup_user(env: &Env, username: &str) {
+    let db = env.db("dev");
+    let mut psql = Command::new("psql");
+    db.libpq(&mut psql)
+        .args(["-X", "-q", "-c"])
+        .arg(format!("DELETE FROM users WHERE username = '{username}'"));
+    if !util::quiet_ok(&mut psql) {
+        println!(
+            "bench: note: could not delete user {username} from {}",
+            db.name
+        );
+    }
+}
+
+/// Latency samples of one run.
+struct Stats {
+    samples: Vec<Duration>,
+    total: Duration,
+}
+
+impl Stats {
+    fn percentile(&self, p: f64) -> Duration {
+        if self.samples.is_empty() {
+            return Duration::ZERO;
+        }
+        let rank = (p / 100.0 * self.samples.len() as f64).ceil() as usize;
+        self.samples[rank.clamp(1, self.samples.len()) - 1]
+    }
+
+    fn per_second(&self) -> f64 {
+        let secs = self.total.as_secs_f64();
+        if secs > 0.0 {
+            self.samples.len() as f64 / secs
+        } else {
+            0.0
+        }
+    }
+
+    fn print(&self, what: &str) {
+        println!(
+            "bench: {what}: {} requests, p50 {}, p99 {}, max {}, {:.0} req/s (sequential, keep-alive)",
+            self.samples.len(),
+            util::fmt_duration(self.percentile(50.0)),
+            util::fmt_duration(self.percentile(99.0)),
+            util::fmt_duration(self.samples.last().copied().unwrap_or_default()),
+            self.per_second()
+        );
+    }
+}
+
+fn time_requests(n: usize, mut one: impl FnMut() -> Result<()>) -> Result<Stats> {
+    let mut samples = Vec::with_capacity(n);
+    let start = Instant::now();
+    for _ in 0..n {
+        let t = Instant::now();
+        one()?;
+        samples.push(t.elapsed());
+    }
+    let total = start.elapsed();
+    samples.sort();
+    Ok(Stats { samples, total })
+}
+
+/// VmRSS of a process from /proc (Linux), e.g. `12345 kB`.
+fn rss(pid: u32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:").map(|v| v.trim().to_owned()))
+        })
+        .map(|kb| {
+            let mb = kb
+                .trim_end_matches("kB")
+                .trim()
+                .parse::<f64>()
+                .map(|k| format!(" ({:.1} MiB)", k / 1024.0))
+                .unwrap_or_default();
+            format!("{kb}{mb}")
+        })
+        .unwrap_or_else(|| "n/a (no /proc)".to_owned())
+}
+
+fn free_port() -> Result<u16> {
+    let listener = TcpListener::bind("127.0.0.1:0").context("failed to find a free port")?;
+    Ok(listener
+        .local_addr()
+        .context("failed to read the bound address")?
+        .port())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    #[test]
+    fn percentiles_use_the_nearest_rank() {
+        let samples: Vec<Duration> = (1..=100).map(Duration::from_millis).collect();
+        let stats = Stats {
+            samples,
+            total: Duration::from_secs(2),
+        };
+        assert_eq!(stats.percentile(50.0), Duration::from_millis(50));
+        assert_eq!(stats.percentile(99.0), Duration::from_millis(99));
+        assert_eq!(stats.percentile(100.0), Duration::from_millis(100));
+        assert!((stats.per_second() - 50.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn rss_of_this_process_is_reported() {
+        let text = rss(std::process::id());
+        if Path::new("/proc").exists() {
+            assert!(text.ends_with("MiB)"), "{text}");
+        }
+    }
+}

@@ -1,0 +1,127 @@
+//! `cargo xtask`: the project's developer and operator tasks (run, test, migrate, bench, backup, ...).
+
+mod backup;
+mod bench;
+mod check_arch;
+mod ci;
+mod dotenv;
+mod env;
+mod http;
+mod openapi;
+mod run;
+mod server;
+mod services;
+mod test;
+mod util;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Project tasks for the Ingenio backend. Run from anywhere inside the repository.
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", bin_name = "cargo xtask", version, about, long_about = None)]
+struct Cli {
+    /// Server profile for the tasks that start or call the server (default: INGENIO_PROFILE,
+    /// then SPRING_PROFILES_ACTIVE, then `dev`).
+    #[arg(long, global = true)]
+    profile: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Start the server, bringing up PostgreSQL (and using Redis) as needed.
+    Run {
+        /// Build and run the release binary.
+        #[arg(long)]
+        release: bool,
+        /// Extra arguments for `ingenio-server serve` (after `--`).
+        #[arg(last = true)]
+        args: Vec<String>,
+    },
+    /// Make sure PostgreSQL and Redis answer, check the architecture, run every test.
+    Test {
+        /// Extra arguments for `cargo test` (after `--`).
+        #[arg(last = true)]
+        args: Vec<String>,
+    },
+    /// Check layering rules: domain crates free of infrastructure, `//!` headers, crate READMEs.
+    CheckArch,
+    /// Apply pending migrations (`ingenio-server db migrate`).
+    Migrate,
+    /// Roll back to a migration version, e.g. `005` (`ingenio-server db rollback`).
+    Rollback {
+        /// Target version: every migration above it is rolled back.
+        version: String,
+    },
+    /// Show applied and pending migrations (`ingenio-server db status`).
+    Status,
+    /// Create the configured database if it does not exist (`ingenio-server db create`).
+    DbCreate,
+    /// User administration, passed through to `ingenio-server user ...`.
+    User {
+        /// e.g. `create --username U --email E --password-stdin --admin`
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+        args: Vec<String>,
+    },
+    /// Write docs/openapi.json from `ingenio-server openapi`.
+    Openapi {
+        /// Fail if the committed docs/openapi.json is stale instead of writing it.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Dump the configured database to `<out>/<db>_<timestamp>.sql.gz` and prune old dumps.
+    Backup {
+        /// Directory for the dump (default `backups/`).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Restore a dump made by `backup` (or any plain SQL dump, gzipped or not) into the configured database.
+    Restore {
+        /// The `.sql.gz` or `.sql` file.
+        file: PathBuf,
+    },
+    /// Build the release server and measure memory, latency and throughput.
+    Bench {
+        /// Number of liveness requests to time.
+        #[arg(long, default_value_t = 2000)]
+        requests: usize,
+        /// Number of authenticated `GET /api/v1/auth/me` requests to time.
+        #[arg(long, default_value_t = 500)]
+        auth_requests: usize,
+    },
+    /// Everything CI runs: fmt check, check-arch, clippy, test.
+    Ci,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let profile = cli.profile.as_deref();
+    let result = match cli.command {
+        Command::Run { release, args } => run::run(profile, release, &args),
+        Command::Test { args } => test::run(&args, true),
+        Command::CheckArch => check_arch::run().map(util::ok_or_failure),
+        Command::Migrate => server::db(profile, &["db", "migrate"]),
+        Command::Rollback { version } => server::rollback(profile, &version),
+        Command::Status => server::db(profile, &["db", "status"]),
+        Command::DbCreate => server::db(profile, &["db", "create"]),
+        Command::User { args } => server::user(profile, &args),
+        Command::Openapi { check } => openapi::run(profile, check),
+        Command::Backup { out } => backup::backup(profile, out.as_deref()),
+        Command::Restore { file } => backup::restore(profile, &file),
+        Command::Bench {
+            requests,
+            auth_requests,
+        } => bench::run(requests, auth_requests),
+        Command::Ci => ci::run(),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("xtask: error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
