@@ -30,6 +30,15 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub state: AppState,
     handle: actix_web::dev::ServerHandle,
+    workers: Vec<tokio::task::AbortHandle>,
+}
+
+/// One server-sent event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SseEvent {
+    pub id: i64,
+    pub event: String,
+    pub data: Value,
 }
 
 /// An HTTP answer: status, headers and the parsed JSON body (`Value::Null` if not JSON).
@@ -72,6 +81,11 @@ impl TestAppBuilder {
         self.sets.push((key.to_owned(), value.to_string()));
         self
     }
+    /// Point the DeepSeek adapter at a stand-in (e.g. the testkit's fake server).
+    pub fn deepseek(self, base_url: &str) -> Self {
+        self.set("ingenio.deepseek.api-key", "sk-test-0123456789")
+            .set("ingenio.deepseek.base-url", base_url)
+    }
     /// Use Redis at host:port with a key prefix (unique per test so tests never share counters).
     pub fn redis(mut self, host: &str, port: u16, key_prefix: &str) -> Self {
         self.redis = Some((host.to_owned(), port, key_prefix.to_owned()));
@@ -88,10 +102,19 @@ impl TestAppBuilder {
             ("server.address".to_owned(), "127.0.0.1".to_owned()),
             ("server.workers".to_owned(), "2".to_owned()),
             ("spring.datasource.url".to_owned(), db.url.clone()),
-            ("ingenio.database.create-if-missing".to_owned(), "false".to_owned()),
-            ("ingenio.database.migrate-on-startup".to_owned(), "false".to_owned()),
+            (
+                "ingenio.database.create-if-missing".to_owned(),
+                "false".to_owned(),
+            ),
+            (
+                "ingenio.database.migrate-on-startup".to_owned(),
+                "false".to_owned(),
+            ),
             // instances of one test share a database, so they must share the signing key
-            ("ingenio.jwt.secret".to_owned(), "testkit-shared-secret-0123456789abcdef".to_owned()),
+            (
+                "ingenio.jwt.secret".to_owned(),
+                "testkit-shared-secret-0123456789abcdef".to_owned(),
+            ),
         ];
         match &self.redis {
             Some((host, port, prefix)) => {
@@ -110,6 +133,7 @@ impl TestAppBuilder {
         let port = app.port();
         let state = app.state().clone();
         let handle = app.handle();
+        let workers = app.worker_abort_handles();
         tokio::spawn(app.run_until_stopped());
         TestApp {
             address: format!("http://127.0.0.1:{port}"),
@@ -121,6 +145,7 @@ impl TestAppBuilder {
                 .expect("http client"),
             state,
             handle,
+            workers,
         }
     }
 }
@@ -206,6 +231,105 @@ impl TestApp {
             a.data()["token"].as_str().unwrap().to_owned(),
             a.data()["refreshToken"].as_str().unwrap().to_owned(),
         )
+    }
+
+    /// Simulates `kill -9`: generation workers vanish mid-step (no cleanup, leases left to expire)
+    /// and the HTTP server stops without draining.
+    pub async fn crash(&self) {
+        for w in &self.workers {
+            w.abort();
+        }
+        self.handle.stop(false).await;
+    }
+
+    /// Polls a job until `done(job)` or the timeout; returns the last job JSON seen.
+    pub async fn wait_job(
+        &self,
+        id: &str,
+        token: &str,
+        timeout: std::time::Duration,
+        done: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let start = std::time::Instant::now();
+        loop {
+            let a = self
+                .get(&format!("/api/v1/generate/jobs/{id}"), Some(token))
+                .await;
+            assert_eq!(a.status, 200, "job {id}: {}", a.text);
+            if done(a.data()) || start.elapsed() > timeout {
+                return a.data().clone();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits until the job is in a final status.
+    pub async fn wait_final(&self, id: &str, token: &str, timeout: std::time::Duration) -> Value {
+        self.wait_job(id, token, timeout, |j| {
+            matches!(
+                j["status"].as_str(),
+                Some("completed" | "failed" | "cancelled")
+            )
+        })
+        .await
+    }
+
+    /// Reads a job's SSE stream (resuming after `last_event_id`) until `stop(event)` is true, the
+    /// stream ends or the timeout passes.
+    pub async fn sse(
+        &self,
+        job: &str,
+        token: &str,
+        last_event_id: Option<i64>,
+        timeout: std::time::Duration,
+        stop: impl Fn(&SseEvent) -> bool,
+    ) -> Vec<SseEvent> {
+        let mut req = self
+            .client
+            .get(self.url(&format!("/api/v1/generate/jobs/{job}/events")))
+            .bearer_auth(token);
+        if let Some(id) = last_event_id {
+            req = req.header("Last-Event-ID", id.to_string());
+        }
+        let mut res = req.send().await.expect("sse request");
+        assert_eq!(res.status(), 200, "sse status");
+        let mut buf = String::new();
+        let mut events = Vec::new();
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let chunk = match tokio::time::timeout_at(deadline, res.chunk()).await {
+                Ok(Ok(Some(c))) => c,
+                _ => return events,
+            };
+            buf.push_str(&String::from_utf8_lossy(&chunk));
+            while let Some(end) = buf.find("\n\n") {
+                let frame: String = buf.drain(..end + 2).collect();
+                let mut id = None;
+                let mut event = String::new();
+                let mut data = String::new();
+                for line in frame.lines() {
+                    if let Some(v) = line.strip_prefix("id: ") {
+                        id = v.trim().parse().ok();
+                    } else if let Some(v) = line.strip_prefix("event: ") {
+                        event = v.trim().to_owned();
+                    } else if let Some(v) = line.strip_prefix("data: ") {
+                        data.push_str(v);
+                    }
+                }
+                if let Some(id) = id {
+                    let e = SseEvent {
+                        id,
+                        event,
+                        data: serde_json::from_str(&data).unwrap_or(Value::Null),
+                    };
+                    let last = stop(&e);
+                    events.push(e);
+                    if last {
+                        return events;
+                    }
+                }
+            }
+        }
     }
 
     /// Stops the server (like a shutdown of the instance).

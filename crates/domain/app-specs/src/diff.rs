@@ -1,0 +1,927 @@
+//! Semantic diff between two AppSpecs for the time machine: entities matched by id (fields by
+//! name within their model, permission rules by resource, roles by name), reported as
+//! added / removed / changed with paths, before/after values, readable details and a summary.
+
+use std::cmp::Ordering;
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::spec::{
+    index_path, key_path, AppSpec, Component, DataModel, Field, Flow, Page, PermissionRule,
+};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ChangeKind {
+    Added,
+    Removed,
+    Changed,
+}
+
+/// Declaration order is the order changes are reported in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum EntityKind {
+    App,
+    Page,
+    Component,
+    DataModel,
+    Field,
+    Flow,
+    PermissionRule,
+    Role,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Change {
+    pub kind: ChangeKind,
+    pub entity: EntityKind,
+    /// The entity's id: page/component/model/flow id, `model.field` for fields, the resource for
+    /// permission rules, the role name, `app` for app-level settings. A duplicate id gets a `#n`
+    /// suffix (`home#2`).
+    pub id: String,
+    /// Where the entity is: in `to` for added/changed, in `from` for removed (`$` for the app).
+    pub path: String,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+    /// For changes: one line per changed value, e.g. `name: "Home" → "首页"`.
+    pub details: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SpecDiff {
+    pub changes: Vec<Change>,
+    pub added: u32,
+    pub removed: u32,
+    pub changed: u32,
+    /// E.g. `Added page "Results" (/results); changed data model "Word" (1 field added).` or
+    /// `No changes.`
+    pub summary: String,
+}
+
+impl SpecDiff {
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+}
+
+/// At most this many detail lines per change (then `… and N more`).
+const MAX_DETAILS: usize = 20;
+/// Values in detail lines are cut to this many characters.
+const MAX_VALUE_CHARS: usize = 60;
+
+/// The semantic diff `from` → `to`. Deterministic: changes ordered by entity kind, then path
+/// (numeric-aware), then kind and id.
+pub fn diff(from: &AppSpec, to: &AppSpec) -> SpecDiff {
+    let mut d = Differ {
+        entries: Vec::new(),
+    };
+    d.app(from, to);
+    d.pages(from, to);
+    d.components(from, to);
+    d.data_models(from, to);
+    d.flows(from, to);
+    d.rules(from, to);
+    d.roles(from, to);
+    let mut entries = d.entries;
+    entries.sort_by(|a, b| {
+        a.change
+            .entity
+            .cmp(&b.change.entity)
+            .then_with(|| natural_cmp(&a.change.path, &b.change.path))
+            .then_with(|| a.change.kind.cmp(&b.change.kind))
+            .then_with(|| a.change.id.cmp(&b.change.id))
+    });
+    let summary = summarise(&entries);
+    let changes: Vec<Change> = entries.into_iter().map(|e| e.change).collect();
+    let count = |k: ChangeKind| {
+        u32::try_from(changes.iter().filter(|c| c.kind == k).count()).unwrap_or(u32::MAX)
+    };
+    SpecDiff {
+        added: count(ChangeKind::Added),
+        removed: count(ChangeKind::Removed),
+        changed: count(ChangeKind::Changed),
+        changes,
+        summary,
+    }
+}
+
+struct Entry {
+    change: Change,
+    /// How the summary names the entity (a page's name, a flow's name, …).
+    label: String,
+    /// For fields: the key and name of the data model they belong to.
+    model: Option<(String, String)>,
+}
+
+struct Differ {
+    entries: Vec<Entry>,
+}
+
+/// One side of a keyed entity list: key (id, disambiguated), path, value.
+struct Keyed<'a, T> {
+    key: String,
+    path: String,
+    item: &'a T,
+}
+
+/// Keys items by `id`, suffixing repeats `#2`, `#3`, … so duplicates still pair up in order.
+fn keyed<'a, T>(items: impl Iterator<Item = (&'a str, String, &'a T)>) -> Vec<Keyed<'a, T>> {
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    items
+        .map(|(id, path, item)| {
+            let n = seen.entry(id).or_insert(0);
+            *n += 1;
+            let key = if *n == 1 {
+                id.to_string()
+            } else {
+                format!("{id}#{n}")
+            };
+            Keyed { key, path, item }
+        })
+        .collect()
+}
+
+/// Keys the items of `list` (at `base[i]`) by `id`.
+fn keyed_list<'a, T>(
+    list: &'a [T],
+    base: &str,
+    id: impl Fn(&'a T) -> &'a str,
+) -> Vec<Keyed<'a, T>> {
+    keyed(
+        list.iter()
+            .enumerate()
+            .map(|(i, item)| (id(item), index_path(base, i), item)),
+    )
+}
+
+/// Pairs two keyed lists: (removed, added, in both).
+type Paired<'a, 'b, T> = (
+    Vec<&'b Keyed<'a, T>>,
+    Vec<&'b Keyed<'a, T>>,
+    Vec<(&'b Keyed<'a, T>, &'b Keyed<'a, T>)>,
+);
+
+fn pair<'a, 'b, T>(from: &'b [Keyed<'a, T>], to: &'b [Keyed<'a, T>]) -> Paired<'a, 'b, T> {
+    let to_index: HashMap<&str, &Keyed<'a, T>> = to.iter().map(|k| (k.key.as_str(), k)).collect();
+    let from_keys: HashSet<&str> = from.iter().map(|k| k.key.as_str()).collect();
+    let mut removed = Vec::new();
+    let mut both = Vec::new();
+    for f in from {
+        match to_index.get(f.key.as_str()) {
+            Some(t) => both.push((f, *t)),
+            None => removed.push(f),
+        }
+    }
+    let added = to
+        .iter()
+        .filter(|t| !from_keys.contains(t.key.as_str()))
+        .collect();
+    (removed, added, both)
+}
+
+fn or_id(name: &str, id: &str) -> String {
+    if name.trim().is_empty() {
+        id.to_string()
+    } else {
+        name.to_string()
+    }
+}
+
+impl Differ {
+    #[allow(clippy::too_many_arguments)]
+    fn push(
+        &mut self,
+        kind: ChangeKind,
+        entity: EntityKind,
+        id: &str,
+        path: &str,
+        before: Option<Value>,
+        after: Option<Value>,
+        label: String,
+        model: Option<(String, String)>,
+    ) {
+        let details = match (kind, &before, &after) {
+            (ChangeKind::Changed, Some(b), Some(a)) => details_of(b, a),
+            _ => Vec::new(),
+        };
+        let change = Change {
+            kind,
+            entity,
+            id: id.to_string(),
+            path: path.to_string(),
+            before,
+            after,
+            details,
+        };
+        self.entries.push(Entry {
+            change,
+            label,
+            model,
+        });
+    }
+
+    fn app(&mut self, from: &AppSpec, to: &AppSpec) {
+        let a = app_fields(from);
+        let b = app_fields(to);
+        if a != b {
+            let label = or_id(&to.app_name, "app");
+            self.push(
+                ChangeKind::Changed,
+                EntityKind::App,
+                "app",
+                "$",
+                Some(a),
+                Some(b),
+                label,
+                None,
+            );
+        }
+    }
+
+    fn pages(&mut self, from: &AppSpec, to: &AppSpec) {
+        let side = |s| keyed_list(s, "pages", |p: &Page| p.id.as_str());
+        let (f, t) = (side(&from.pages), side(&to.pages));
+        let (removed, added, both) = pair(&f, &t);
+        let label = |p: &Page| format!("\"{}\" ({})", or_id(&p.name, &p.id), p.path);
+        for r in removed {
+            let v = Some(r.item.to_value());
+            self.push(
+                ChangeKind::Removed,
+                EntityKind::Page,
+                &r.key,
+                &r.path,
+                v,
+                None,
+                label(r.item),
+                None,
+            );
+        }
+        for a in added {
+            let v = Some(a.item.to_value());
+            self.push(
+                ChangeKind::Added,
+                EntityKind::Page,
+                &a.key,
+                &a.path,
+                None,
+                v,
+                label(a.item),
+                None,
+            );
+        }
+        for (x, y) in both {
+            let (bx, by) = (x.item.own_fields(), y.item.own_fields());
+            if bx != by {
+                let (b, a) = (Some(Value::Object(bx)), Some(Value::Object(by)));
+                self.push(
+                    ChangeKind::Changed,
+                    EntityKind::Page,
+                    &y.key,
+                    &y.path,
+                    b,
+                    a,
+                    label(y.item),
+                    None,
+                );
+            }
+        }
+    }
+
+    fn components(&mut self, from: &AppSpec, to: &AppSpec) {
+        let (fl, tl) = (located(from), located(to));
+        let (f, t) = (keyed_located(&fl), keyed_located(&tl));
+        // Components that come and go with their parent (page or component) are carried by the
+        // parent's own change, not reported again.
+        let (f_parents, t_parents) = (parents(from, &fl), parents(to, &tl));
+        let (removed, added, both) = pair(&f, &t);
+        for r in removed {
+            if t_parents.contains(&r.item.parent) {
+                let v = Some(r.item.c.to_value());
+                self.push(
+                    ChangeKind::Removed,
+                    EntityKind::Component,
+                    &r.key,
+                    &r.path,
+                    v,
+                    None,
+                    r.key.clone(),
+                    None,
+                );
+            }
+        }
+        for a in added {
+            if f_parents.contains(&a.item.parent) {
+                let v = Some(a.item.c.to_value());
+                self.push(
+                    ChangeKind::Added,
+                    EntityKind::Component,
+                    &a.key,
+                    &a.path,
+                    None,
+                    v,
+                    a.key.clone(),
+                    None,
+                );
+            }
+        }
+        for (x, y) in both {
+            let (mut bx, mut by) = (x.item.c.own_fields(), y.item.c.own_fields());
+            if bx == by && x.item.parent == y.item.parent {
+                continue;
+            }
+            // The location is part of what changed; reported as `parent: … → …`.
+            bx.insert("parent".into(), Value::String(x.item.parent.clone()));
+            by.insert("parent".into(), Value::String(y.item.parent.clone()));
+            let (b, a) = (Some(Value::Object(bx)), Some(Value::Object(by)));
+            self.push(
+                ChangeKind::Changed,
+                EntityKind::Component,
+                &y.key,
+                &y.path,
+                b,
+                a,
+                y.key.clone(),
+                None,
+            );
+        }
+    }
+
+    fn data_models(&mut self, from: &AppSpec, to: &AppSpec) {
+        let side = |s| keyed_list(s, "dataModels", |m: &DataModel| m.id.as_str());
+        let (f, t) = (side(&from.data_models), side(&to.data_models));
+        let (removed, added, both) = pair(&f, &t);
+        let label = |m: &DataModel| or_id(&m.name, &m.id);
+        for r in removed {
+            let v = Some(r.item.to_value());
+            self.push(
+                ChangeKind::Removed,
+                EntityKind::DataModel,
+                &r.key,
+                &r.path,
+                v,
+                None,
+                label(r.item),
+                None,
+            );
+        }
+        for a in added {
+            let v = Some(a.item.to_value());
+            self.push(
+                ChangeKind::Added,
+                EntityKind::DataModel,
+                &a.key,
+                &a.path,
+                None,
+                v,
+                label(a.item),
+                None,
+            );
+        }
+        for (x, y) in both {
+            let (bx, by) = (x.item.own_fields(), y.item.own_fields());
+            if bx != by {
+                let (b, a) = (Some(Value::Object(bx)), Some(Value::Object(by)));
+                self.push(
+                    ChangeKind::Changed,
+                    EntityKind::DataModel,
+                    &y.key,
+                    &y.path,
+                    b,
+                    a,
+                    label(y.item),
+                    None,
+                );
+            }
+            self.fields(x, y);
+        }
+    }
+
+    fn fields(&mut self, x: &Keyed<'_, DataModel>, y: &Keyed<'_, DataModel>) {
+        let f = keyed_list(&x.item.fields, &key_path(&x.path, "fields"), |f: &Field| {
+            f.name.as_str()
+        });
+        let t = keyed_list(&y.item.fields, &key_path(&y.path, "fields"), |f: &Field| {
+            f.name.as_str()
+        });
+        let (removed, added, both) = pair(&f, &t);
+        let model = Some((y.key.clone(), or_id(&y.item.name, &y.item.id)));
+        let id = |name: &str| format!("{}.{name}", y.key);
+        // A field removed and one added at the same position, identical but for the name, is a
+        // rename: reported as one change.
+        let mut renamed: HashSet<usize> = HashSet::new();
+        let mut renamed_to: HashSet<usize> = HashSet::new();
+        for (ri, r) in removed.iter().enumerate() {
+            let Some(pos) = position(&x.item.fields, r.item) else {
+                continue;
+            };
+            let found = added.iter().enumerate().find(|(ai, a)| {
+                !renamed_to.contains(ai)
+                    && position(&y.item.fields, a.item) == Some(pos)
+                    && same_but_name(r.item, a.item)
+            });
+            if let Some((ai, a)) = found {
+                renamed.insert(ri);
+                renamed_to.insert(ai);
+                let (b, v) = (Some(r.item.to_value()), Some(a.item.to_value()));
+                self.push(
+                    ChangeKind::Changed,
+                    EntityKind::Field,
+                    &id(&a.key),
+                    &a.path,
+                    b,
+                    v,
+                    a.key.clone(),
+                    model.clone(),
+                );
+            }
+        }
+        for (ri, r) in removed.iter().enumerate() {
+            if renamed.contains(&ri) {
+                continue;
+            }
+            let v = Some(r.item.to_value());
+            self.push(
+                ChangeKind::Removed,
+                EntityKind::Field,
+                &id(&r.key),
+                &r.path,
+                v,
+                None,
+                r.key.clone(),
+                model.clone(),
+            );
+        }
+        for (ai, a) in added.iter().enumerate() {
+            if renamed_to.contains(&ai) {
+                continue;
+            }
+            let v = Some(a.item.to_value());
+            self.push(
+                ChangeKind::Added,
+                EntityKind::Field,
+                &id(&a.key),
+                &a.path,
+                None,
+                v,
+                a.key.clone(),
+                model.clone(),
+            );
+        }
+        for (p, q) in both {
+            if p.item != q.item {
+                let (b, a) = (Some(p.item.to_value()), Some(q.item.to_value()));
+                self.push(
+                    ChangeKind::Changed,
+                    EntityKind::Field,
+                    &id(&q.key),
+                    &q.path,
+                    b,
+                    a,
+                    q.key.clone(),
+                    model.clone(),
+                );
+            }
+        }
+    }
+
+    fn flows(&mut self, from: &AppSpec, to: &AppSpec) {
+        let side = |s| keyed_list(s, "flows", |f: &Flow| f.id.as_str());
+        let (f, t) = (side(&from.flows), side(&to.flows));
+        let (removed, added, both) = pair(&f, &t);
+        let label = |fl: &Flow| or_id(&fl.name, &fl.id);
+        for r in removed {
+            let v = Some(r.item.to_value());
+            self.push(
+                ChangeKind::Removed,
+                EntityKind::Flow,
+                &r.key,
+                &r.path,
+                v,
+                None,
+                label(r.item),
+                None,
+            );
+        }
+        for a in added {
+            let v = Some(a.item.to_value());
+            self.push(
+                ChangeKind::Added,
+                EntityKind::Flow,
+                &a.key,
+                &a.path,
+                None,
+                v,
+                label(a.item),
+                None,
+            );
+        }
+        for (x, y) in both {
+            if x.item != y.item {
+                let (b, a) = (Some(x.item.to_value()), Some(y.item.to_value()));
+                self.push(
+                    ChangeKind::Changed,
+                    EntityKind::Flow,
+                    &y.key,
+                    &y.path,
+                    b,
+                    a,
+                    label(y.item),
+                    None,
+                );
+            }
+        }
+    }
+
+    fn rules(&mut self, from: &AppSpec, to: &AppSpec) {
+        let side = |s| {
+            keyed_list(s, "permissions.rules", |r: &PermissionRule| {
+                r.resource.as_str()
+            })
+        };
+        let (f, t) = (side(&from.permissions.rules), side(&to.permissions.rules));
+        let (removed, added, both) = pair(&f, &t);
+        let e = EntityKind::PermissionRule;
+        for r in removed {
+            let v = Some(r.item.to_value());
+            self.push(
+                ChangeKind::Removed,
+                e,
+                &r.key,
+                &r.path,
+                v,
+                None,
+                r.item.resource.clone(),
+                None,
+            );
+        }
+        for a in added {
+            let v = Some(a.item.to_value());
+            self.push(
+                ChangeKind::Added,
+                e,
+                &a.key,
+                &a.path,
+                None,
+                v,
+                a.item.resource.clone(),
+                None,
+            );
+        }
+        for (x, y) in both {
+            if x.item != y.item {
+                let (b, a) = (Some(x.item.to_value()), Some(y.item.to_value()));
+                self.push(
+                    ChangeKind::Changed,
+                    e,
+                    &y.key,
+                    &y.path,
+                    b,
+                    a,
+                    y.item.resource.clone(),
+                    None,
+                );
+            }
+        }
+    }
+
+    fn roles(&mut self, from: &AppSpec, to: &AppSpec) {
+        let side = |s| keyed_list(s, "permissions.roles", |r: &String| r.as_str());
+        let (f, t) = (side(&from.permissions.roles), side(&to.permissions.roles));
+        let (removed, added, _) = pair(&f, &t);
+        for r in removed {
+            let v = Some(Value::String(r.item.clone()));
+            self.push(
+                ChangeKind::Removed,
+                EntityKind::Role,
+                &r.key,
+                &r.path,
+                v,
+                None,
+                r.item.clone(),
+                None,
+            );
+        }
+        for a in added {
+            let v = Some(Value::String(a.item.clone()));
+            self.push(
+                ChangeKind::Added,
+                EntityKind::Role,
+                &a.key,
+                &a.path,
+                None,
+                v,
+                a.item.clone(),
+                None,
+            );
+        }
+    }
+}
+
+/// App-level settings: `version`, `appName`, unknown top-level keys and unknown keys of
+/// `permissions` (under `permissions`).
+fn app_fields(s: &AppSpec) -> Value {
+    let mut m = s.extra.clone();
+    m.insert("version".into(), Value::String(s.version.clone()));
+    m.insert("appName".into(), Value::String(s.app_name.clone()));
+    if !s.permissions.extra.is_empty() {
+        m.insert(
+            "permissions".into(),
+            Value::Object(s.permissions.extra.clone()),
+        );
+    }
+    Value::Object(m)
+}
+
+/// A component and a description of its parent (`page "home"` / `component "card"`).
+struct Located<'a> {
+    c: &'a Component,
+    parent: String,
+}
+
+fn located(s: &AppSpec) -> Vec<(String, Located<'_>)> {
+    s.components()
+        .into_iter()
+        .map(|(p, c)| {
+            (
+                p,
+                Located {
+                    c: c.component,
+                    parent: parent_of(&c),
+                },
+            )
+        })
+        .collect()
+}
+
+fn keyed_located<'a, 'b>(list: &'b [(String, Located<'a>)]) -> Vec<Keyed<'b, Located<'a>>> {
+    keyed(list.iter().map(|(p, l)| (l.c.id.as_str(), p.clone(), l)))
+}
+
+fn parent_of(c: &crate::spec::ComponentRef<'_>) -> String {
+    match c.parent {
+        Some(p) => format!("component \"{}\"", p.id),
+        None => format!("page \"{}\"", c.page.id),
+    }
+}
+
+/// Every possible parent description present in a spec.
+fn parents(s: &AppSpec, all: &[(String, Located<'_>)]) -> HashSet<String> {
+    let pages = s.pages.iter().map(|p| format!("page \"{}\"", p.id));
+    let comps = all.iter().map(|(_, l)| format!("component \"{}\"", l.c.id));
+    pages.chain(comps).collect()
+}
+
+fn position(fields: &[Field], f: &Field) -> Option<usize> {
+    fields.iter().position(|x| std::ptr::eq(x, f))
+}
+
+fn same_but_name(a: &Field, b: &Field) -> bool {
+    a.r#type == b.r#type
+        && a.required == b.required
+        && a.validation == b.validation
+        && a.extra == b.extra
+}
+
+// ---------------------------------------------------------------------------------------------
+// details
+
+fn details_of(before: &Value, after: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    match (before, after) {
+        (Value::Object(a), Value::Object(b)) => object_details("", a, b, &mut out),
+        _ => value_details("value", Some(before), Some(after), &mut out),
+    }
+    if out.len() > MAX_DETAILS {
+        let more = out.len() - MAX_DETAILS;
+        out.truncate(MAX_DETAILS);
+        out.push(format!("… and {more} more"));
+    }
+    out
+}
+
+fn object_details(
+    prefix: &str,
+    a: &Map<String, Value>,
+    b: &Map<String, Value>,
+    out: &mut Vec<String>,
+) {
+    let keys: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+    for k in keys {
+        let p = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        value_details(&p, a.get(k), b.get(k), out);
+    }
+}
+
+fn value_details(prefix: &str, a: Option<&Value>, b: Option<&Value>, out: &mut Vec<String>) {
+    if a == b {
+        return;
+    }
+    match (a, b) {
+        (Some(Value::Object(x)), Some(Value::Object(y))) => object_details(prefix, x, y, out),
+        (Some(Value::Array(x)), Some(Value::Array(y))) if x.len() == y.len() => {
+            for (i, (p, q)) in x.iter().zip(y).enumerate() {
+                value_details(&format!("{prefix}[{i}]"), Some(p), Some(q), out);
+            }
+        }
+        (Some(Value::Array(x)), Some(Value::Array(y))) if all_strings(x) && all_strings(y) => {
+            out.push(format!("{prefix}: {} → {}", short(a), short(b)));
+        }
+        (Some(Value::Array(x)), Some(Value::Array(y))) => {
+            out.push(format!("{prefix}: {} items → {} items", x.len(), y.len()));
+        }
+        _ => out.push(format!("{prefix}: {} → {}", short(a), short(b))),
+    }
+}
+
+fn all_strings(v: &[Value]) -> bool {
+    v.iter().all(Value::is_string)
+}
+
+/// Compact JSON, cut to `MAX_VALUE_CHARS`; `(none)` for an absent key.
+fn short(v: Option<&Value>) -> String {
+    let Some(v) = v else {
+        return "(none)".to_string();
+    };
+    let s = v.to_string();
+    if s.chars().count() > MAX_VALUE_CHARS {
+        let cut: String = s.chars().take(MAX_VALUE_CHARS).collect();
+        format!("{cut}…")
+    } else {
+        s
+    }
+}
+
+/// Compares paths with embedded numbers numerically (`pages[2]` < `pages[10]`).
+pub(crate) fn natural_cmp(a: &str, b: &str) -> Ordering {
+    let (mut x, mut y) = (a.chars().peekable(), b.chars().peekable());
+    loop {
+        match (x.peek().copied(), y.peek().copied()) {
+            (None, None) => return Ordering::Equal,
+            (None, Some(_)) => return Ordering::Less,
+            (Some(_), None) => return Ordering::Greater,
+            (Some(c), Some(d)) if c.is_ascii_digit() && d.is_ascii_digit() => {
+                let mut n = String::new();
+                while let Some(c) = x.next_if(char::is_ascii_digit) {
+                    n.push(c);
+                }
+                let mut m = String::new();
+                while let Some(d) = y.next_if(char::is_ascii_digit) {
+                    m.push(d);
+                }
+                let (n, m) = (n.trim_start_matches('0'), m.trim_start_matches('0'));
+                let ord = n.len().cmp(&m.len()).then_with(|| n.cmp(m));
+                if ord != Ordering::Equal {
+                    return ord;
+                }
+            }
+            (Some(c), Some(d)) => {
+                if c != d {
+                    return c.cmp(&d);
+                }
+                x.next();
+                y.next();
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// summary
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
+fn verb(kind: ChangeKind) -> &'static str {
+    match kind {
+        ChangeKind::Added => "added",
+        ChangeKind::Removed => "removed",
+        ChangeKind::Changed => "changed",
+    }
+}
+
+fn summarise(entries: &[Entry]) -> String {
+    if entries.is_empty() {
+        return "No changes.".to_string();
+    }
+    let mut clauses: Vec<String> = Vec::new();
+    let of = |entity: EntityKind| entries.iter().filter(move |e| e.change.entity == entity);
+
+    for e in of(EntityKind::App) {
+        let shown: Vec<&str> = e
+            .change
+            .details
+            .iter()
+            .take(2)
+            .map(String::as_str)
+            .collect();
+        clauses.push(format!("changed app settings ({})", shown.join(", ")));
+    }
+    for e in of(EntityKind::Page) {
+        clauses.push(format!("{} page {}", verb(e.change.kind), e.label));
+    }
+    for kind in [ChangeKind::Added, ChangeKind::Removed, ChangeKind::Changed] {
+        let ids: Vec<String> = of(EntityKind::Component)
+            .filter(|e| e.change.kind == kind)
+            .map(|e| format!("\"{}\"", e.label))
+            .collect();
+        match ids.len() {
+            0 => {}
+            1 => clauses.push(format!("{} component {}", verb(kind), ids[0])),
+            2 | 3 => clauses.push(format!("{} components {}", verb(kind), ids.join(", "))),
+            n => clauses.push(format!("{} {n} components", verb(kind))),
+        }
+    }
+    // Data models: one clause per model, field changes folded in.
+    struct ModelClause {
+        key: String,
+        name: String,
+        kind: ChangeKind,
+        fields: [usize; 3],
+    }
+    let mut models: Vec<ModelClause> = Vec::new();
+    for e in of(EntityKind::DataModel) {
+        models.push(ModelClause {
+            key: e.change.id.clone(),
+            name: e.label.clone(),
+            kind: e.change.kind,
+            fields: [0; 3],
+        });
+    }
+    for e in of(EntityKind::Field) {
+        let Some((key, name)) = &e.model else {
+            continue;
+        };
+        let slot = match e.change.kind {
+            ChangeKind::Added => 0,
+            ChangeKind::Removed => 1,
+            ChangeKind::Changed => 2,
+        };
+        match models.iter_mut().find(|m| &m.key == key) {
+            Some(m) => m.fields[slot] += 1,
+            None => {
+                let mut fields = [0; 3];
+                fields[slot] = 1;
+                models.push(ModelClause {
+                    key: key.clone(),
+                    name: name.clone(),
+                    kind: ChangeKind::Changed,
+                    fields,
+                });
+            }
+        }
+    }
+    for m in models {
+        let mut parts = Vec::new();
+        for (n, what) in m.fields.iter().zip(["added", "removed", "changed"]) {
+            if *n > 0 {
+                parts.push(format!("{} {what}", plural(*n, "field", "fields")));
+            }
+        }
+        if parts.is_empty() {
+            clauses.push(format!("{} data model \"{}\"", verb(m.kind), m.name));
+        } else {
+            clauses.push(format!(
+                "{} data model \"{}\" ({})",
+                verb(m.kind),
+                m.name,
+                parts.join(", ")
+            ));
+        }
+    }
+    for e in of(EntityKind::Flow) {
+        clauses.push(format!("{} flow \"{}\"", verb(e.change.kind), e.label));
+    }
+    for e in of(EntityKind::PermissionRule) {
+        clauses.push(format!(
+            "{} permission rule for \"{}\"",
+            verb(e.change.kind),
+            e.label
+        ));
+    }
+    for e in of(EntityKind::Role) {
+        clauses.push(format!("{} role \"{}\"", verb(e.change.kind), e.label));
+    }
+    let text = clauses.join("; ");
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => format!("{}{}.", first.to_uppercase(), chars.as_str()),
+        None => "No changes.".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,477 @@
+//! Generation jobs: the job model, its status machine and the pipeline (plan → execute →
+//! validate → render) with a checkpoint after every step so a takeover resumes instead of
+//! starting over.
+
+use crate::agents::{
+    AgeGroup, AgentError, AgentOutput, GenerationInput, SpecGenerator, TokenUsage,
+};
+use crate::errors::JobFailure;
+use crate::lifecycle::SpecStatus;
+use crate::ports::{
+    AppSpecRepository, ChangeType, JobRepository, JobResult, Lease, NewVersion, Viewer,
+};
+use crate::validation::{final_score, validate_value};
+use ingenio_kernel::chrono::{DateTime, Utc};
+use ingenio_kernel::uuid::Uuid;
+use ingenio_kernel::{TenantId, UserId};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+/// Where a job is. `completed`, `failed` and `cancelled` are final.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JobStatus {
+    Pending,
+    Planning,
+    Executing,
+    Validating,
+    Generating,
+    Completed,
+    Failed,
+    Cancelled,
+}
+
+impl JobStatus {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            JobStatus::Pending => "pending",
+            JobStatus::Planning => "planning",
+            JobStatus::Executing => "executing",
+            JobStatus::Validating => "validating",
+            JobStatus::Generating => "generating",
+            JobStatus::Completed => "completed",
+            JobStatus::Failed => "failed",
+            JobStatus::Cancelled => "cancelled",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            JobStatus::Pending,
+            JobStatus::Planning,
+            JobStatus::Executing,
+            JobStatus::Validating,
+            JobStatus::Generating,
+            JobStatus::Completed,
+            JobStatus::Failed,
+            JobStatus::Cancelled,
+        ]
+        .into_iter()
+        .find(|st| st.as_str() == s)
+    }
+    pub fn is_final(&self) -> bool {
+        matches!(
+            self,
+            JobStatus::Completed | JobStatus::Failed | JobStatus::Cancelled
+        )
+    }
+}
+
+/// The pipeline's agent steps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    Plan,
+    Execute,
+    Validate,
+}
+
+impl Step {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Step::Plan => "plan",
+            Step::Execute => "execute",
+            Step::Validate => "validate",
+        }
+    }
+    /// The code of an unusable answer in this step.
+    pub fn failure_code(&self) -> &'static str {
+        match self {
+            Step::Plan => "6000",
+            Step::Execute => "6001",
+            Step::Validate => "6002",
+        }
+    }
+}
+
+/// What the client asked for (validated at the HTTP edge).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobRequest {
+    pub requirement: String,
+    pub age_group: Option<AgeGroup>,
+    pub magic_prompt_id: Option<Uuid>,
+    #[serde(default)]
+    pub variables: Value,
+    /// Regenerate this spec (a new version) instead of creating one.
+    pub app_spec_id: Option<Uuid>,
+    pub renderer: Option<String>,
+    /// 0–100; the configured default when absent.
+    pub quality_threshold: u8,
+}
+
+/// A durable generation job.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GenerationJob {
+    pub id: Uuid,
+    pub tenant_id: TenantId,
+    pub user_id: UserId,
+    pub status: JobStatus,
+    pub progress: u8,
+    pub request: JobRequest,
+    pub idempotency_key: Option<String>,
+    /// Checkpoints: `{"plan": {...}, "execute": {...}, "validate": {...}}`.
+    pub state: Value,
+    pub result: Option<Value>,
+    pub app_spec_id: Option<Uuid>,
+    pub version_number: Option<i32>,
+    pub token_usage: TokenUsage,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+    pub attempts: i32,
+    pub quota_reservation: Option<String>,
+    pub lease_owner: Option<String>,
+    pub lease_expires_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+/// One persisted event of a job, served over SSE.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobEvent {
+    pub id: i64,
+    pub job_id: Uuid,
+    /// `progress`, `agent`, `file`, `complete` or `error`.
+    pub kind: String,
+    pub data: Value,
+    pub created_at: DateTime<Utc>,
+}
+
+/// How a pipeline run ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunOutcome {
+    Completed {
+        app_spec_id: Uuid,
+        version: i32,
+    },
+    /// Failed and this run made the transition (the caller refunds the quota reservation).
+    Failed(JobFailure),
+    /// Lost the lease or the job was cancelled: someone else owns the outcome.
+    Abandoned,
+}
+
+/// Runs jobs for one worker identity.
+pub struct Pipeline {
+    pub jobs: Arc<dyn JobRepository>,
+    pub generator: Arc<dyn SpecGenerator>,
+    /// Where the spec to regenerate is read from.
+    pub specs: Arc<dyn AppSpecRepository>,
+}
+
+fn usage_json(u: &TokenUsage) -> Value {
+    serde_json::to_value(u).unwrap_or(Value::Null)
+}
+
+fn output_json<T: Serialize>(o: &AgentOutput<T>) -> Value {
+    json!({
+        "output": serde_json::to_value(&o.value).unwrap_or(Value::Null),
+        "usage": usage_json(&o.usage),
+        "reasoning": o.reasoning,
+        "model": o.model,
+    })
+}
+
+impl Pipeline {
+    /// Runs (or resumes) `job` as `worker` to a final status.
+    pub async fn run(&self, job: &GenerationJob, worker: &str) -> anyhow::Result<RunOutcome> {
+        let mut state = match &job.state {
+            Value::Object(_) => job.state.clone(),
+            _ => json!({}),
+        };
+        let mut usage = job.token_usage;
+        let previous_spec = match job.request.app_spec_id {
+            Some(id) => {
+                let viewer = Viewer {
+                    tenant: job.tenant_id,
+                    user: job.user_id,
+                    admin: false,
+                };
+                self.specs.get(viewer, id).await?.map(|s| s.content)
+            }
+            None => None,
+        };
+        let input = GenerationInput {
+            requirement: job.request.requirement.clone(),
+            age_group: job.request.age_group,
+            previous_spec,
+        };
+        if job.attempts > 1 {
+            self.event(
+                job.id,
+                "progress",
+                json!({"status": "resumed", "attempt": job.attempts, "progress": job.progress}),
+            )
+            .await?;
+        }
+
+        // plan
+        let plan = if let Some(p) = state.get("plan").filter(|p| !p.is_null()) {
+            p["output"].clone()
+        } else {
+            if !self
+                .enter(
+                    job,
+                    worker,
+                    JobStatus::Planning,
+                    10,
+                    &state,
+                    &usage,
+                    Step::Plan,
+                )
+                .await?
+            {
+                return Ok(RunOutcome::Abandoned);
+            }
+            match self.generator.plan(&input).await {
+                Ok(o) => {
+                    usage.add(&o.usage);
+                    state["plan"] = output_json(&o);
+                    self.agent_done(job.id, Step::Plan, &o.reasoning, &o.usage)
+                        .await?;
+                    o.value
+                }
+                Err(e) => return self.fail_agent(job, worker, Step::Plan, &e, &usage).await,
+            }
+        };
+
+        // execute
+        let spec = if let Some(x) = state.get("execute").filter(|x| !x.is_null()) {
+            x["output"].clone()
+        } else {
+            if !self
+                .enter(
+                    job,
+                    worker,
+                    JobStatus::Executing,
+                    40,
+                    &state,
+                    &usage,
+                    Step::Execute,
+                )
+                .await?
+            {
+                return Ok(RunOutcome::Abandoned);
+            }
+            match self.generator.execute(&input, &plan).await {
+                Ok(o) => {
+                    usage.add(&o.usage);
+                    state["execute"] = output_json(&o);
+                    self.agent_done(job.id, Step::Execute, &o.reasoning, &o.usage)
+                        .await?;
+                    o.value
+                }
+                Err(e) => {
+                    return self
+                        .fail_agent(job, worker, Step::Execute, &e, &usage)
+                        .await
+                }
+            }
+        };
+
+        // validate: the rule pass, then (only without errors) the AI review
+        if !self
+            .enter(
+                job,
+                worker,
+                JobStatus::Validating,
+                70,
+                &state,
+                &usage,
+                Step::Validate,
+            )
+            .await?
+        {
+            return Ok(RunOutcome::Abandoned);
+        }
+        let report = validate_value(&spec);
+        let (ai, review) = if report.errors == 0 {
+            match self.generator.review(&input, &spec).await {
+                Ok(o) => {
+                    usage.add(&o.usage);
+                    let r = output_json(&o);
+                    self.agent_done(job.id, Step::Validate, &o.reasoning, &o.usage)
+                        .await?;
+                    (Some(o.value.score.min(100)), r)
+                }
+                Err(e) => {
+                    return self
+                        .fail_agent(job, worker, Step::Validate, &e, &usage)
+                        .await
+                }
+            }
+        } else {
+            (None, Value::Null)
+        };
+        let score = match ai {
+            Some(ai) => final_score(report.rule_score, ai),
+            None => report.rule_score,
+        };
+        let threshold = job.request.quality_threshold;
+        state["validate"] = json!({
+            "ruleScore": report.rule_score,
+            "aiScore": ai,
+            "finalScore": score,
+            "threshold": threshold,
+            "errors": report.errors,
+            "warnings": report.warnings,
+            "findings": serde_json::to_value(&report.findings).unwrap_or(Value::Null),
+            "review": review,
+        });
+        if score < threshold {
+            let (code, what) = if report.errors > 0 {
+                ("3004", "validation failed")
+            } else {
+                ("3003", "quality below threshold")
+            };
+            let msg = format!(
+                "{what}: score {score} < threshold {threshold} ({} errors, {} warnings)",
+                report.errors, report.warnings
+            );
+            return self
+                .fail(job, worker, JobFailure::new(code, msg), &usage)
+                .await;
+        }
+        if self
+            .jobs
+            .checkpoint(job.id, worker, JobStatus::Generating, 90, &state, &usage)
+            .await?
+            == Lease::Lost
+        {
+            return Ok(RunOutcome::Abandoned);
+        }
+
+        let metadata = json!({
+            "userInput": job.request.requirement,
+            "ageGroup": job.request.age_group.map(|a| a.as_str()),
+            "modelVersion": self.generator.model_version(),
+            "offline": self.generator.is_offline(),
+            "jobId": job.id,
+            "plan": state["plan"],
+            "execute": {"reasoning": state["execute"]["reasoning"], "usage": state["execute"]["usage"], "model": state["execute"]["model"]},
+            "validate": state["validate"],
+            "tokenUsage": usage_json(&usage),
+            "confidence": f64::from(score) / 100.0,
+            "qualityScore": score,
+        });
+        let result = JobResult {
+            target_spec: job.request.app_spec_id,
+            version: NewVersion {
+                content: spec,
+                generation_metadata: Some(metadata),
+                change_description: Some(match job.request.app_spec_id {
+                    Some(_) => "AI regeneration".to_owned(),
+                    None => "AI generation".to_owned(),
+                }),
+                change_type: ChangeType::AiGeneration,
+                created_by: job.user_id,
+                status: SpecStatus::Validated,
+                quality_score: Some(i32::from(score)),
+            },
+            usage,
+            summary: json!({"qualityScore": score, "ruleScore": report.rule_score, "aiScore": ai, "warnings": report.warnings}),
+        };
+        Ok(match self.jobs.complete(job.id, worker, result).await? {
+            Some((app_spec_id, version)) => RunOutcome::Completed {
+                app_spec_id,
+                version,
+            },
+            None => RunOutcome::Abandoned,
+        })
+    }
+
+    async fn event(&self, id: Uuid, kind: &str, data: Value) -> anyhow::Result<()> {
+        self.jobs.append_event(id, kind, &data).await?;
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn enter(
+        &self,
+        job: &GenerationJob,
+        worker: &str,
+        status: JobStatus,
+        progress: u8,
+        state: &Value,
+        usage: &TokenUsage,
+        step: Step,
+    ) -> anyhow::Result<bool> {
+        if self
+            .jobs
+            .checkpoint(job.id, worker, status, progress, state, usage)
+            .await?
+            == Lease::Lost
+        {
+            return Ok(false);
+        }
+        self.event(
+            job.id,
+            "progress",
+            json!({"status": status.as_str(), "progress": progress}),
+        )
+        .await?;
+        self.event(
+            job.id,
+            "agent",
+            json!({"agent": step.as_str(), "state": "running"}),
+        )
+        .await?;
+        Ok(true)
+    }
+
+    async fn agent_done(
+        &self,
+        id: Uuid,
+        step: Step,
+        reasoning: &str,
+        usage: &TokenUsage,
+    ) -> anyhow::Result<()> {
+        self.event(
+            id,
+            "agent",
+            json!({"agent": step.as_str(), "state": "completed", "reasoning": reasoning, "tokenUsage": usage_json(usage)}),
+        )
+        .await
+    }
+
+    async fn fail_agent(
+        &self,
+        job: &GenerationJob,
+        worker: &str,
+        step: Step,
+        e: &AgentError,
+        usage: &TokenUsage,
+    ) -> anyhow::Result<RunOutcome> {
+        self.fail(job, worker, JobFailure::from_agent(step, e), usage)
+            .await
+    }
+
+    async fn fail(
+        &self,
+        job: &GenerationJob,
+        worker: &str,
+        failure: JobFailure,
+        usage: &TokenUsage,
+    ) -> anyhow::Result<RunOutcome> {
+        Ok(
+            match self
+                .jobs
+                .fail(job.id, worker, failure.code, &failure.message, usage)
+                .await?
+            {
+                Some(_) => RunOutcome::Failed(failure),
+                None => RunOutcome::Abandoned,
+            },
+        )
+    }
+}

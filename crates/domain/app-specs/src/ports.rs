@@ -1,0 +1,302 @@
+//! Ports of the app-specs domain: spec storage with the time machine, durable generation jobs
+//! and their events, the AI quota and the rendering step. Each method documents what an adapter
+//! MUST return.
+
+use crate::agents::TokenUsage;
+use crate::jobs::{GenerationJob, JobEvent, JobRequest, JobStatus};
+use crate::lifecycle::SpecStatus;
+use async_trait::async_trait;
+use ingenio_kernel::chrono::{DateTime, Utc};
+use ingenio_kernel::uuid::Uuid;
+use ingenio_kernel::{Page, PageRequest, StoreError, TenantId, UserId};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::time::Duration;
+
+/// How a version came to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeType {
+    UserEdit,
+    AiGeneration,
+    Rollback,
+    Fork,
+}
+
+impl ChangeType {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ChangeType::UserEdit => "user_edit",
+            ChangeType::AiGeneration => "ai_generation",
+            ChangeType::Rollback => "rollback",
+            ChangeType::Fork => "fork",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "user_edit" => Some(ChangeType::UserEdit),
+            "ai_generation" => Some(ChangeType::AiGeneration),
+            "rollback" => Some(ChangeType::Rollback),
+            "fork" => Some(ChangeType::Fork),
+            _ => None,
+        }
+    }
+}
+
+/// An `app_specs` row: the current state of a spec.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredSpec {
+    pub id: Uuid,
+    pub tenant_id: TenantId,
+    pub owner: UserId,
+    pub content: Value,
+    /// The latest version number.
+    pub version: i32,
+    /// The spec this one was forked from.
+    pub parent_id: Option<Uuid>,
+    pub status: SpecStatus,
+    pub quality_score: Option<i32>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// One entry of the time machine.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpecVersion {
+    pub id: Uuid,
+    pub app_spec_id: Uuid,
+    pub version_number: i32,
+    pub snapshot: Value,
+    pub generation_metadata: Option<Value>,
+    pub change_description: Option<String>,
+    pub change_type: ChangeType,
+    pub created_by: Option<UserId>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A version to write (the first of a new spec, or the next of an existing one).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewVersion {
+    pub content: Value,
+    pub generation_metadata: Option<Value>,
+    pub change_description: Option<String>,
+    pub change_type: ChangeType,
+    pub created_by: UserId,
+    /// The spec's status after this version.
+    pub status: SpecStatus,
+    pub quality_score: Option<i32>,
+}
+
+/// Whose specs a query may see: the owner's, or any in the tenant for an admin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Viewer {
+    pub tenant: TenantId,
+    pub user: UserId,
+    pub admin: bool,
+}
+
+/// The outcome of appending a version.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AppendOutcome {
+    Appended(StoredSpec, SpecVersion),
+    /// `expected_version` was given and is not the current version; nothing was written.
+    Stale {
+        current: i32,
+    },
+    NotFound,
+}
+
+/// Specs and their versions.
+#[async_trait]
+pub trait AppSpecRepository: Send + Sync {
+    /// Inserts a spec and its version 1 in one transaction.
+    async fn create(
+        &self,
+        tenant: TenantId,
+        version: NewVersion,
+    ) -> Result<(StoredSpec, SpecVersion), StoreError>;
+    /// `Ok(None)` when the spec does not exist or the viewer may not see it.
+    async fn get(&self, viewer: Viewer, id: Uuid) -> Result<Option<StoredSpec>, StoreError>;
+    /// The viewer's own specs, newest first.
+    async fn list(&self, viewer: Viewer, page: PageRequest)
+        -> Result<Page<StoredSpec>, StoreError>;
+    /// Appends the next version under a row lock: two concurrent appends get consecutive numbers
+    /// and neither is lost. With `expected_version`, refuses (`Stale`) unless it is current.
+    async fn append_version(
+        &self,
+        viewer: Viewer,
+        id: Uuid,
+        expected_version: Option<i32>,
+        version: NewVersion,
+    ) -> Result<AppendOutcome, StoreError>;
+    /// Deletes a spec with its versions. `Ok(false)` when not visible.
+    async fn delete(&self, viewer: Viewer, id: Uuid) -> Result<bool, StoreError>;
+    /// The timeline, oldest first. `Ok(None)` when the spec is not visible.
+    async fn versions(
+        &self,
+        viewer: Viewer,
+        id: Uuid,
+    ) -> Result<Option<Vec<SpecVersion>>, StoreError>;
+    /// One version. Outer `None`: spec not visible; inner `None`: no such version.
+    async fn version(
+        &self,
+        viewer: Viewer,
+        id: Uuid,
+        number: i32,
+    ) -> Result<Option<Option<SpecVersion>>, StoreError>;
+}
+
+/// A job to enqueue.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewJob {
+    pub tenant: TenantId,
+    pub user: UserId,
+    pub request: JobRequest,
+    pub idempotency_key: Option<String>,
+    /// The quota reservation to refund if the job fails or is cancelled.
+    pub quota_reservation: Option<String>,
+}
+
+/// `create` found an existing job with the same idempotency key, or made a new one.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CreateJob {
+    Created(GenerationJob),
+    Existing(GenerationJob),
+}
+
+/// The result of a cancel request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CancelOutcome {
+    /// The job moved to `cancelled` now (whoever runs it stops at its next step or heartbeat).
+    Cancelled(GenerationJob),
+    /// The job had already finished; nothing changed.
+    AlreadyFinished(GenerationJob),
+    NotFound,
+}
+
+/// Whether a worker still owns a job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lease {
+    Held,
+    /// Another worker took the job over, or it reached a final status (e.g. cancelled).
+    Lost,
+}
+
+/// The version a successful job writes, and where.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobResult {
+    /// `Some` when regenerating an existing spec (append), `None` to create a new spec.
+    pub target_spec: Option<Uuid>,
+    pub version: NewVersion,
+    pub usage: TokenUsage,
+    /// Stored on the job (quality score, findings, summaries).
+    pub summary: Value,
+}
+
+/// Durable generation jobs and their event log.
+#[async_trait]
+pub trait JobRepository: Send + Sync {
+    /// Enqueues a job as `pending`. With an idempotency key already used by this user, returns the
+    /// existing job and enqueues nothing.
+    async fn create(&self, job: NewJob) -> Result<CreateJob, StoreError>;
+    /// `Ok(None)` when the job does not exist or is not the viewer's (admins see all in the tenant).
+    async fn get(&self, viewer: Viewer, id: Uuid) -> Result<Option<GenerationJob>, StoreError>;
+    async fn list(
+        &self,
+        viewer: Viewer,
+        status: Option<JobStatus>,
+        page: PageRequest,
+    ) -> Result<Page<GenerationJob>, StoreError>;
+    /// Claims one runnable job (pending, or running with an expired lease) with
+    /// `FOR UPDATE SKIP LOCKED`, sets the lease to `worker` for `lease`, increments `attempts`.
+    async fn claim(
+        &self,
+        worker: &str,
+        lease: Duration,
+    ) -> Result<Option<GenerationJob>, StoreError>;
+    /// Extends the lease if `worker` still holds it and the job is not final.
+    async fn renew(&self, id: Uuid, worker: &str, lease: Duration) -> Result<Lease, StoreError>;
+    /// Records progress and the per-step checkpoint state (used to resume after a takeover).
+    async fn checkpoint(
+        &self,
+        id: Uuid,
+        worker: &str,
+        status: JobStatus,
+        progress: u8,
+        state: &Value,
+        usage: &TokenUsage,
+    ) -> Result<Lease, StoreError>;
+    /// Appends an event; ids increase strictly per job (and globally).
+    async fn append_event(&self, id: Uuid, kind: &str, data: &Value) -> Result<i64, StoreError>;
+    /// Events with id > `after`, oldest first, at most `limit`.
+    async fn events_after(
+        &self,
+        id: Uuid,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<JobEvent>, StoreError>;
+    /// In ONE transaction, if `worker` holds the job and it is not final: writes the version (new
+    /// spec or next version of `target_spec`), marks the job completed with the spec id and version
+    /// number, and appends the `complete` event. `Ok(None)` (nothing written) when the lease was lost
+    /// or the job was cancelled meanwhile.
+    async fn complete(
+        &self,
+        id: Uuid,
+        worker: &str,
+        result: JobResult,
+    ) -> Result<Option<(Uuid, i32)>, StoreError>;
+    /// Marks the job failed (if `worker` holds it and it is not final) and appends the `error`
+    /// event. Returns the job when this call made the transition (so the caller refunds once).
+    async fn fail(
+        &self,
+        id: Uuid,
+        worker: &str,
+        code: &str,
+        message: &str,
+        usage: &TokenUsage,
+    ) -> Result<Option<GenerationJob>, StoreError>;
+    /// Moves a non-final job to `cancelled` and appends an `error` event with code `cancelled`.
+    async fn cancel(&self, viewer: Viewer, id: Uuid) -> Result<CancelOutcome, StoreError>;
+}
+
+/// A reservation of one unit of a quota, to hand back on refund.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reservation(pub String);
+
+/// The state of a quota after a reservation attempt or a peek.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuotaState {
+    pub allowed: bool,
+    pub limit: u32,
+    pub used: u32,
+    pub reset_after: Duration,
+}
+
+/// The per-user AI quota (`ingenio.rate-limit.ai-calls-per-hour`), shared across instances.
+#[async_trait]
+pub trait AiQuota: Send + Sync {
+    /// Reserves one generation; `(state, None)` when the quota is used up (nothing counted).
+    async fn reserve(
+        &self,
+        user: UserId,
+        limit: u32,
+    ) -> anyhow::Result<(QuotaState, Option<Reservation>)>;
+    /// Gives a reservation back (a failed or cancelled job). Refunding twice has no effect.
+    async fn refund(&self, reservation: &Reservation) -> anyhow::Result<()>;
+    /// The current state without reserving.
+    async fn peek(&self, user: UserId, limit: u32) -> anyhow::Result<QuotaState>;
+}
+
+/// The pipeline's final step: turns a validated spec into code and a preview. Implemented by the
+/// code-generation domain; absent until then (the job completes after validation).
+#[async_trait]
+pub trait SpecRenderer: Send + Sync {
+    /// Renders `spec`; returns a short summary stored in the job (files, sizes, preview URL).
+    async fn render(
+        &self,
+        spec_id: Uuid,
+        version: i32,
+        spec: &Value,
+        renderer: &str,
+    ) -> anyhow::Result<Value>;
+}

@@ -1,0 +1,354 @@
+//! The app-specs service: spec CRUD, the time machine (timeline, versions, diff, rollback) and
+//! the acceptance side of generation (quota reservation, idempotent enqueue, cancel).
+
+use crate::diff::{diff, SpecDiff};
+use crate::errors::AppSpecError;
+use crate::jobs::{GenerationJob, JobEvent, JobRequest, JobStatus};
+use crate::lifecycle::SpecStatus;
+use crate::ports::{
+    AiQuota, AppSpecRepository, AppendOutcome, CancelOutcome, ChangeType, CreateJob, JobRepository,
+    NewJob, NewVersion, QuotaState, Reservation, SpecVersion, StoredSpec, Viewer,
+};
+use crate::spec::AppSpec;
+use crate::validation::{validate, ValidationReport};
+use ingenio_kernel::uuid::Uuid;
+use ingenio_kernel::{Page, PageRequest};
+use serde_json::Value;
+use std::sync::Arc;
+
+/// Settings of the service (from configuration).
+#[derive(Debug, Clone)]
+pub struct AppSpecConfig {
+    /// Quality gate when a request gives none (default 80).
+    pub default_quality_threshold: u8,
+    /// Whether the AI quota is enforced (`ingenio.rate-limit.enabled`).
+    pub quota_enabled: bool,
+    /// `ingenio.rate-limit.ai-calls-per-hour`.
+    pub ai_calls_per_hour: u32,
+}
+
+/// App-spec use cases. Cheap to clone.
+#[derive(Clone)]
+pub struct AppSpecService {
+    specs: Arc<dyn AppSpecRepository>,
+    jobs: Arc<dyn JobRepository>,
+    quota: Arc<dyn AiQuota>,
+    config: AppSpecConfig,
+}
+
+/// A spec with the rule pass of its current content.
+#[derive(Debug, Clone)]
+pub struct SpecView {
+    pub spec: StoredSpec,
+    pub report: ValidationReport,
+}
+
+fn parse(content: &Value) -> Result<AppSpec, AppSpecError> {
+    AppSpec::parse(content).map_err(|e| AppSpecError::InvalidSpec {
+        path: e.path,
+        message: e.message,
+    })
+}
+
+fn description(d: Option<String>) -> Result<Option<String>, AppSpecError> {
+    match d.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()) {
+        Some(s) if s.chars().count() > 500 => Err(AppSpecError::invalid(
+            "changeDescription",
+            "must be at most 500 characters",
+        )),
+        other => Ok(other),
+    }
+}
+
+impl AppSpecService {
+    pub fn new(
+        specs: Arc<dyn AppSpecRepository>,
+        jobs: Arc<dyn JobRepository>,
+        quota: Arc<dyn AiQuota>,
+        config: AppSpecConfig,
+    ) -> Self {
+        Self {
+            specs,
+            jobs,
+            quota,
+            config,
+        }
+    }
+
+    pub fn config(&self) -> &AppSpecConfig {
+        &self.config
+    }
+
+    /// Creates a spec from user-supplied content: version 1 (`user_edit`), status draft.
+    pub async fn create(
+        &self,
+        viewer: Viewer,
+        content: Value,
+        change: Option<String>,
+    ) -> Result<(SpecView, SpecVersion), AppSpecError> {
+        let spec = parse(&content)?;
+        let report = validate(&spec);
+        let (stored, version) = self
+            .specs
+            .create(
+                viewer.tenant,
+                NewVersion {
+                    content,
+                    generation_metadata: None,
+                    change_description: description(change)?.or_else(|| Some("Created".to_owned())),
+                    change_type: ChangeType::UserEdit,
+                    created_by: viewer.user,
+                    status: SpecStatus::Draft,
+                    quality_score: Some(i32::from(report.rule_score)),
+                },
+            )
+            .await?;
+        Ok((
+            SpecView {
+                spec: stored,
+                report,
+            },
+            version,
+        ))
+    }
+
+    pub async fn list(
+        &self,
+        viewer: Viewer,
+        page: PageRequest,
+    ) -> Result<Page<StoredSpec>, AppSpecError> {
+        Ok(self.specs.list(viewer, page).await?)
+    }
+
+    pub async fn get(&self, viewer: Viewer, id: Uuid) -> Result<SpecView, AppSpecError> {
+        let spec = self
+            .specs
+            .get(viewer, id)
+            .await?
+            .ok_or(AppSpecError::NotFound)?;
+        let report = crate::validation::validate_value(&spec.content);
+        Ok(SpecView { spec, report })
+    }
+
+    /// A user edit: a new `user_edit` version; status back to draft. With `if_match`, refused
+    /// (`Stale`) unless it names the current version.
+    pub async fn edit(
+        &self,
+        viewer: Viewer,
+        id: Uuid,
+        if_match: Option<i32>,
+        content: Value,
+        change: Option<String>,
+    ) -> Result<(SpecView, SpecVersion), AppSpecError> {
+        let spec = parse(&content)?;
+        let report = validate(&spec);
+        let version = NewVersion {
+            content,
+            generation_metadata: None,
+            change_description: description(change)?.or_else(|| Some("Edited".to_owned())),
+            change_type: ChangeType::UserEdit,
+            created_by: viewer.user,
+            status: SpecStatus::Draft,
+            quality_score: Some(i32::from(report.rule_score)),
+        };
+        match self
+            .specs
+            .append_version(viewer, id, if_match, version)
+            .await?
+        {
+            AppendOutcome::Appended(spec, v) => Ok((SpecView { spec, report }, v)),
+            AppendOutcome::Stale { current } => Err(AppSpecError::Stale {
+                expected: if_match.unwrap_or_default(),
+                current,
+            }),
+            AppendOutcome::NotFound => Err(AppSpecError::NotFound),
+        }
+    }
+
+    pub async fn delete(&self, viewer: Viewer, id: Uuid) -> Result<(), AppSpecError> {
+        if self.specs.delete(viewer, id).await? {
+            Ok(())
+        } else {
+            Err(AppSpecError::NotFound)
+        }
+    }
+
+    /// The timeline, oldest first; history is never deleted.
+    pub async fn versions(
+        &self,
+        viewer: Viewer,
+        id: Uuid,
+    ) -> Result<Vec<SpecVersion>, AppSpecError> {
+        self.specs
+            .versions(viewer, id)
+            .await?
+            .ok_or(AppSpecError::NotFound)
+    }
+
+    pub async fn version(
+        &self,
+        viewer: Viewer,
+        id: Uuid,
+        number: i32,
+    ) -> Result<SpecVersion, AppSpecError> {
+        self.specs
+            .version(viewer, id, number)
+            .await?
+            .ok_or(AppSpecError::NotFound)?
+            .ok_or(AppSpecError::VersionNotFound(number))
+    }
+
+    /// Semantic diff between two versions of one spec.
+    pub async fn diff(
+        &self,
+        viewer: Viewer,
+        id: Uuid,
+        from: i32,
+        to: i32,
+    ) -> Result<SpecDiff, AppSpecError> {
+        let a = self.version(viewer, id, from).await?;
+        let b = self.version(viewer, id, to).await?;
+        Ok(diff(&parse(&a.snapshot)?, &parse(&b.snapshot)?))
+    }
+
+    /// Appends a `rollback` version that copies version `number`; nothing is deleted.
+    pub async fn rollback(
+        &self,
+        viewer: Viewer,
+        id: Uuid,
+        number: i32,
+    ) -> Result<(SpecView, SpecVersion), AppSpecError> {
+        let target = self.version(viewer, id, number).await?;
+        let report = crate::validation::validate_value(&target.snapshot);
+        let version = NewVersion {
+            content: target.snapshot,
+            generation_metadata: None,
+            change_description: Some(format!("Rolled back to version {number}")),
+            change_type: ChangeType::Rollback,
+            created_by: viewer.user,
+            status: SpecStatus::Draft,
+            quality_score: Some(i32::from(report.rule_score)),
+        };
+        match self.specs.append_version(viewer, id, None, version).await? {
+            AppendOutcome::Appended(spec, v) => Ok((SpecView { spec, report }, v)),
+            AppendOutcome::Stale { .. } | AppendOutcome::NotFound => Err(AppSpecError::NotFound),
+        }
+    }
+
+    /// Accepts a generation request: checks the target spec, reserves one unit of AI quota and
+    /// enqueues the job (idempotently per key). Returns the job and whether it is new.
+    pub async fn submit(
+        &self,
+        viewer: Viewer,
+        mut request: JobRequest,
+        idempotency_key: Option<String>,
+    ) -> Result<(GenerationJob, bool), AppSpecError> {
+        if let Some(id) = request.app_spec_id {
+            self.specs
+                .get(viewer, id)
+                .await?
+                .ok_or(AppSpecError::NotFound)?;
+        }
+        if request.quality_threshold > 100 {
+            return Err(AppSpecError::invalid(
+                "qualityThreshold",
+                "must be between 0 and 100",
+            ));
+        }
+        if let Some(key) = &idempotency_key {
+            if key.is_empty() || key.len() > 200 {
+                return Err(AppSpecError::invalid(
+                    "Idempotency-Key",
+                    "must be 1 to 200 characters",
+                ));
+            }
+        }
+        request.requirement = request.requirement.trim().to_owned();
+        let reservation = self.reserve(viewer).await?;
+        let created = self
+            .jobs
+            .create(NewJob {
+                tenant: viewer.tenant,
+                user: viewer.user,
+                request,
+                idempotency_key,
+                quota_reservation: reservation.as_ref().map(|r| r.0.clone()),
+            })
+            .await;
+        match created {
+            Ok(CreateJob::Created(job)) => Ok((job, true)),
+            Ok(CreateJob::Existing(job)) => {
+                self.refund(reservation.as_ref()).await;
+                Ok((job, false))
+            }
+            Err(e) => {
+                self.refund(reservation.as_ref()).await;
+                Err(e.into())
+            }
+        }
+    }
+
+    async fn reserve(&self, viewer: Viewer) -> Result<Option<Reservation>, AppSpecError> {
+        if !self.config.quota_enabled {
+            return Ok(None);
+        }
+        let limit = self.config.ai_calls_per_hour;
+        let (state, reservation) = self.quota.reserve(viewer.user, limit).await?;
+        match reservation {
+            Some(r) => Ok(Some(r)),
+            None => Err(AppSpecError::QuotaExceeded {
+                limit,
+                retry_after_secs: state.reset_after.as_secs().max(1),
+            }),
+        }
+    }
+
+    /// Gives a reservation back; failures are logged by the adapter and never fail the caller.
+    pub async fn refund(&self, reservation: Option<&Reservation>) {
+        if let Some(r) = reservation {
+            let _ = self.quota.refund(r).await;
+        }
+    }
+
+    pub async fn job(&self, viewer: Viewer, id: Uuid) -> Result<GenerationJob, AppSpecError> {
+        self.jobs
+            .get(viewer, id)
+            .await?
+            .ok_or(AppSpecError::JobNotFound)
+    }
+
+    pub async fn jobs(
+        &self,
+        viewer: Viewer,
+        status: Option<JobStatus>,
+        page: PageRequest,
+    ) -> Result<Page<GenerationJob>, AppSpecError> {
+        Ok(self.jobs.list(viewer, status, page).await?)
+    }
+
+    /// Cancels a job that has not finished; its quota reservation is refunded and nothing is stored.
+    pub async fn cancel(&self, viewer: Viewer, id: Uuid) -> Result<GenerationJob, AppSpecError> {
+        match self.jobs.cancel(viewer, id).await? {
+            CancelOutcome::Cancelled(job) => {
+                self.refund(job.quota_reservation.clone().map(Reservation).as_ref())
+                    .await;
+                Ok(job)
+            }
+            CancelOutcome::AlreadyFinished(job) => Ok(job),
+            CancelOutcome::NotFound => Err(AppSpecError::JobNotFound),
+        }
+    }
+
+    /// Events after `after` of a job the viewer may see (checked by the caller once per stream).
+    pub async fn events_after(&self, id: Uuid, after: i64) -> Result<Vec<JobEvent>, AppSpecError> {
+        Ok(self.jobs.events_after(id, after, 200).await?)
+    }
+
+    /// What is left of the caller's AI quota.
+    pub async fn quota(&self, viewer: Viewer) -> Result<QuotaState, AppSpecError> {
+        Ok(self
+            .quota
+            .peek(viewer.user, self.config.ai_calls_per_hour)
+            .await?)
+    }
+}

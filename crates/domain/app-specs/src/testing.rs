@@ -1,0 +1,1 @@
+//! In-memory fakes for tests (filled in as the domain grows).
