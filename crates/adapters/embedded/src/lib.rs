@@ -3,6 +3,10 @@
 
 pub mod failover;
 pub mod limiter;
+pub mod quota;
 
 pub use failover::FailoverRateLimiter;
 pub use limiter::InProcessRateLimiter;
+pub use quota::{FailoverAiQuota, InProcessAiQuota};
+pub mod generator;
+pub use generator::OfflineGenerator;

@@ -1,6 +1,8 @@
 //! PostgreSQL adapter: the bb8 pool of diesel-async connections, the migration runner and the
 //! repositories that implement the domain ports.
 
+pub mod app_specs;
+pub mod jobs;
 pub mod migrate;
 pub mod pool;
 pub mod schema;

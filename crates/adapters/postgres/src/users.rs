@@ -162,7 +162,11 @@ impl UserRepository for PgUserRepository {
         one(row)
     }
 
-    async fn find_by_login(&self, tenant: TenantId, login: &str) -> Result<Option<User>, StoreError> {
+    async fn find_by_login(
+        &self,
+        tenant: TenantId,
+        login: &str,
+    ) -> Result<Option<User>, StoreError> {
         let mut c = conn(&self.pool).await?;
         let l = login.trim().to_lowercase();
         let row = users::table
@@ -247,7 +251,8 @@ impl UserRepository for PgUserRepository {
         .map_err(store_err)?;
         row.map(|r| {
             Ok(AuthState {
-                status: UserStatus::parse(&r.status).map_err(|e| StoreError::Unexpected(e.into()))?,
+                status: UserStatus::parse(&r.status)
+                    .map_err(|e| StoreError::Unexpected(e.into()))?,
                 role: Role::parse(&r.role).map_err(|e| StoreError::Unexpected(e.into()))?,
                 revoked: r.revoked,
             })
@@ -255,10 +260,18 @@ impl UserRepository for PgUserRepository {
         .transpose()
     }
 
-    async fn set_role_and_status(&self, id: UserId, role: Role, status: UserStatus) -> Result<bool, StoreError> {
+    async fn set_role_and_status(
+        &self,
+        id: UserId,
+        role: Role,
+        status: UserStatus,
+    ) -> Result<bool, StoreError> {
         let mut c = conn(&self.pool).await?;
         let n = diesel::update(users::table.filter(users::id.eq(id.as_uuid())))
-            .set((users::role.eq(role.as_str()), users::status.eq(status.as_str())))
+            .set((
+                users::role.eq(role.as_str()),
+                users::status.eq(status.as_str()),
+            ))
             .execute(&mut c)
             .await
             .map_err(store_err)?;
@@ -280,18 +293,22 @@ impl PgSessionStore {
     /// Deletes rows that can no longer matter (expired tokens). Returns how many were removed.
     pub async fn purge_expired(&self, now: DateTime<Utc>) -> Result<usize, StoreError> {
         let mut c = conn(&self.pool).await?;
-        let a = diesel::delete(revoked_access_tokens::table.filter(revoked_access_tokens::expires_at.lt(now)))
-            .execute(&mut c)
-            .await
-            .map_err(store_err)?;
+        let a = diesel::delete(
+            revoked_access_tokens::table.filter(revoked_access_tokens::expires_at.lt(now)),
+        )
+        .execute(&mut c)
+        .await
+        .map_err(store_err)?;
         let b = diesel::delete(refresh_tokens::table.filter(refresh_tokens::expires_at.lt(now)))
             .execute(&mut c)
             .await
             .map_err(store_err)?;
-        let d = diesel::delete(password_reset_tokens::table.filter(password_reset_tokens::expires_at.lt(now)))
-            .execute(&mut c)
-            .await
-            .map_err(store_err)?;
+        let d = diesel::delete(
+            password_reset_tokens::table.filter(password_reset_tokens::expires_at.lt(now)),
+        )
+        .execute(&mut c)
+        .await
+        .map_err(store_err)?;
         Ok(a + b + d)
     }
 }
@@ -313,7 +330,11 @@ impl SessionStore for PgSessionStore {
         Ok(())
     }
 
-    async fn consume_refresh(&self, jti: Uuid, now: DateTime<Utc>) -> Result<ConsumeOutcome, StoreError> {
+    async fn consume_refresh(
+        &self,
+        jti: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<ConsumeOutcome, StoreError> {
         let mut c = conn(&self.pool).await?;
         let spent: Option<(Uuid, Uuid)> = diesel::update(
             refresh_tokens::table
@@ -334,25 +355,32 @@ impl SessionStore for PgSessionStore {
                 family_id,
             });
         }
-        let row: Option<(Uuid, Uuid, Option<DateTime<Utc>>, Option<DateTime<Utc>>, DateTime<Utc>)> =
-            refresh_tokens::table
-                .filter(refresh_tokens::id.eq(jti))
-                .select((
-                    refresh_tokens::user_id,
-                    refresh_tokens::family_id,
-                    refresh_tokens::used_at,
-                    refresh_tokens::revoked_at,
-                    refresh_tokens::expires_at,
-                ))
-                .first(&mut c)
-                .await
-                .optional()
-                .map_err(store_err)?;
+        let row: Option<(
+            Uuid,
+            Uuid,
+            Option<DateTime<Utc>>,
+            Option<DateTime<Utc>>,
+            DateTime<Utc>,
+        )> = refresh_tokens::table
+            .filter(refresh_tokens::id.eq(jti))
+            .select((
+                refresh_tokens::user_id,
+                refresh_tokens::family_id,
+                refresh_tokens::used_at,
+                refresh_tokens::revoked_at,
+                refresh_tokens::expires_at,
+            ))
+            .first(&mut c)
+            .await
+            .optional()
+            .map_err(store_err)?;
         Ok(match row {
-            Some((user_id, family_id, Some(_), None, exp)) if exp > now => ConsumeOutcome::Replayed {
-                user_id: user_id.into(),
-                family_id,
-            },
+            Some((user_id, family_id, Some(_), None, exp)) if exp > now => {
+                ConsumeOutcome::Replayed {
+                    user_id: user_id.into(),
+                    family_id,
+                }
+            }
             _ => ConsumeOutcome::Invalid,
         })
     }
@@ -385,7 +413,11 @@ impl SessionStore for PgSessionStore {
         Ok(())
     }
 
-    async fn revoke_all_refresh(&self, user_id: UserId, now: DateTime<Utc>) -> Result<(), StoreError> {
+    async fn revoke_all_refresh(
+        &self,
+        user_id: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         let mut c = conn(&self.pool).await?;
         diesel::update(
             refresh_tokens::table
@@ -399,7 +431,12 @@ impl SessionStore for PgSessionStore {
         Ok(())
     }
 
-    async fn revoke_access(&self, jti: Uuid, user_id: UserId, expires_at: DateTime<Utc>) -> Result<(), StoreError> {
+    async fn revoke_access(
+        &self,
+        jti: Uuid,
+        user_id: UserId,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         let mut c = conn(&self.pool).await?;
         diesel::insert_into(revoked_access_tokens::table)
             .values((
@@ -414,7 +451,12 @@ impl SessionStore for PgSessionStore {
         Ok(())
     }
 
-    async fn store_reset_token(&self, token_hash: &str, user_id: UserId, expires_at: DateTime<Utc>) -> Result<(), StoreError> {
+    async fn store_reset_token(
+        &self,
+        token_hash: &str,
+        user_id: UserId,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         let mut c = conn(&self.pool).await?;
         diesel::insert_into(password_reset_tokens::table)
             .values((
@@ -428,7 +470,11 @@ impl SessionStore for PgSessionStore {
         Ok(())
     }
 
-    async fn consume_reset_token(&self, token_hash: &str, now: DateTime<Utc>) -> Result<Option<UserId>, StoreError> {
+    async fn consume_reset_token(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<UserId>, StoreError> {
         let mut c = conn(&self.pool).await?;
         let user: Option<Uuid> = diesel::update(
             password_reset_tokens::table

@@ -3,6 +3,14 @@
 //! runs apply each migration once, and partial rollbacks drop exactly the newer tables.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+// The repository tests live in this same binary (one test binary per crate keeps link times down).
+#[path = "migrations/app_specs_repo.rs"]
+mod app_specs_repo;
+#[path = "migrations/jobs_repo.rs"]
+mod jobs_repo;
+#[path = "migrations/support.rs"]
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -12,7 +20,7 @@ use diesel_async::RunQueryDsl;
 use ingenio_postgres::migrate::{self, Migration};
 use ingenio_testkit::db::{server_url, TestDb};
 
-const ALL_TABLES: [(&str, &str); 11] = [
+const ALL_TABLES: [(&str, &str); 13] = [
     ("001", "users"),
     ("002", "app_specs"),
     ("003", "app_spec_versions"),
@@ -24,6 +32,8 @@ const ALL_TABLES: [(&str, &str); 11] = [
     ("009", "refresh_tokens"),
     ("009", "revoked_access_tokens"),
     ("009", "password_reset_tokens"),
+    ("010", "generation_jobs"),
+    ("010", "generation_job_events"),
 ];
 
 fn repo_root() -> PathBuf {
@@ -34,7 +44,7 @@ fn repo_root() -> PathBuf {
 }
 
 fn all_versions() -> Vec<String> {
-    (1..=9).map(|n| format!("{n:03}")).collect()
+    (1..=10).map(|n| format!("{n:03}")).collect()
 }
 
 fn migrations() -> Vec<Migration> {
@@ -145,10 +155,10 @@ fn expected_tables(up_to: u32) -> Vec<String> {
 async fn up_down_up_leaves_the_same_schema() {
     let db = TestDb::empty().await.unwrap();
     let applied = migrate::migrate(&db.url, &migrations()).await.unwrap();
-    assert_eq!(applied.len(), 9);
+    assert_eq!(applied.len(), 10);
     assert_eq!(applied[0], "001_create_users_table.sql");
     assert_eq!(recorded_versions(&db).await, all_versions());
-    assert_eq!(public_tables(&db).await, expected_tables(9));
+    assert_eq!(public_tables(&db).await, expected_tables(10));
     let first = schema_dump(&db);
 
     // A second run is a no-op.
@@ -160,9 +170,9 @@ async fn up_down_up_leaves_the_same_schema() {
     let undone = migrate::rollback(&db.url, &migrations(), "000")
         .await
         .unwrap();
-    assert_eq!(undone.len(), 9);
-    assert_eq!(undone[0], "009_create_auth_tokens_table.down.sql");
-    assert_eq!(undone[8], "001_create_users_table.down.sql");
+    assert_eq!(undone.len(), 10);
+    assert_eq!(undone[0], "010_create_generation_jobs_table.down.sql");
+    assert_eq!(undone[9], "001_create_users_table.down.sql");
     assert!(recorded_versions(&db).await.is_empty());
     assert_eq!(
         public_tables(&db).await,
@@ -213,11 +223,11 @@ async fn guide_scripts_and_runner_are_interchangeable() {
     let pending = migrate::status(&by_script.url, &migrations())
         .await
         .unwrap();
-    assert_eq!(pending.iter().filter(|s| s.applied_at.is_none()).count(), 4);
+    assert_eq!(pending.iter().filter(|s| s.applied_at.is_none()).count(), 5);
     let applied = migrate::migrate(&by_script.url, &migrations())
         .await
         .unwrap();
-    assert_eq!(applied.len(), 4);
+    assert_eq!(applied.len(), 5);
     assert_eq!(applied[0], "006_create_forks_table.sql");
     assert_eq!(schema_dump(&by_script), reference);
 
@@ -240,7 +250,7 @@ async fn concurrent_runs_apply_each_migration_once() {
         migrate::migrate(&db.url, &all)
     );
     let (a, b) = (a.unwrap(), b.unwrap());
-    assert_eq!(a.len() + b.len(), 9, "{a:?} {b:?}");
+    assert_eq!(a.len() + b.len(), 10, "{a:?} {b:?}");
     let mut union: Vec<String> = a.into_iter().chain(b).collect();
     union.sort();
     let expected: Vec<String> = all.iter().map(|m| m.script_name.clone()).collect();
@@ -251,13 +261,14 @@ async fn concurrent_runs_apply_each_migration_once() {
 #[tokio::test]
 async fn rollback_to_005_keeps_001_to_005() {
     let db = TestDb::new().await.unwrap();
-    assert_eq!(public_tables(&db).await, expected_tables(9));
+    assert_eq!(public_tables(&db).await, expected_tables(10));
     let undone = migrate::rollback(&db.url, &migrations(), "005")
         .await
         .unwrap();
     assert_eq!(
         undone,
         vec![
+            "010_create_generation_jobs_table.down.sql",
             "009_create_auth_tokens_table.down.sql",
             "008_create_magic_prompts_table.down.sql",
             "007_create_social_interactions_table.down.sql",
@@ -277,7 +288,7 @@ async fn rollback_to_005_keeps_001_to_005() {
         .filter(|s| s.applied_at.is_none())
         .map(|s| s.version.as_str())
         .collect();
-    assert_eq!(pending, ["006", "007", "008", "009"]);
+    assert_eq!(pending, ["006", "007", "008", "009", "010"]);
     assert!(migrate::rollback(&db.url, &migrations(), "abc")
         .await
         .is_err());
@@ -288,17 +299,17 @@ async fn status_reports_unknown_applied_versions_and_rollback_refuses_them() {
     let db = TestDb::new().await.unwrap();
     let mut conn = db.connect().await.unwrap();
     diesel::sql_query(
-        "INSERT INTO schema_migrations (version, script_name) VALUES ('010', '010_from_the_future.sql')",
+        "INSERT INTO schema_migrations (version, script_name) VALUES ('011', '011_from_the_future.sql')",
     )
     .execute(&mut conn)
     .await
     .unwrap();
     let status = migrate::status(&db.url, &migrations()).await.unwrap();
-    assert_eq!(status.len(), 10);
-    assert_eq!(status[9].script_name, "010_from_the_future.sql");
+    assert_eq!(status.len(), 11);
+    assert_eq!(status[10].script_name, "011_from_the_future.sql");
     assert!(status.iter().all(|s| s.applied_at.is_some()));
     // An unknown version between known ones: refused before anything is undone.
-    diesel::sql_query("DELETE FROM schema_migrations WHERE version = '010'")
+    diesel::sql_query("DELETE FROM schema_migrations WHERE version = '011'")
         .execute(&mut conn)
         .await
         .unwrap();
@@ -310,7 +321,7 @@ async fn status_reports_unknown_applied_versions_and_rollback_refuses_them() {
     assert!(format!("{err:#}").contains("007"), "{err:#}");
     assert_eq!(recorded_versions(&db).await, all_versions());
     diesel::sql_query(
-        "INSERT INTO schema_migrations (version, script_name) VALUES ('010', '010_from_the_future.sql')",
+        "INSERT INTO schema_migrations (version, script_name) VALUES ('011', '011_from_the_future.sql')",
     )
     .execute(&mut conn)
     .await
@@ -318,9 +329,9 @@ async fn status_reports_unknown_applied_versions_and_rollback_refuses_them() {
     let err = migrate::rollback(&db.url, &migrations(), "008")
         .await
         .unwrap_err();
-    assert!(format!("{err:#}").contains("010"), "{err:#}");
+    assert!(format!("{err:#}").contains("011"), "{err:#}");
     // Nothing was rolled back.
-    assert_eq!(public_tables(&db).await, expected_tables(9));
+    assert_eq!(public_tables(&db).await, expected_tables(10));
 }
 
 #[tokio::test]
@@ -341,7 +352,7 @@ async fn failed_migration_rolls_back_with_its_bookkeeping() {
             .await
             .unwrap()
             .len(),
-        7
+        8
     );
 }
 

@@ -2,7 +2,9 @@
 
 pub mod limiter;
 pub mod pool;
+pub mod quota;
 
 pub use bb8_redis::redis;
 pub use limiter::RedisRateLimiter;
 pub use pool::{RedisConfig, RedisHealth, RedisPool};
+pub use quota::RedisAiQuota;
