@@ -26,9 +26,9 @@ WORKDIR /opt/ingenio
 COPY --from=builder /usr/local/bin/ingenio-server /opt/ingenio/ingenio-server
 COPY config/ /opt/ingenio/config/
 COPY migrations/ /opt/ingenio/migrations/
-# logs/ (rolling log files) and data/ (local artifact storage when no MinIO is configured).
-RUN mkdir -p /opt/ingenio/logs /opt/ingenio/data \
- && chown ingenio:ingenio /opt/ingenio/logs /opt/ingenio/data
+# logs/ (rolling log files); data/ and artifacts/ (local artifact storage when no MinIO is configured).
+RUN mkdir -p /opt/ingenio/logs /opt/ingenio/data /opt/ingenio/artifacts \
+ && chown ingenio:ingenio /opt/ingenio/logs /opt/ingenio/data /opt/ingenio/artifacts
 USER ingenio:ingenio
 
 ENV INGENIO_PROFILE=prod \

@@ -75,6 +75,23 @@ pub fn run(requests: usize, auth_requests: usize) -> Result<ExitCode> {
     let stop = server.stop();
     result?;
     stop?;
+
+    // Generation jobs end to end against the testkit's instant DeepSeek stand-in (100 jobs), and
+    // the time a crashed instance's job takes to be taken over: measured by ignored tests that
+    // only print.
+    println!("bench: generation jobs (cargo test ... -- --ignored bench_)");
+    util::run_checked(util::cargo().args([
+        "test",
+        "-p",
+        "ingenio-server",
+        "--test",
+        "api",
+        "--",
+        "--ignored",
+        "--nocapture",
+        "--test-threads=1",
+        "bench_",
+    ]))?;
     Ok(ExitCode::SUCCESS)
 }
 

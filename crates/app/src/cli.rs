@@ -141,7 +141,8 @@ pub async fn run_db(settings: &Settings, command: &DbCommand) -> anyhow::Result<
     let url = ds.database_url();
     match command {
         DbCommand::Create => {
-            let created = migrate::ensure_database(ds.url_for("postgres").expose_secret(), &ds.name).await?;
+            let created =
+                migrate::ensure_database(ds.url_for("postgres").expose_secret(), &ds.name).await?;
             println!(
                 "database {} {}",
                 ds.name,
@@ -158,7 +159,8 @@ pub async fn run_db(settings: &Settings, command: &DbCommand) -> anyhow::Result<
             }
         }
         DbCommand::Rollback { version, dir } => {
-            let undone = migrate::rollback(url.expose_secret(), &migrations(dir.as_ref())?, version).await?;
+            let undone =
+                migrate::rollback(url.expose_secret(), &migrations(dir.as_ref())?, version).await?;
             if undone.is_empty() {
                 println!("nothing to roll back above {version}");
             }
@@ -201,7 +203,9 @@ pub async fn run_user(settings: &Settings, command: &UserCommand) -> anyhow::Res
         (Some(p), false) => p.clone(),
         (None, true) => {
             let mut s = String::new();
-            std::io::stdin().read_to_string(&mut s).context("read the password from stdin")?;
+            std::io::stdin()
+                .read_to_string(&mut s)
+                .context("read the password from stdin")?;
             s.trim_end_matches(['\r', '\n']).to_owned()
         }
         _ => anyhow::bail!("give exactly one of --password or --password-stdin"),
@@ -220,7 +224,11 @@ pub async fn run_user(settings: &Settings, command: &UserCommand) -> anyhow::Res
     if let Some(existing) = repo.find_by_login(tenant, username).await? {
         repo.set_role_and_status(existing.id, role, ingenio_users::UserStatus::Active)
             .await?;
-        println!("user {} exists; role set to {}", existing.username, role.as_str());
+        println!(
+            "user {} exists; role set to {}",
+            existing.username,
+            role.as_str()
+        );
         return Ok(());
     }
     let new = ingenio_users::NewUser {
@@ -240,6 +248,11 @@ pub async fn run_user(settings: &Settings, command: &UserCommand) -> anyhow::Res
         .create(new)
         .await
         .map_err(|e| anyhow::anyhow!("create user: {e}"))?;
-    println!("created {} user {} ({})", role.as_str(), user.username, user.id);
+    println!(
+        "created {} user {} ({})",
+        role.as_str(),
+        user.username,
+        user.id
+    );
     Ok(())
 }

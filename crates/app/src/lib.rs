@@ -9,6 +9,7 @@ pub mod openapi;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod workers;
 
 pub use startup::Application;
 pub use state::AppState;

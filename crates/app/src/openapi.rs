@@ -1,6 +1,6 @@
 //! The OpenAPI document (utoipa), served at `/api/api-docs` with Swagger UI at `/api/swagger-ui/`.
 
-use crate::http::{actuator, users};
+use crate::http::{actuator, appspecs, generate, users};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -44,6 +44,21 @@ with RateLimit-Limit/Remaining/Reset headers.",
         users::get_profile,
         users::update_profile,
         users::change_password,
+        appspecs::create,
+        appspecs::list,
+        appspecs::get_one,
+        appspecs::update,
+        appspecs::remove,
+        appspecs::versions,
+        appspecs::version,
+        appspecs::diff,
+        appspecs::rollback,
+        generate::generate,
+        generate::list_jobs,
+        generate::get_job,
+        generate::cancel_job,
+        generate::job_events,
+        generate::quota,
         actuator::health,
         actuator::liveness,
         actuator::readiness,
@@ -59,6 +74,8 @@ with RateLimit-Limit/Remaining/Reset headers.",
     tags(
         (name = "auth", description = "Registration, login and sessions"),
         (name = "user", description = "The caller's profile and password"),
+        (name = "appspecs", description = "App specs and the time machine"),
+        (name = "generate", description = "Durable AI generation jobs and their event streams"),
         (name = "actuator", description = "Health, metrics and log levels (guide §6)"),
     )
 )]

@@ -9,14 +9,23 @@ use crate::http;
 use crate::openapi::ApiDoc;
 use crate::state::AppState;
 use crate::telemetry::{LogControl, Metrics};
+use crate::workers::{self, Workers};
 use actix_web::dev::Server;
 use actix_web::middleware::{from_fn, Compress};
 use actix_web::{web, App, HttpServer};
 use anyhow::Context as _;
+use ingenio_app_specs::jobs::Pipeline;
+use ingenio_app_specs::ports::{AiQuota, JobRepository};
+use ingenio_app_specs::service::{AppSpecConfig, AppSpecService};
+use ingenio_app_specs::SpecGenerator;
+use ingenio_embedded::{FailoverAiQuota, InProcessAiQuota, OfflineGenerator};
 use ingenio_embedded::{FailoverRateLimiter, InProcessRateLimiter};
 use ingenio_kernel::{Clock, RateLimiter, SystemClock, TenantId};
+use ingenio_postgres::app_specs::PgAppSpecRepository;
+use ingenio_postgres::jobs::PgJobRepository;
 use ingenio_postgres::pool::{build_pool, PgPoolSettings};
 use ingenio_postgres::users::{PgSessionStore, PgUserRepository};
+use ingenio_redis::RedisAiQuota;
 use ingenio_redis::{RedisConfig, RedisPool, RedisRateLimiter};
 use ingenio_users::{ResetNotifier, UserService, UserServiceConfig};
 use secrecy::ExposeSecret;
@@ -31,6 +40,7 @@ pub struct Application {
     port: u16,
     server: Server,
     state: AppState,
+    workers: Workers,
 }
 
 /// Prepares the database when configured to: creates it if missing, applies migrations.
@@ -77,21 +87,28 @@ impl Application {
         });
 
         let embedded: Arc<dyn RateLimiter> = Arc::new(InProcessRateLimiter::new());
+        let embedded_quota: Arc<dyn AiQuota> = Arc::new(InProcessAiQuota::new());
         let redis_settings = &settings.spring.data.redis;
-        let (redis, limiter): (Option<RedisPool>, Arc<dyn RateLimiter>) = if redis_settings.is_configured() {
-            let pool = RedisPool::new(RedisConfig {
-                url: redis_settings.url().expose_secret().to_owned(),
-                timeout: Duration::from_millis(redis_settings.timeout.max(50)),
-                key_prefix: redis_settings.key_prefix.clone(),
-                max_size: 16,
-            })
-            .context("configure the redis pool")?;
-            let primary: Arc<dyn RateLimiter> = Arc::new(RedisRateLimiter::new(pool.clone()));
-            (Some(pool), Arc::new(FailoverRateLimiter::new(primary, embedded)))
-        } else {
-            tracing::info!("redis not configured (REDIS_HOST empty): using the embedded in-process rate limiter");
-            (None, embedded)
-        };
+        let (redis, limiter, quota): (Option<RedisPool>, Arc<dyn RateLimiter>, Arc<dyn AiQuota>) =
+            if redis_settings.is_configured() {
+                let pool = RedisPool::new(RedisConfig {
+                    url: redis_settings.url().expose_secret().to_owned(),
+                    timeout: Duration::from_millis(redis_settings.timeout.max(50)),
+                    key_prefix: redis_settings.key_prefix.clone(),
+                    max_size: 16,
+                })
+                .context("configure the redis pool")?;
+                let primary: Arc<dyn RateLimiter> = Arc::new(RedisRateLimiter::new(pool.clone()));
+                let shared_quota: Arc<dyn AiQuota> = Arc::new(RedisAiQuota::new(pool.clone()));
+                (
+                    Some(pool),
+                    Arc::new(FailoverRateLimiter::new(primary, embedded)),
+                    Arc::new(FailoverAiQuota::new(shared_quota, embedded_quota)),
+                )
+            } else {
+                tracing::info!("redis not configured (REDIS_HOST empty): using the embedded in-process rate limiter and AI quota");
+                (None, embedded, embedded_quota)
+            };
 
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let jwt = &settings.ingenio.jwt;
@@ -123,9 +140,26 @@ impl Application {
                 ),
             },
         );
+        let spec_repo = Arc::new(PgAppSpecRepository::new(db.clone()));
+        let job_repo: Arc<dyn JobRepository> = Arc::new(PgJobRepository::new(db.clone()));
+        let (generator, deepseek) = build_generator(&settings)?;
+        let specs = AppSpecService::new(
+            spec_repo.clone(),
+            job_repo.clone(),
+            quota,
+            AppSpecConfig {
+                default_quality_threshold: settings.ingenio.generation.quality_threshold,
+                quota_enabled: settings.ingenio.rate_limit.enabled,
+                ai_calls_per_hour: settings.ingenio.rate_limit.ai_calls_per_hour,
+            },
+        );
         let state = AppState {
             settings: settings.clone(),
             users,
+            specs,
+            generator: generator.clone(),
+            deepseek,
+            jobs_wakeup: Arc::new(tokio::sync::Notify::new()),
             tokens,
             db,
             redis,
@@ -135,6 +169,17 @@ impl Application {
             started_at: Instant::now(),
         };
         spawn_housekeeping(sessions, clock);
+        let pipeline = Arc::new(Pipeline {
+            jobs: job_repo.clone(),
+            generator,
+            specs: spec_repo,
+        });
+        let workers = workers::start(
+            &state,
+            pipeline,
+            job_repo,
+            settings.ingenio.generation.workers,
+        );
 
         let listener = TcpListener::bind((settings.server.address.as_str(), settings.server.port))
             .with_context(|| {
@@ -143,12 +188,16 @@ impl Application {
                     settings.server.address, settings.server.port
                 )
             })?;
-        let port = listener.local_addr().context("read the bound address")?.port();
+        let port = listener
+            .local_addr()
+            .context("read the bound address")?
+            .port();
         let server = http_server(state.clone(), listener)?;
         Ok(Self {
             port,
             server,
             state,
+            workers,
         })
     }
 
@@ -165,15 +214,58 @@ impl Application {
         self.server.handle()
     }
 
-    /// Serves until SIGTERM/SIGINT, then drains in-flight requests (`server.shutdown-timeout`).
-    pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+    /// Abort handles of the generation workers (tests use them to simulate a crash).
+    pub fn worker_abort_handles(&self) -> Vec<tokio::task::AbortHandle> {
+        self.workers.abort_handles()
     }
+
+    /// Serves until SIGTERM/SIGINT, then drains in-flight requests (`server.shutdown-timeout`)
+    /// and gives running generation jobs the same grace before leaving them to other instances.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let grace = Duration::from_secs(self.state.settings.server.shutdown_timeout);
+        let result = self.server.await;
+        self.workers.shutdown(grace).await;
+        result
+    }
+}
+
+/// DeepSeek when a key is configured, otherwise the offline rule-based generator.
+type Generators = (
+    Arc<dyn SpecGenerator>,
+    Option<ingenio_deepseek::DeepseekGenerator>,
+);
+
+fn build_generator(settings: &Settings) -> anyhow::Result<Generators> {
+    let ds = &settings.ingenio.deepseek;
+    let key = ds.api_key.expose_secret();
+    if key.trim().is_empty() {
+        tracing::info!(
+            "DEEPSEEK_API_KEY not configured: generation uses the offline rule-based generator"
+        );
+        return Ok((Arc::new(OfflineGenerator::default()), None));
+    }
+    let mut cfg = ingenio_deepseek::DeepseekConfig::new(
+        key.to_owned(),
+        ds.base_url.clone(),
+        ds.model.clone(),
+    );
+    cfg.plan_timeout = Duration::from_secs(ds.plan_timeout.max(1));
+    cfg.execute_timeout = Duration::from_secs(ds.execute_timeout.max(1));
+    cfg.review_timeout = Duration::from_secs(ds.review_timeout.max(1));
+    cfg.max_retries = ds.max_retries;
+    cfg.max_concurrency = ds.max_concurrency.max(1);
+    let client =
+        ingenio_deepseek::DeepseekGenerator::new(cfg).context("configure the DeepSeek client")?;
+    Ok((Arc::new(client.clone()), Some(client)))
 }
 
 fn http_server(state: AppState, listener: TcpListener) -> anyhow::Result<Server> {
     let settings = state.settings.clone();
-    let ctx = settings.server.context_path.trim_end_matches('/').to_owned();
+    let ctx = settings
+        .server
+        .context_path
+        .trim_end_matches('/')
+        .to_owned();
     let limit = settings.server.max_body_size;
     let origins = settings.server.cors.allowed_origins.clone();
     let data = web::Data::new(state);
@@ -181,8 +273,22 @@ fn http_server(state: AppState, listener: TcpListener) -> anyhow::Result<Server>
     let mut server = HttpServer::new(move || {
         let mut cors = actix_cors::Cors::default()
             .allowed_methods(["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"])
-            .allowed_headers(["authorization", "content-type", "idempotency-key", "if-match", "last-event-id", "x-trace-id"])
-            .expose_headers(["x-trace-id", "etag", "retry-after", "ratelimit-limit", "ratelimit-remaining", "ratelimit-reset"])
+            .allowed_headers([
+                "authorization",
+                "content-type",
+                "idempotency-key",
+                "if-match",
+                "last-event-id",
+                "x-trace-id",
+            ])
+            .expose_headers([
+                "x-trace-id",
+                "etag",
+                "retry-after",
+                "ratelimit-limit",
+                "ratelimit-remaining",
+                "ratelimit-reset",
+            ])
             .max_age(3600);
         for o in &origins {
             cors = cors.allowed_origin(o);

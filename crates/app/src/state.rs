@@ -3,6 +3,8 @@
 use crate::auth::jwt::JwtTokens;
 use crate::config::Settings;
 use crate::telemetry::{LogControl, Metrics};
+use ingenio_app_specs::service::AppSpecService;
+use ingenio_app_specs::SpecGenerator;
 use ingenio_kernel::RateLimiter;
 use ingenio_postgres::DbPool;
 use ingenio_users::UserService;
@@ -14,6 +16,13 @@ use std::time::Instant;
 pub struct AppState {
     pub settings: Arc<Settings>,
     pub users: UserService,
+    pub specs: AppSpecService,
+    /// The agents (DeepSeek, or the offline generator when no key is configured).
+    pub generator: Arc<dyn SpecGenerator>,
+    /// The DeepSeek client when one is configured (its statistics feed health and metrics).
+    pub deepseek: Option<ingenio_deepseek::DeepseekGenerator>,
+    /// Wakes this instance's idle workers when a job is accepted here.
+    pub jobs_wakeup: Arc<tokio::sync::Notify>,
     /// Signature-only verification for keying the rate limiter before a handler runs.
     pub tokens: Arc<JwtTokens>,
     pub db: DbPool,

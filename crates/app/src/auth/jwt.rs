@@ -6,7 +6,9 @@ use ingenio_kernel::{Clock, TenantId, UserId};
 use ingenio_users::{
     AccessClaims, RefreshClaims, Role, SignedToken, TokenError, TokenService, User,
 };
-use jsonwebtoken::{decode, decode_header, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{
+    decode, decode_header, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation,
+};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -142,8 +144,12 @@ struct Parsed {
 
 fn parse_ids(c: &Claims) -> Result<Parsed, TokenError> {
     Ok(Parsed {
-        user_id: Uuid::parse_str(&c.sub).map_err(|_| TokenError::Invalid)?.into(),
-        tenant_id: Uuid::parse_str(&c.tid).map_err(|_| TokenError::Invalid)?.into(),
+        user_id: Uuid::parse_str(&c.sub)
+            .map_err(|_| TokenError::Invalid)?
+            .into(),
+        tenant_id: Uuid::parse_str(&c.tid)
+            .map_err(|_| TokenError::Invalid)?
+            .into(),
         jti: Uuid::parse_str(&c.jti).map_err(|_| TokenError::Invalid)?,
         expires_at: DateTime::from_timestamp(c.exp, 0).ok_or(TokenError::Invalid)?,
     })
@@ -246,7 +252,10 @@ mod tests {
         let old = tokens("old-secret-that-is-long-enough-01", None);
         let u = user();
         let a = old.issue_access(&u).unwrap();
-        let rotated = tokens("new-secret-that-is-long-enough-02", Some("old-secret-that-is-long-enough-01"));
+        let rotated = tokens(
+            "new-secret-that-is-long-enough-02",
+            Some("old-secret-that-is-long-enough-01"),
+        );
         assert!(rotated.verify_access(&a.token).is_ok());
         let other = tokens("new-secret-that-is-long-enough-02", None);
         assert_eq!(other.verify_access(&a.token), Err(TokenError::Invalid));

@@ -85,9 +85,14 @@ mod tests {
         assert!(hash.starts_with("$argon2id$"));
         assert_eq!(
             h.verify("secret123", &hash).await.unwrap(),
-            PasswordCheck::Valid { needs_rehash: false }
+            PasswordCheck::Valid {
+                needs_rehash: false
+            }
         );
-        assert_eq!(h.verify("wrong", &hash).await.unwrap(), PasswordCheck::Invalid);
+        assert_eq!(
+            h.verify("wrong", &hash).await.unwrap(),
+            PasswordCheck::Invalid
+        );
     }
 
     #[tokio::test]
@@ -98,7 +103,13 @@ mod tests {
             h.verify("secret123", &legacy).await.unwrap(),
             PasswordCheck::Valid { needs_rehash: true }
         );
-        assert_eq!(h.verify("nope", &legacy).await.unwrap(), PasswordCheck::Invalid);
-        assert_eq!(h.verify("x", "not-a-hash").await.unwrap(), PasswordCheck::Invalid);
+        assert_eq!(
+            h.verify("nope", &legacy).await.unwrap(),
+            PasswordCheck::Invalid
+        );
+        assert_eq!(
+            h.verify("x", "not-a-hash").await.unwrap(),
+            PasswordCheck::Invalid
+        );
     }
 }

@@ -198,6 +198,20 @@ pub struct IngenioSettings {
     pub minio: MinioSettings,
     pub preview: PreviewSettings,
     pub otel: OtelSettings,
+    pub generation: GenerationSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct GenerationSettings {
+    /// Job workers per instance (0 = accept jobs only).
+    pub workers: usize,
+    /// Seconds a claim lasts without a heartbeat.
+    pub lease_seconds: u64,
+    /// Idle polling interval in milliseconds.
+    pub poll_interval_ms: u64,
+    /// Default quality gate (0–100).
+    pub quality_threshold: u8,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -252,6 +266,14 @@ pub struct DeepseekSettings {
     pub api_key: SecretString,
     pub base_url: String,
     pub model: String,
+    /// Seconds per plan call.
+    pub plan_timeout: u64,
+    /// Seconds per execute call.
+    pub execute_timeout: u64,
+    /// Seconds per review call.
+    pub review_timeout: u64,
+    pub max_retries: u32,
+    pub max_concurrency: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -6,6 +6,7 @@ use crate::http::envelope::Envelope;
 use actix_web::error::{JsonPayloadError, PathError, PayloadError, QueryPayloadError};
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
+use ingenio_app_specs::AppSpecError;
 use ingenio_kernel::StoreError;
 use ingenio_users::UserError;
 use serde_json::{json, Value};
@@ -35,7 +36,11 @@ impl ApiError {
     /// 400 `1001` naming the field at fault.
     pub fn bad_param(field: &str, message: impl Into<String>) -> Self {
         let message = message.into();
-        let mut e = Self::new(StatusCode::BAD_REQUEST, "1001", format!("{field}: {message}"));
+        let mut e = Self::new(
+            StatusCode::BAD_REQUEST,
+            "1001",
+            format!("{field}: {message}"),
+        );
         e.data = Some(json!({ field: message }));
         e
     }
@@ -79,7 +84,13 @@ impl ApiError {
 
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.message)
+        write!(
+            f,
+            "{} {}: {}",
+            self.status.as_u16(),
+            self.code,
+            self.message
+        )
     }
 }
 
@@ -132,6 +143,58 @@ impl From<UserError> for ApiError {
     }
 }
 
+impl From<AppSpecError> for ApiError {
+    fn from(e: AppSpecError) -> Self {
+        match e {
+            AppSpecError::Invalid { field, message } => Self::bad_param(&field, message),
+            AppSpecError::InvalidSpec { path, message } => {
+                let mut e = Self::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "3001",
+                    format!("invalid spec at {path}: {message}"),
+                );
+                e.data = Some(json!({ "specContent": format!("{path}: {message}"), "path": path }));
+                e
+            }
+            AppSpecError::NotFound => {
+                Self::new(StatusCode::NOT_FOUND, "3000", "app spec not found")
+            }
+            AppSpecError::VersionNotFound(n) => Self::new(
+                StatusCode::NOT_FOUND,
+                "3002",
+                format!("version {n} not found"),
+            ),
+            AppSpecError::Stale { expected, current } => {
+                let mut e = Self::new(
+                    StatusCode::PRECONDITION_FAILED,
+                    "1001",
+                    format!("If-Match names version {expected} but the spec is at version {current}; reload and retry"),
+                );
+                e.data = Some(
+                    json!({ "If-Match": format!("stale; current version is {current}"), "currentVersion": current }),
+                );
+                e
+            }
+            AppSpecError::Lifecycle(l) => Self::new(StatusCode::CONFLICT, "1001", l.to_string()),
+            AppSpecError::JobNotFound => {
+                Self::new(StatusCode::NOT_FOUND, "1002", "generation job not found")
+            }
+            AppSpecError::QuotaExceeded {
+                limit,
+                retry_after_secs,
+            } => {
+                let mut e = Self::too_many(retry_after_secs);
+                e.message = format!(
+                    "AI quota of {limit} generations per hour is used up; retry after {retry_after_secs} seconds"
+                );
+                e
+            }
+            AppSpecError::Unavailable(e) => Self::unavailable(&e),
+            AppSpecError::Unexpected(e) => Self::internal(&e),
+        }
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
@@ -163,11 +226,19 @@ pub fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error
                 let field = missing_or_unknown_field(&msg).unwrap_or_else(|| "body".to_owned());
                 ApiError::bad_param(&field, msg)
             } else {
-                ApiError::new(StatusCode::BAD_REQUEST, "1001", format!("malformed JSON: {msg}"))
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "1001",
+                    format!("malformed JSON: {msg}"),
+                )
             }
         }
         JsonPayloadError::Payload(PayloadError::Overflow) => too_large(None, 0),
-        other => ApiError::new(StatusCode::BAD_REQUEST, "1001", format!("unreadable body: {other}")),
+        other => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "1001",
+            format!("unreadable body: {other}"),
+        ),
     };
     api.into()
 }
@@ -190,7 +261,12 @@ fn missing_or_unknown_field(msg: &str) -> Option<String> {
 
 /// `QueryConfig::error_handler`.
 pub fn query_error(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
-    ApiError::new(StatusCode::BAD_REQUEST, "1001", format!("bad query parameter: {err}")).into()
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "1001",
+        format!("bad query parameter: {err}"),
+    )
+    .into()
 }
 
 /// `PathConfig::error_handler` (e.g. an id that is not a UUID: the resource cannot exist).
@@ -216,6 +292,9 @@ mod tests {
     fn bad_param_names_the_field() {
         let e = ApiError::bad_param("email", "must be a valid email address");
         assert_eq!(e.status, StatusCode::BAD_REQUEST);
-        assert_eq!(e.data, Some(json!({"email": "must be a valid email address"})));
+        assert_eq!(
+            e.data,
+            Some(json!({"email": "must be a valid email address"}))
+        );
     }
 }

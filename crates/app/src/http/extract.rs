@@ -10,7 +10,12 @@ use ingenio_users::Principal;
 
 /// The bearer token of a request: `Authorization: Bearer <t>`, or the raw token without prefix.
 pub fn bearer_token(req: &HttpRequest) -> Option<String> {
-    let raw = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?.trim();
+    let raw = req
+        .headers()
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .trim();
     let token = match raw.get(..7) {
         Some(p) if p.eq_ignore_ascii_case("bearer ") => raw[7..].trim(),
         _ => raw,

@@ -25,7 +25,8 @@ fn incoming_trace_id(req: &ServiceRequest) -> Option<String> {
     let v = req.headers().get(TRACE_HEADER)?.to_str().ok()?.trim();
     let ok = !v.is_empty()
         && v.len() <= 128
-        && v.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'));
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'));
     ok.then(|| v.to_owned())
 }
 
@@ -35,12 +36,16 @@ pub async fn observe(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
     let start = Instant::now();
-    let trace_id = incoming_trace_id(&req).unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
+    let trace_id =
+        incoming_trace_id(&req).unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
     req.extensions_mut().insert(TraceId(trace_id.clone()));
     let method = req.method().to_string();
     let path = req.path().to_owned();
-    let metrics = req.app_data::<web::Data<AppState>>().map(|s| s.metrics.clone());
-    let span = tracing::info_span!("http_request", trace_id = %trace_id, method = %method, path = %path);
+    let metrics = req
+        .app_data::<web::Data<AppState>>()
+        .map(|s| s.metrics.clone());
+    let span =
+        tracing::info_span!("http_request", trace_id = %trace_id, method = %method, path = %path);
     let res = next.call(req).instrument(span.clone()).await?;
     let mut res = res.map_into_boxed_body();
 
@@ -48,10 +53,13 @@ pub async fn observe(
         res = envelope_bare_error(res);
     }
     let status = res.status().as_u16();
-    let uri = res
-        .request()
-        .match_pattern()
-        .unwrap_or_else(|| if status == 404 { "NOT_FOUND".to_owned() } else { "UNKNOWN".to_owned() });
+    let uri = res.request().match_pattern().unwrap_or_else(|| {
+        if status == 404 {
+            "NOT_FOUND".to_owned()
+        } else {
+            "UNKNOWN".to_owned()
+        }
+    });
     let elapsed = start.elapsed();
     if let Some(m) = metrics {
         m.observe_http(&method, &uri, status, elapsed.as_secs_f64());
@@ -63,9 +71,15 @@ pub async fn observe(
     if let Ok(v) = HeaderValue::from_str(&trace_id) {
         headers.insert(HeaderName::from_static(TRACE_HEADER), v);
     }
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     Ok(res)
 }
 
@@ -149,15 +163,25 @@ pub async fn rate_limit(
     }
     let key = match bearer_token(req.request()).and_then(|t| state.tokens.verify_access(&t).ok()) {
         Some(claims) => format!("req:u:{}", claims.user_id),
-        None => format!("req:ip:{}", client_ip(&req, settings.server.forward_headers)),
+        None => format!(
+            "req:ip:{}",
+            client_ip(&req, settings.server.forward_headers)
+        ),
     };
     let limit = settings.ingenio.rate_limit.requests_per_minute.max(1);
-    let decision = match state.limiter.hit(&key, limit, Duration::from_secs(60)).await {
+    let decision = match state
+        .limiter
+        .hit(&key, limit, Duration::from_secs(60))
+        .await
+    {
         Ok(d) => d,
         Err(e) => {
             // Both the shared and the embedded limiter failed: let the request through rather
             // than turn a limiter fault into an outage.
-            tracing::warn!(error = format!("{e:#}"), "rate limiter unavailable; request allowed");
+            tracing::warn!(
+                error = format!("{e:#}"),
+                "rate limiter unavailable; request allowed"
+            );
             return Ok(next.call(req).await?.map_into_boxed_body());
         }
     };

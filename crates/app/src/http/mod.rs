@@ -1,9 +1,11 @@
 //! HTTP layer: envelope, errors, extractors, middleware and the routes of every domain.
 
 pub mod actuator;
+pub mod appspecs;
 pub mod envelope;
 pub mod error;
 pub mod extract;
+pub mod generate;
 pub mod middleware;
 pub mod users;
 
@@ -12,5 +14,10 @@ use actix_web::web;
 /// Everything under the context path (`/api`).
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::scope("/actuator").configure(actuator::routes))
-        .service(web::scope("/v1").configure(users::routes));
+        .service(
+            web::scope("/v1")
+                .configure(users::routes)
+                .configure(appspecs::routes)
+                .configure(generate::routes),
+        );
 }

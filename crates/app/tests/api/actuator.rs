@@ -14,9 +14,20 @@ async fn health_reports_components() {
     assert_eq!(h.body["components"]["db"]["status"], "UP");
     assert_eq!(h.body["components"]["redis"]["status"], "UP");
     assert_eq!(h.body["components"]["diskSpace"]["status"], "UP");
-    assert!(h.body["components"]["diskSpace"]["details"]["free"].as_u64().unwrap() > 0);
-    assert_eq!(app.get("/api/actuator/health/liveness", None).await.body["status"], "UP");
-    assert_eq!(app.get("/api/actuator/health/readiness", None).await.body["status"], "UP");
+    assert!(
+        h.body["components"]["diskSpace"]["details"]["free"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+    assert_eq!(
+        app.get("/api/actuator/health/liveness", None).await.body["status"],
+        "UP"
+    );
+    assert_eq!(
+        app.get("/api/actuator/health/readiness", None).await.body["status"],
+        "UP"
+    );
     let info = app.get("/api/actuator/info", None).await;
     assert_eq!(info.body["app"]["name"], "ingenio-backend");
     assert_eq!(info.body["runtime"]["profile"], "test");
@@ -36,9 +47,17 @@ async fn prometheus_uses_micrometer_names_with_route_templates() {
     let line = p
         .text
         .lines()
-        .find(|l| l.starts_with("http_server_requests_seconds_count{") && l.contains("uri=\"/api/v1/auth/me\""))
+        .find(|l| {
+            l.starts_with("http_server_requests_seconds_count{")
+                && l.contains("uri=\"/api/v1/auth/me\"")
+        })
         .unwrap_or_else(|| panic!("no count line for /api/v1/auth/me in\n{}", p.text));
-    assert!(line.contains("method=\"GET\"") && line.contains("status=\"200\"") && line.contains("outcome=\"SUCCESS\""), "{line}");
+    assert!(
+        line.contains("method=\"GET\"")
+            && line.contains("status=\"200\"")
+            && line.contains("outcome=\"SUCCESS\""),
+        "{line}"
+    );
     assert!(line.ends_with(" 3"), "{line}");
     assert!(p.text.contains("http_server_requests_seconds_bucket{"));
     assert!(p.text.contains("http_server_requests_seconds_sum{"));
@@ -48,9 +67,16 @@ async fn prometheus_uses_micrometer_names_with_route_templates() {
     assert!(!p.text.contains("does-not-exist"));
 
     let names = app.get("/api/actuator/metrics", None).await;
-    assert!(names.body["names"].as_array().unwrap().iter().any(|n| n == "http.server.requests"));
+    assert!(names.body["names"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|n| n == "http.server.requests"));
     let m = app
-        .get("/api/actuator/metrics/http.server.requests?tag=uri:/api/v1/auth/me", None)
+        .get(
+            "/api/actuator/metrics/http.server.requests?tag=uri:/api/v1/auth/me",
+            None,
+        )
         .await;
     assert_eq!(m.status, 200, "{}", m.text);
     let count = m.body["measurements"]
@@ -62,7 +88,12 @@ async fn prometheus_uses_micrometer_names_with_route_templates() {
         .as_f64()
         .unwrap();
     assert_eq!(count, 3.0);
-    assert_eq!(app.get("/api/actuator/metrics/no.such.metric", None).await.status, 404);
+    assert_eq!(
+        app.get("/api/actuator/metrics/no.such.metric", None)
+            .await
+            .status,
+        404
+    );
 }
 
 async fn admin_token(app: &TestApp) -> String {
@@ -72,7 +103,11 @@ async fn admin_token(app: &TestApp) -> String {
         .await
         .unwrap();
     let a = app
-        .post("/api/v1/auth/login", &json!({"usernameOrEmail":"root_admin","password":"adminpass1"}), None)
+        .post(
+            "/api/v1/auth/login",
+            &json!({"usernameOrEmail":"root_admin","password":"adminpass1"}),
+            None,
+        )
         .await;
     a.data()["token"].as_str().unwrap().to_owned()
 }
@@ -81,26 +116,44 @@ async fn admin_token(app: &TestApp) -> String {
 async fn only_admins_change_log_levels() {
     let app = spawn_app().await;
     let body = json!({"configuredLevel":"DEBUG"});
-    let anon = app.post("/api/actuator/loggers/ingenio_users", &body, None).await;
+    let anon = app
+        .post("/api/actuator/loggers/ingenio_users", &body, None)
+        .await;
     assert_eq!(anon.status, 401);
     assert_eq!(anon.code(), "1003");
     let (user, _) = app.register("plain_user").await;
-    let denied = app.post("/api/actuator/loggers/ingenio_users", &body, Some(&user)).await;
+    let denied = app
+        .post("/api/actuator/loggers/ingenio_users", &body, Some(&user))
+        .await;
     assert_eq!(denied.status, 403);
     assert_eq!(denied.code(), "1004");
     assert_eq!(app.get("/api/actuator/loggers", None).await.status, 401);
 
     let admin = admin_token(&app).await;
-    let ok = app.post("/api/actuator/loggers/ingenio_users", &body, Some(&admin)).await;
+    let ok = app
+        .post("/api/actuator/loggers/ingenio_users", &body, Some(&admin))
+        .await;
     assert_eq!(ok.status, 204, "{}", ok.text);
     let l = app.get("/api/actuator/loggers", Some(&admin)).await;
     assert_eq!(l.status, 200);
-    assert_eq!(l.body["loggers"]["ingenio_users"]["configuredLevel"], "DEBUG");
-    assert_eq!(l.body["loggers"]["ingenio_users"]["effectiveLevel"], "DEBUG");
-    let one = app.get("/api/actuator/loggers/ingenio_users", Some(&admin)).await;
+    assert_eq!(
+        l.body["loggers"]["ingenio_users"]["configuredLevel"],
+        "DEBUG"
+    );
+    assert_eq!(
+        l.body["loggers"]["ingenio_users"]["effectiveLevel"],
+        "DEBUG"
+    );
+    let one = app
+        .get("/api/actuator/loggers/ingenio_users", Some(&admin))
+        .await;
     assert_eq!(one.body["configuredLevel"], "DEBUG");
     let bad = app
-        .post("/api/actuator/loggers/ingenio_users", &json!({"configuredLevel":"LOUD"}), Some(&admin))
+        .post(
+            "/api/actuator/loggers/ingenio_users",
+            &json!({"configuredLevel":"LOUD"}),
+            Some(&admin),
+        )
         .await;
     assert_eq!(bad.status, 400);
     assert_eq!(bad.code(), "1001");

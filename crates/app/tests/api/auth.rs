@@ -11,7 +11,11 @@ use std::sync::Arc;
 async fn register_login_me_refresh_logout() {
     let app = spawn_app().await;
     let reg = app
-        .post("/api/v1/auth/register", &json!({"username":"alice_1","email":"Alice@Example.com","password":"secret123"}), None)
+        .post(
+            "/api/v1/auth/register",
+            &json!({"username":"alice_1","email":"Alice@Example.com","password":"secret123"}),
+            None,
+        )
         .await;
     assert_eq!(reg.status, 200, "{}", reg.text);
     assert_eq!(reg.code(), "0000");
@@ -27,12 +31,20 @@ async fn register_login_me_refresh_logout() {
     // login by username and by email
     for login in ["alice_1", "ALICE@example.com"] {
         let a = app
-            .post("/api/v1/auth/login", &json!({"usernameOrEmail": login, "password":"secret123"}), None)
+            .post(
+                "/api/v1/auth/login",
+                &json!({"usernameOrEmail": login, "password":"secret123"}),
+                None,
+            )
             .await;
         assert_eq!(a.status, 200, "{login}: {}", a.text);
     }
     let login = app
-        .post("/api/v1/auth/login", &json!({"usernameOrEmail":"alice_1","password":"secret123"}), None)
+        .post(
+            "/api/v1/auth/login",
+            &json!({"usernameOrEmail":"alice_1","password":"secret123"}),
+            None,
+        )
         .await;
     let token = login.data()["token"].as_str().unwrap().to_owned();
     let refresh = login.data()["refreshToken"].as_str().unwrap().to_owned();
@@ -40,30 +52,57 @@ async fn register_login_me_refresh_logout() {
     let me = app.get("/api/v1/auth/me", Some(&token)).await;
     assert_eq!(me.status, 200);
     assert_eq!(me.data()["username"], "alice_1");
-    assert!(me.data()["lastLoginAt"].is_string(), "last_login_at is set on login");
+    assert!(
+        me.data()["lastLoginAt"].is_string(),
+        "last_login_at is set on login"
+    );
     assert!(me.data().get("passwordHash").is_none());
 
     // a raw token without the Bearer prefix is accepted too
     let raw = app
-        .send(app.client.get(app.url("/api/v1/auth/me")).header("Authorization", &token))
+        .send(
+            app.client
+                .get(app.url("/api/v1/auth/me"))
+                .header("Authorization", &token),
+        )
         .await;
     assert_eq!(raw.status, 200);
 
     // refresh rotates: the new pair works, the used refresh token is refused
-    let r = app.post("/api/v1/auth/refresh", &json!({"refreshToken": refresh}), None).await;
+    let r = app
+        .post(
+            "/api/v1/auth/refresh",
+            &json!({"refreshToken": refresh}),
+            None,
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.text);
     let new_token = r.data()["token"].as_str().unwrap().to_owned();
     let new_refresh = r.data()["refreshToken"].as_str().unwrap().to_owned();
     assert_ne!(new_refresh, refresh);
-    let reused = app.post("/api/v1/auth/refresh", &json!({"refreshToken": refresh}), None).await;
+    let reused = app
+        .post(
+            "/api/v1/auth/refresh",
+            &json!({"refreshToken": refresh}),
+            None,
+        )
+        .await;
     assert_eq!(reused.status, 401);
     assert_eq!(reused.code(), "1003");
     // the replay revoked the whole family, so the rotated token is dead as well
-    let after = app.post("/api/v1/auth/refresh", &json!({"refreshToken": new_refresh}), None).await;
+    let after = app
+        .post(
+            "/api/v1/auth/refresh",
+            &json!({"refreshToken": new_refresh}),
+            None,
+        )
+        .await;
     assert_eq!(after.status, 401);
 
     // logout revokes the access token
-    let out = app.post("/api/v1/auth/logout", &json!({}), Some(&new_token)).await;
+    let out = app
+        .post("/api/v1/auth/logout", &json!({}), Some(&new_token))
+        .await;
     assert_eq!(out.status, 200, "{}", out.text);
     let revoked = app.get("/api/v1/auth/me", Some(&new_token)).await;
     assert_eq!(revoked.status, 401);
@@ -76,9 +115,21 @@ async fn register_login_me_refresh_logout() {
 async fn logout_with_refresh_token_revokes_it() {
     let app = spawn_app().await;
     let (token, refresh) = app.register("bob_22").await;
-    let out = app.post("/api/v1/auth/logout", &json!({"refreshToken": refresh}), Some(&token)).await;
+    let out = app
+        .post(
+            "/api/v1/auth/logout",
+            &json!({"refreshToken": refresh}),
+            Some(&token),
+        )
+        .await;
     assert_eq!(out.status, 200);
-    let r = app.post("/api/v1/auth/refresh", &json!({"refreshToken": refresh}), None).await;
+    let r = app
+        .post(
+            "/api/v1/auth/refresh",
+            &json!({"refreshToken": refresh}),
+            None,
+        )
+        .await;
     assert_eq!(r.status, 401);
     assert_eq!(r.code(), "1003");
 }
@@ -88,10 +139,18 @@ async fn credential_errors_do_not_reveal_accounts() {
     let app = spawn_app().await;
     app.register("carol").await;
     let bad = app
-        .post("/api/v1/auth/login", &json!({"usernameOrEmail":"carol","password":"wrongpass1"}), None)
+        .post(
+            "/api/v1/auth/login",
+            &json!({"usernameOrEmail":"carol","password":"wrongpass1"}),
+            None,
+        )
         .await;
     let unknown = app
-        .post("/api/v1/auth/login", &json!({"usernameOrEmail":"nobody","password":"wrongpass1"}), None)
+        .post(
+            "/api/v1/auth/login",
+            &json!({"usernameOrEmail":"nobody","password":"wrongpass1"}),
+            None,
+        )
         .await;
     for a in [&bad, &unknown] {
         assert_eq!(a.status, 401);
@@ -106,38 +165,62 @@ async fn registration_validation_and_conflicts() {
     let app = spawn_app().await;
     app.register("dave").await;
     let dup = app
-        .post("/api/v1/auth/register", &json!({"username":"DAVE","email":"other@example.com","password":"secret123"}), None)
+        .post(
+            "/api/v1/auth/register",
+            &json!({"username":"DAVE","email":"other@example.com","password":"secret123"}),
+            None,
+        )
         .await;
     assert_eq!(dup.status, 409);
     assert_eq!(dup.code(), "2001");
     let dup_mail = app
-        .post("/api/v1/auth/register", &json!({"username":"dave2","email":"dave@example.com","password":"secret123"}), None)
+        .post(
+            "/api/v1/auth/register",
+            &json!({"username":"dave2","email":"dave@example.com","password":"secret123"}),
+            None,
+        )
         .await;
     assert_eq!(dup_mail.status, 409);
     assert_eq!(dup_mail.code(), "2001");
     assert!(dup_mail.data()["email"].is_string());
 
     let bad_email = app
-        .post("/api/v1/auth/register", &json!({"username":"erin","email":"not-an-email","password":"secret123"}), None)
+        .post(
+            "/api/v1/auth/register",
+            &json!({"username":"erin","email":"not-an-email","password":"secret123"}),
+            None,
+        )
         .await;
     assert_eq!(bad_email.status, 400);
     assert_eq!(bad_email.code(), "1001");
     assert!(bad_email.data()["email"].is_string(), "{}", bad_email.text);
 
     let bad_name = app
-        .post("/api/v1/auth/register", &json!({"username":"x y","email":"xy@example.com","password":"secret123"}), None)
+        .post(
+            "/api/v1/auth/register",
+            &json!({"username":"x y","email":"xy@example.com","password":"secret123"}),
+            None,
+        )
         .await;
     assert_eq!(bad_name.status, 400);
     assert!(bad_name.data()["username"].is_string());
 
     let weak = app
-        .post("/api/v1/auth/register", &json!({"username":"frank","email":"f@example.com","password":"short"}), None)
+        .post(
+            "/api/v1/auth/register",
+            &json!({"username":"frank","email":"f@example.com","password":"short"}),
+            None,
+        )
         .await;
     assert_eq!(weak.status, 400);
     assert!(weak.data()["password"].is_string());
 
     let missing = app
-        .post("/api/v1/auth/register", &json!({"username":"gina","email":"g@example.com"}), None)
+        .post(
+            "/api/v1/auth/register",
+            &json!({"username":"gina","email":"g@example.com"}),
+            None,
+        )
         .await;
     assert_eq!(missing.status, 400);
     assert_eq!(missing.code(), "1001");
@@ -161,7 +244,10 @@ async fn garbage_and_missing_tokens_are_401_1003() {
 async fn tokens_signed_with_the_previous_secret_survive_a_rotation() {
     let old_secret = "old-secret-0123456789-0123456789-abc";
     let new_secret = "new-secret-0123456789-0123456789-xyz";
-    let before = TestApp::builder().set("ingenio.jwt.secret", old_secret).spawn().await;
+    let before = TestApp::builder()
+        .set("ingenio.jwt.secret", old_secret)
+        .spawn()
+        .await;
     let (token, refresh) = before.register("rotor").await;
 
     let after = TestApp::builder()
@@ -172,7 +258,13 @@ async fn tokens_signed_with_the_previous_secret_survive_a_rotation() {
         .await;
     assert_eq!(after.get("/api/v1/auth/me", Some(&token)).await.status, 200);
     // refreshing gives tokens signed with the new key
-    let r = after.post("/api/v1/auth/refresh", &json!({"refreshToken": refresh}), None).await;
+    let r = after
+        .post(
+            "/api/v1/auth/refresh",
+            &json!({"refreshToken": refresh}),
+            None,
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.text);
     let fresh = r.data()["token"].as_str().unwrap().to_owned();
 
@@ -181,8 +273,14 @@ async fn tokens_signed_with_the_previous_secret_survive_a_rotation() {
         .set("ingenio.jwt.secret", new_secret)
         .spawn()
         .await;
-    assert_eq!(only_new.get("/api/v1/auth/me", Some(&token)).await.status, 401);
-    assert_eq!(only_new.get("/api/v1/auth/me", Some(&fresh)).await.status, 200);
+    assert_eq!(
+        only_new.get("/api/v1/auth/me", Some(&token)).await.status,
+        401
+    );
+    assert_eq!(
+        only_new.get("/api/v1/auth/me", Some(&fresh)).await.status,
+        200
+    );
 }
 
 #[tokio::test]
@@ -190,15 +288,27 @@ async fn suspended_users_are_locked_out() {
     let app = spawn_app().await;
     let (token, refresh) = app.register("ivan").await;
     let mut c = app.db.connect().await.unwrap();
-    c.batch_execute("UPDATE users SET status = 'suspended' WHERE username = 'ivan'").await.unwrap();
+    c.batch_execute("UPDATE users SET status = 'suspended' WHERE username = 'ivan'")
+        .await
+        .unwrap();
     let me = app.get("/api/v1/auth/me", Some(&token)).await;
     assert_eq!(me.status, 403);
     assert_eq!(me.code(), "2003");
     let login = app
-        .post("/api/v1/auth/login", &json!({"usernameOrEmail":"ivan","password":"secret123"}), None)
+        .post(
+            "/api/v1/auth/login",
+            &json!({"usernameOrEmail":"ivan","password":"secret123"}),
+            None,
+        )
         .await;
     assert_eq!(login.code(), "2003");
-    let r = app.post("/api/v1/auth/refresh", &json!({"refreshToken": refresh}), None).await;
+    let r = app
+        .post(
+            "/api/v1/auth/refresh",
+            &json!({"refreshToken": refresh}),
+            None,
+        )
+        .await;
     assert_eq!(r.code(), "2003");
 }
 
@@ -208,11 +318,17 @@ async fn bcrypt_hashes_are_upgraded_on_login() {
     app.register("judy").await;
     let legacy = bcrypt::hash("legacy123", 4).unwrap();
     let mut c = app.db.connect().await.unwrap();
-    c.batch_execute(&format!("UPDATE users SET password_hash = '{legacy}' WHERE username = 'judy'"))
-        .await
-        .unwrap();
+    c.batch_execute(&format!(
+        "UPDATE users SET password_hash = '{legacy}' WHERE username = 'judy'"
+    ))
+    .await
+    .unwrap();
     let a = app
-        .post("/api/v1/auth/login", &json!({"usernameOrEmail":"judy","password":"legacy123"}), None)
+        .post(
+            "/api/v1/auth/login",
+            &json!({"usernameOrEmail":"judy","password":"legacy123"}),
+            None,
+        )
         .await;
     assert_eq!(a.status, 200, "{}", a.text);
     let hash: Vec<String> = {
@@ -239,29 +355,60 @@ async fn profile_and_password_change() {
     let app = spawn_app().await;
     let (token, refresh) = app.register("kate").await;
     let p = app
-        .put("/api/v1/user/profile", &json!({"displayName":"小凯","bio":"I like quizzes"}), Some(&token))
+        .put(
+            "/api/v1/user/profile",
+            &json!({"displayName":"小凯","bio":"I like quizzes"}),
+            Some(&token),
+        )
         .await;
     assert_eq!(p.status, 200, "{}", p.text);
     assert_eq!(p.data()["displayName"], "小凯");
-    let bad = app.put("/api/v1/user/profile", &json!({"avatarUrl":"javascript:x"}), Some(&token)).await;
+    let bad = app
+        .put(
+            "/api/v1/user/profile",
+            &json!({"avatarUrl":"javascript:x"}),
+            Some(&token),
+        )
+        .await;
     assert_eq!(bad.status, 400);
     assert!(bad.data()["avatarUrl"].is_string());
     let got = app.get("/api/v1/user/profile", Some(&token)).await;
     assert_eq!(got.data()["bio"], "I like quizzes");
 
     let wrong = app
-        .put("/api/v1/user/password", &json!({"oldPassword":"nope","newPassword":"brandnew123"}), Some(&token))
+        .put(
+            "/api/v1/user/password",
+            &json!({"oldPassword":"nope","newPassword":"brandnew123"}),
+            Some(&token),
+        )
         .await;
     assert_eq!(wrong.status, 400);
     assert!(wrong.data()["oldPassword"].is_string());
     let ok = app
-        .put("/api/v1/user/password", &json!({"oldPassword":"secret123","newPassword":"brandnew123"}), Some(&token))
+        .put(
+            "/api/v1/user/password",
+            &json!({"oldPassword":"secret123","newPassword":"brandnew123"}),
+            Some(&token),
+        )
         .await;
     assert_eq!(ok.status, 200, "{}", ok.text);
     // other sessions must log in again
-    assert_eq!(app.post("/api/v1/auth/refresh", &json!({"refreshToken": refresh}), None).await.status, 401);
+    assert_eq!(
+        app.post(
+            "/api/v1/auth/refresh",
+            &json!({"refreshToken": refresh}),
+            None
+        )
+        .await
+        .status,
+        401
+    );
     let login = app
-        .post("/api/v1/auth/login", &json!({"usernameOrEmail":"kate","password":"brandnew123"}), None)
+        .post(
+            "/api/v1/auth/login",
+            &json!({"usernameOrEmail":"kate","password":"brandnew123"}),
+            None,
+        )
         .await;
     assert_eq!(login.status, 200);
 }
@@ -271,8 +418,20 @@ async fn password_reset_by_token() {
     let app = spawn_app().await;
     app.register("leo").await;
     // unknown emails get the same answer
-    let unknown = app.post("/api/v1/auth/reset-password/request", &json!({"email":"ghost@example.com"}), None).await;
-    let known = app.post("/api/v1/auth/reset-password/request", &json!({"email":"leo@example.com"}), None).await;
+    let unknown = app
+        .post(
+            "/api/v1/auth/reset-password/request",
+            &json!({"email":"ghost@example.com"}),
+            None,
+        )
+        .await;
+    let known = app
+        .post(
+            "/api/v1/auth/reset-password/request",
+            &json!({"email":"leo@example.com"}),
+            None,
+        )
+        .await;
     assert_eq!(unknown.status, 200);
     assert_eq!(known.status, 200);
     assert_eq!(unknown.body["message"], known.body["message"]);
@@ -288,16 +447,28 @@ async fn password_reset_by_token() {
     .await
     .unwrap();
     let confirm = app
-        .post("/api/v1/auth/reset-password/confirm", &json!({"token": token, "newPassword":"resetpass9"}), None)
+        .post(
+            "/api/v1/auth/reset-password/confirm",
+            &json!({"token": token, "newPassword":"resetpass9"}),
+            None,
+        )
         .await;
     assert_eq!(confirm.status, 200, "{}", confirm.text);
     let again = app
-        .post("/api/v1/auth/reset-password/confirm", &json!({"token": token, "newPassword":"resetpass8"}), None)
+        .post(
+            "/api/v1/auth/reset-password/confirm",
+            &json!({"token": token, "newPassword":"resetpass8"}),
+            None,
+        )
         .await;
     assert_eq!(again.status, 400);
     assert!(again.data()["token"].is_string());
     let login = app
-        .post("/api/v1/auth/login", &json!({"usernameOrEmail":"leo","password":"resetpass9"}), None)
+        .post(
+            "/api/v1/auth/login",
+            &json!({"usernameOrEmail":"leo","password":"resetpass9"}),
+            None,
+        )
         .await;
     assert_eq!(login.status, 200);
 }

@@ -8,7 +8,11 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn scratch_dir() -> PathBuf {
@@ -73,23 +77,35 @@ async fn binary_serves_with_guide_env_writes_logs_and_stops_on_sigterm() {
     let log = dir.join("logs/ingenio-backend.log");
     let mut written = false;
     for _ in 0..50 {
-        if std::fs::metadata(&log).map(|m| m.len() > 0).unwrap_or(false) {
+        if std::fs::metadata(&log)
+            .map(|m| m.len() > 0)
+            .unwrap_or(false)
+        {
             written = true;
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(written, "logs/ingenio-backend.log is written");
-    assert!(dir.join("logs/error.log").exists() || !written, "error log file is set up");
+    assert!(
+        dir.join("logs/error.log").exists() || !written,
+        "error log file is set up"
+    );
 
-    let kill = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(kill.success());
     let start = Instant::now();
     let code = loop {
         if let Some(s) = child.try_wait().unwrap() {
             break s;
         }
-        assert!(start.elapsed() < Duration::from_secs(20), "server stops after SIGTERM");
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "server stops after SIGTERM"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert!(code.success(), "clean exit after SIGTERM: {code:?}");
@@ -110,7 +126,11 @@ fn prod_refuses_a_short_jwt_secret_and_names_the_variable() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("JWT_SECRET"), "{err}");
-    let missing = server().current_dir(&dir).args(["--profile", "prod"]).output().unwrap();
+    let missing = server()
+        .current_dir(&dir)
+        .args(["--profile", "prod"])
+        .output()
+        .unwrap();
     assert!(!missing.status.success());
     assert!(String::from_utf8_lossy(&missing.stderr).contains("JWT_SECRET"));
     let _ = std::fs::remove_dir_all(&dir);

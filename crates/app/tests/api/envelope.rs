@@ -22,12 +22,21 @@ async fn malformed_json_gets_a_clean_400() {
 async fn wrong_content_type_and_wrong_types_are_1001() {
     let app = spawn_app().await;
     let a = app
-        .send(app.client.post(app.url("/api/v1/auth/login")).header("content-type", "text/plain").body("hi"))
+        .send(
+            app.client
+                .post(app.url("/api/v1/auth/login"))
+                .header("content-type", "text/plain")
+                .body("hi"),
+        )
         .await;
     assert_eq!(a.status, 415);
     assert_eq!(a.code(), "1001");
     let b = app
-        .post("/api/v1/auth/login", &serde_json::json!({"usernameOrEmail": 5, "password": "x"}), None)
+        .post(
+            "/api/v1/auth/login",
+            &serde_json::json!({"usernameOrEmail": 5, "password": "x"}),
+            None,
+        )
         .await;
     assert_eq!(b.status, 400);
     assert_eq!(b.code(), "1001");
@@ -36,7 +45,10 @@ async fn wrong_content_type_and_wrong_types_are_1001() {
 #[tokio::test]
 async fn a_5_mib_body_is_refused_with_413() {
     let app = spawn_app().await;
-    let big = format!("{{\"usernameOrEmail\":\"{}\",\"password\":\"x\"}}", "a".repeat(5 * 1024 * 1024));
+    let big = format!(
+        "{{\"usernameOrEmail\":\"{}\",\"password\":\"x\"}}",
+        "a".repeat(5 * 1024 * 1024)
+    );
     let a = app
         .send(
             app.client
@@ -48,7 +60,10 @@ async fn a_5_mib_body_is_refused_with_413() {
     assert_eq!(a.status, 413, "{}", a.text);
     assert_eq!(a.code(), "1001");
     // the server is still fine afterwards
-    assert_eq!(app.get("/api/actuator/health/liveness", None).await.status, 200);
+    assert_eq!(
+        app.get("/api/actuator/health/liveness", None).await.status,
+        200
+    );
 }
 
 #[tokio::test]
@@ -59,7 +74,9 @@ async fn unknown_routes_and_methods_get_envelopes() {
         assert_eq!(a.status, 404, "{path}");
         assert_eq!(a.code(), "1002", "{path}: {}", a.text);
     }
-    let m = app.send(app.client.delete(app.url("/api/v1/auth/login"))).await;
+    let m = app
+        .send(app.client.delete(app.url("/api/v1/auth/login")))
+        .await;
     assert!(m.status == 404 || m.status == 405, "{}", m.status);
     assert!(!m.code().is_empty(), "{}", m.text);
 }
@@ -68,7 +85,11 @@ async fn unknown_routes_and_methods_get_envelopes() {
 async fn trace_id_is_echoed_or_generated() {
     let app = spawn_app().await;
     let a = app
-        .send(app.client.get(app.url("/api/actuator/health/liveness")).header("X-Trace-Id", "abc-123"))
+        .send(
+            app.client
+                .get(app.url("/api/actuator/health/liveness"))
+                .header("X-Trace-Id", "abc-123"),
+        )
         .await;
     assert_eq!(a.header("x-trace-id"), Some("abc-123"));
     let b = app.get("/api/v1/nope", None).await;
@@ -82,11 +103,24 @@ async fn openapi_and_swagger_ui_are_served() {
     assert_eq!(doc.status, 200);
     let paths = doc.body["paths"].as_object().unwrap();
     for p in [
-        "/v1/auth/register", "/v1/auth/login", "/v1/auth/refresh", "/v1/auth/logout", "/v1/auth/me",
-        "/v1/auth/reset-password/request", "/v1/auth/reset-password/confirm", "/v1/user/profile",
-        "/v1/user/password", "/actuator/health", "/actuator/health/liveness", "/actuator/health/readiness",
-        "/actuator/info", "/actuator/metrics", "/actuator/metrics/{name}", "/actuator/prometheus",
-        "/actuator/loggers", "/actuator/loggers/{name}",
+        "/v1/auth/register",
+        "/v1/auth/login",
+        "/v1/auth/refresh",
+        "/v1/auth/logout",
+        "/v1/auth/me",
+        "/v1/auth/reset-password/request",
+        "/v1/auth/reset-password/confirm",
+        "/v1/user/profile",
+        "/v1/user/password",
+        "/actuator/health",
+        "/actuator/health/liveness",
+        "/actuator/health/readiness",
+        "/actuator/info",
+        "/actuator/metrics",
+        "/actuator/metrics/{name}",
+        "/actuator/prometheus",
+        "/actuator/loggers",
+        "/actuator/loggers/{name}",
     ] {
         assert!(paths.contains_key(p), "OpenAPI lacks {p}");
     }

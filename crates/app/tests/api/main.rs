@@ -2,8 +2,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod actuator;
+mod appspecs;
 mod auth;
+mod bench;
 mod binary;
 mod envelope;
+mod generate;
 mod outages;
 mod rate_limit;

@@ -32,7 +32,10 @@ async fn two_instances_share_one_limit_through_redis() {
         if i < 5 {
             assert_eq!(r.status, 200, "request {i}: {}", r.text);
             assert_eq!(r.header("ratelimit-limit"), Some("5"));
-            assert_eq!(r.header("ratelimit-remaining"), Some((4 - i).to_string().as_str()));
+            assert_eq!(
+                r.header("ratelimit-remaining"),
+                Some((4 - i).to_string().as_str())
+            );
         } else {
             assert_eq!(r.status, 429, "request {i}");
             assert_eq!(r.code(), "1005");
@@ -43,7 +46,10 @@ async fn two_instances_share_one_limit_through_redis() {
     }
     assert_eq!(statuses, vec![200, 200, 200, 200, 200, 429, 429]);
     // actuator endpoints are never limited
-    assert_eq!(a.get("/api/actuator/health/liveness", None).await.status, 200);
+    assert_eq!(
+        a.get("/api/actuator/health/liveness", None).await.status,
+        200
+    );
     // another user has their own budget
     let c = TestApp::builder()
         .db(Arc::clone(&a.db))
@@ -63,7 +69,10 @@ async fn anonymous_callers_are_limited_per_ip_with_the_embedded_limiter() {
         .await;
     let body = json!({"usernameOrEmail":"nobody","password":"whatever1"});
     for _ in 0..3 {
-        assert_eq!(app.post("/api/v1/auth/login", &body, None).await.status, 401);
+        assert_eq!(
+            app.post("/api/v1/auth/login", &body, None).await.status,
+            401
+        );
     }
     let r = app.post("/api/v1/auth/login", &body, None).await;
     assert_eq!(r.status, 429);

@@ -16,10 +16,7 @@ impl Username {
         let s = raw.trim();
         let len = s.chars().count();
         if !(3..=20).contains(&len) {
-            return Err(UserError::invalid(
-                "username",
-                "must be 3 to 20 characters",
-            ));
+            return Err(UserError::invalid("username", "must be 3 to 20 characters"));
         }
         if !s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
             return Err(UserError::invalid(
@@ -195,7 +192,11 @@ impl ProfileUpdate {
         avatar_url: Option<&str>,
         bio: Option<&str>,
     ) -> Result<Self, UserError> {
-        fn text(field: &str, v: Option<&str>, max: usize) -> Result<Option<Option<String>>, UserError> {
+        fn text(
+            field: &str,
+            v: Option<&str>,
+            max: usize,
+        ) -> Result<Option<Option<String>>, UserError> {
             match v.map(str::trim) {
                 None => Ok(None),
                 Some("") => Ok(Some(None)),
@@ -203,9 +204,9 @@ impl ProfileUpdate {
                     field,
                     format!("must be at most {max} characters"),
                 )),
-                Some(s) if s.chars().any(|c| c.is_control() && c != '\n') => {
-                    Err(UserError::invalid(field, "must not contain control characters"))
-                }
+                Some(s) if s.chars().any(|c| c.is_control() && c != '\n') => Err(
+                    UserError::invalid(field, "must not contain control characters"),
+                ),
                 Some(s) => Ok(Some(Some(s.to_owned()))),
             }
         }
@@ -267,10 +268,14 @@ mod tests {
     #[test]
     fn email_rules() {
         assert_eq!(
-            Email::parse(" Ann@Example.COM ").map(|e| e.as_str().to_owned()).ok(),
+            Email::parse(" Ann@Example.COM ")
+                .map(|e| e.as_str().to_owned())
+                .ok(),
             Some("ann@example.com".to_owned())
         );
-        for bad in ["", "no-at", "a@b", "a@@b.c", "@b.c", "a@.b.c", "a b@c.d", "a@b..c"] {
+        for bad in [
+            "", "no-at", "a@b", "a@@b.c", "@b.c", "a@.b.c", "a b@c.d", "a@b..c",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad} should be refused");
         }
     }

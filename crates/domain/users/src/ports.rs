@@ -90,13 +90,21 @@ pub trait SessionStore: Send + Sync {
     async fn store_refresh(&self, record: RefreshRecord) -> Result<(), StoreError>;
     /// Atomically marks the token spent. Two concurrent calls for one token: exactly one gets
     /// `Consumed`.
-    async fn consume_refresh(&self, jti: Uuid, now: DateTime<Utc>) -> Result<ConsumeOutcome, StoreError>;
+    async fn consume_refresh(
+        &self,
+        jti: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<ConsumeOutcome, StoreError>;
     /// Revokes one refresh token (logout). Unknown ids are ignored.
     async fn revoke_refresh(&self, jti: Uuid, now: DateTime<Utc>) -> Result<(), StoreError>;
     /// Revokes every unexpired token of a family (replay detected).
     async fn revoke_family(&self, family_id: Uuid, now: DateTime<Utc>) -> Result<(), StoreError>;
     /// Revokes every refresh token of a user (password change or reset).
-    async fn revoke_all_refresh(&self, user_id: UserId, now: DateTime<Utc>) -> Result<(), StoreError>;
+    async fn revoke_all_refresh(
+        &self,
+        user_id: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
     /// Puts an access token's `jti` on the deny-list until it would have expired anyway.
     async fn revoke_access(
         &self,
@@ -124,7 +132,9 @@ pub trait SessionStore: Send + Sync {
 pub enum PasswordCheck {
     Invalid,
     /// Correct; `needs_rehash` when the hash uses an outdated scheme (bcrypt) or parameters.
-    Valid { needs_rehash: bool },
+    Valid {
+        needs_rehash: bool,
+    },
 }
 
 /// Password hashing (argon2id, with bcrypt hashes still verifiable).

@@ -102,7 +102,11 @@ impl UserService {
 
     /// Logs in by username or email. Unknown account and wrong password are the same error, and
     /// cost the same time. A correct password on a disabled account is `AccountDisabled`.
-    pub async fn login(&self, username_or_email: &str, password: &str) -> Result<AuthTokens, UserError> {
+    pub async fn login(
+        &self,
+        username_or_email: &str,
+        password: &str,
+    ) -> Result<AuthTokens, UserError> {
         let login = username_or_email.trim();
         if login.is_empty() {
             return Err(UserError::invalid("usernameOrEmail", "must not be blank"));
@@ -132,7 +136,9 @@ impl UserService {
             let fresh = self.hasher.hash(password).await?;
             self.users.set_password_hash(user.id, &fresh).await?;
         }
-        self.users.touch_last_login(user.id, self.clock.now()).await?;
+        self.users
+            .touch_last_login(user.id, self.clock.now())
+            .await?;
         self.start_session(user).await
     }
 
@@ -184,7 +190,9 @@ impl UserService {
                 self.sessions.revoke_family(family_id, now).await?;
                 Err(UserError::Unauthenticated("refresh token was already used"))
             }
-            ConsumeOutcome::Invalid => Err(UserError::Unauthenticated("refresh token is not valid")),
+            ConsumeOutcome::Invalid => {
+                Err(UserError::Unauthenticated("refresh token is not valid"))
+            }
         }
     }
 
@@ -216,7 +224,11 @@ impl UserService {
     }
 
     /// Revokes the caller's access token and, if given and theirs, the refresh token.
-    pub async fn logout(&self, principal: &Principal, refresh_token: Option<&str>) -> Result<(), UserError> {
+    pub async fn logout(
+        &self,
+        principal: &Principal,
+        refresh_token: Option<&str>,
+    ) -> Result<(), UserError> {
         let now = self.clock.now();
         self.sessions
             .revoke_access(principal.jti, principal.user_id, principal.expires_at)
@@ -260,7 +272,11 @@ impl UserService {
     ) -> Result<(), UserError> {
         let new_password = NewPassword::parse("newPassword", new_password)?;
         let user = self.me(principal).await?;
-        match self.hasher.verify(old_password, &user.password_hash).await? {
+        match self
+            .hasher
+            .verify(old_password, &user.password_hash)
+            .await?
+        {
             PasswordCheck::Valid { .. } => {}
             PasswordCheck::Invalid => {
                 return Err(UserError::invalid("oldPassword", "is not correct"));
@@ -304,7 +320,11 @@ impl UserService {
     }
 
     /// Sets a new password with a reset token (single use) and revokes every session.
-    pub async fn confirm_password_reset(&self, token: &str, new_password: &str) -> Result<(), UserError> {
+    pub async fn confirm_password_reset(
+        &self,
+        token: &str,
+        new_password: &str,
+    ) -> Result<(), UserError> {
         let new_password = NewPassword::parse("newPassword", new_password)?;
         let token = token.trim();
         if token.is_empty() {
@@ -318,7 +338,11 @@ impl UserService {
             .await?
             .ok_or_else(|| UserError::invalid("token", "is invalid or has expired"))?;
         let password_hash = self.hasher.hash(new_password.expose()).await?;
-        if !self.users.set_password_hash(user_id, &password_hash).await? {
+        if !self
+            .users
+            .set_password_hash(user_id, &password_hash)
+            .await?
+        {
             return Err(UserError::invalid("token", "is invalid or has expired"));
         }
         self.sessions.revoke_all_refresh(user_id, now).await?;
@@ -343,7 +367,10 @@ impl UserService {
 
     /// Looks up a user by id within the default tenant (admin tooling).
     pub async fn find(&self, id: UserId) -> Result<Option<User>, UserError> {
-        Ok(self.users.find_by_id(self.config.default_tenant, id).await?)
+        Ok(self
+            .users
+            .find_by_id(self.config.default_tenant, id)
+            .await?)
     }
 }
 

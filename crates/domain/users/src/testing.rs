@@ -68,7 +68,11 @@ impl UserRepository for InMemoryUsers {
     async fn find_by_id(&self, tenant: TenantId, id: UserId) -> Result<Option<User>, StoreError> {
         Ok(self.get(id).filter(|u| u.tenant_id == tenant))
     }
-    async fn find_by_login(&self, tenant: TenantId, login: &str) -> Result<Option<User>, StoreError> {
+    async fn find_by_login(
+        &self,
+        tenant: TenantId,
+        login: &str,
+    ) -> Result<Option<User>, StoreError> {
         let l = login.to_lowercase();
         Ok(self
             .users
@@ -122,7 +126,12 @@ impl UserRepository for InMemoryUsers {
             revoked,
         }))
     }
-    async fn set_role_and_status(&self, id: UserId, role: Role, status: UserStatus) -> Result<bool, StoreError> {
+    async fn set_role_and_status(
+        &self,
+        id: UserId,
+        role: Role,
+        status: UserStatus,
+    ) -> Result<bool, StoreError> {
         Ok(match self.users.lock().unwrap().get_mut(&id) {
             Some(u) => {
                 u.role = role;
@@ -171,7 +180,11 @@ impl SessionStore for InMemorySessions {
         );
         Ok(())
     }
-    async fn consume_refresh(&self, jti: Uuid, now: DateTime<Utc>) -> Result<ConsumeOutcome, StoreError> {
+    async fn consume_refresh(
+        &self,
+        jti: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<ConsumeOutcome, StoreError> {
         let mut map = self.refresh.lock().unwrap();
         let Some(row) = map.get_mut(&jti) else {
             return Ok(ConsumeOutcome::Invalid);
@@ -205,7 +218,11 @@ impl SessionStore for InMemorySessions {
         }
         Ok(())
     }
-    async fn revoke_all_refresh(&self, user_id: UserId, _now: DateTime<Utc>) -> Result<(), StoreError> {
+    async fn revoke_all_refresh(
+        &self,
+        user_id: UserId,
+        _now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         for r in self.refresh.lock().unwrap().values_mut() {
             if r.record.user_id == user_id {
                 r.revoked = true;
@@ -213,18 +230,32 @@ impl SessionStore for InMemorySessions {
         }
         Ok(())
     }
-    async fn revoke_access(&self, jti: Uuid, _user_id: UserId, _exp: DateTime<Utc>) -> Result<(), StoreError> {
+    async fn revoke_access(
+        &self,
+        jti: Uuid,
+        _user_id: UserId,
+        _exp: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         self.users.revoke(jti);
         Ok(())
     }
-    async fn store_reset_token(&self, hash: &str, user_id: UserId, expires_at: DateTime<Utc>) -> Result<(), StoreError> {
+    async fn store_reset_token(
+        &self,
+        hash: &str,
+        user_id: UserId,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         self.resets
             .lock()
             .unwrap()
             .insert(hash.to_owned(), (user_id, expires_at, false));
         Ok(())
     }
-    async fn consume_reset_token(&self, hash: &str, now: DateTime<Utc>) -> Result<Option<UserId>, StoreError> {
+    async fn consume_reset_token(
+        &self,
+        hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<UserId>, StoreError> {
         let mut map = self.resets.lock().unwrap();
         match map.get_mut(hash) {
             Some((user, exp, used)) if !*used && *exp > now => {
@@ -253,7 +284,9 @@ impl PasswordHasher for PlainHasher {
             });
         }
         Ok(if hash == format!("plain:{password}") {
-            PasswordCheck::Valid { needs_rehash: false }
+            PasswordCheck::Valid {
+                needs_rehash: false,
+            }
         } else {
             PasswordCheck::Invalid
         })
@@ -281,7 +314,11 @@ impl FakeTokens {
             expires_at: exp,
         }
     }
-    fn parse(&self, kind: &str, token: &str) -> Result<(UserId, TenantId, Role, Uuid, DateTime<Utc>), TokenError> {
+    fn parse(
+        &self,
+        kind: &str,
+        token: &str,
+    ) -> Result<(UserId, TenantId, Role, Uuid, DateTime<Utc>), TokenError> {
         let parts: Vec<&str> = token.split('|').collect();
         if parts.len() != 6 {
             return Err(TokenError::Invalid);

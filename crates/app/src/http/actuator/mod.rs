@@ -29,16 +29,27 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 const DISK_THRESHOLD: u64 = 10 * 1024 * 1024;
 
 async fn db_component(state: &AppState) -> (bool, Value) {
-    match tokio::time::timeout(Duration::from_secs(3), ingenio_postgres::pool::ping(&state.db)).await {
+    match tokio::time::timeout(
+        Duration::from_secs(3),
+        ingenio_postgres::pool::ping(&state.db),
+    )
+    .await
+    {
         Ok(Ok(())) => (
             true,
             json!({"status":"UP","details":{"database":"PostgreSQL","validationQuery":"isValid()"}}),
         ),
         Ok(Err(e)) => {
             tracing::warn!(error = format!("{e:#}"), "health: database DOWN");
-            (false, json!({"status":"DOWN","details":{"database":"PostgreSQL","error":"database unreachable"}}))
+            (
+                false,
+                json!({"status":"DOWN","details":{"database":"PostgreSQL","error":"database unreachable"}}),
+            )
         }
-        Err(_) => (false, json!({"status":"DOWN","details":{"database":"PostgreSQL","error":"validation query timed out"}})),
+        Err(_) => (
+            false,
+            json!({"status":"DOWN","details":{"database":"PostgreSQL","error":"validation query timed out"}}),
+        ),
     }
 }
 
@@ -61,6 +72,29 @@ async fn redis_component(state: &AppState) -> (bool, Value) {
     }
 }
 
+/// The AI provider: DOWN when DeepSeek's last answer was 401/402 (an operator problem: every job
+/// would fail with 6003 until the key or the balance is fixed).
+fn ai_component(state: &AppState) -> (bool, Value) {
+    match &state.deepseek {
+        None => (
+            true,
+            json!({"status":"UP","details":{"provider":"offline","model": state.generator.model_version(),
+                   "note":"DEEPSEEK_API_KEY not configured; the rule-based offline generator is used"}}),
+        ),
+        Some(d) => {
+            let st = d.stats();
+            let up = st.last_auth_error.is_none();
+            (
+                up,
+                json!({"status": if up {"UP"} else {"DOWN"}, "details": {
+                    "provider": "deepseek", "model": state.generator.model_version(),
+                    "calls": st.calls, "retries": st.retries, "timeouts": st.timeouts,
+                    "lastAuthError": st.last_auth_error}}),
+            )
+        }
+    }
+}
+
 fn disk_component() -> (bool, Value) {
     let dir = std::env::current_dir().unwrap_or_else(|_| ".".into());
     match (fs2::total_space(&dir), fs2::available_space(&dir)) {
@@ -72,7 +106,10 @@ fn disk_component() -> (bool, Value) {
                        "details":{"total":total,"free":free,"threshold":DISK_THRESHOLD,"path":dir.display().to_string(),"exists":true}}),
             )
         }
-        _ => (false, json!({"status":"DOWN","details":{"error":"cannot read disk usage"}})),
+        _ => (
+            false,
+            json!({"status":"DOWN","details":{"error":"cannot read disk usage"}}),
+        ),
     }
 }
 
@@ -83,11 +120,13 @@ fn disk_component() -> (bool, Value) {
     responses((status = 200, description = "UP or DEGRADED", body = Object), (status = 503, description = "DOWN", body = Object)))]
 #[get("/health")]
 pub async fn health(state: web::Data<AppState>) -> HttpResponse {
-    let ((db_up, db), (redis_up, redis)) = tokio::join!(db_component(&state), redis_component(&state));
+    let ((db_up, db), (redis_up, redis)) =
+        tokio::join!(db_component(&state), redis_component(&state));
     let (disk_up, disk) = disk_component();
+    let (ai_up, ai) = ai_component(&state);
     let (status, code) = if !db_up || !disk_up {
         ("DOWN", StatusCode::SERVICE_UNAVAILABLE)
-    } else if !redis_up {
+    } else if !redis_up || !ai_up {
         ("DEGRADED", StatusCode::OK)
     } else {
         ("UP", StatusCode::OK)
@@ -98,6 +137,7 @@ pub async fn health(state: web::Data<AppState>) -> HttpResponse {
             "db": db,
             "redis": redis,
             "diskSpace": disk,
+            "ai": ai,
             "livenessState": {"status":"UP"},
             "readinessState": {"status": if db_up {"UP"} else {"OUT_OF_SERVICE"}},
         }
@@ -145,7 +185,55 @@ pub async fn info(state: web::Data<AppState>) -> HttpResponse {
     }))
 }
 
+fn refresh_llm_gauges(state: &AppState) {
+    let Some(d) = &state.deepseek else { return };
+    let st = d.stats();
+    let m = &state.metrics;
+    let g = |name: &str, help: &str, v: u64| {
+        m.set_gauge(name, help, &[("provider", "deepseek")], v as f64)
+    };
+    g(
+        "ingenio_llm_calls",
+        "HTTP calls made to the LLM provider since start",
+        st.calls,
+    );
+    g(
+        "ingenio_llm_retries",
+        "LLM calls repeated after 429/5xx/timeouts since start",
+        st.retries,
+    );
+    g(
+        "ingenio_llm_timeouts",
+        "LLM attempts that hit their timeout since start",
+        st.timeouts,
+    );
+    g(
+        "ingenio_llm_invalid_outputs",
+        "LLM agent calls that ended with an unusable answer",
+        st.invalid_outputs,
+    );
+    g(
+        "ingenio_llm_tokens",
+        "Tokens used by LLM calls since start",
+        st.usage.total_tokens,
+    );
+    g(
+        "ingenio_llm_auth_failing",
+        "1 while the provider answers 401/402",
+        u64::from(st.last_auth_error.is_some()),
+    );
+    for (status, n) in &st.failures_by_status {
+        m.set_gauge(
+            "ingenio_llm_failures",
+            "Non-success answers of the LLM provider by status",
+            &[("provider", "deepseek"), ("status", &status.to_string())],
+            *n as f64,
+        );
+    }
+}
+
 fn refresh_pool_gauges(state: &AppState) {
+    refresh_llm_gauges(state);
     let (connections, idle) = ingenio_postgres::pool::pool_state(&state.db);
     let max = state.settings.spring.datasource.hikari.maximum_pool_size;
     state.metrics.set_pool_state(
@@ -178,7 +266,11 @@ pub struct TagQuery {
            ("tag" = Option<String>, Query, description = "key:value filter, repeatable")),
     responses((status = 200, description = "Measurements", body = Object), (status = 404, description = "1002 unknown metric", body = Object)))]
 #[get("/metrics/{name}")]
-pub async fn metric(state: web::Data<AppState>, name: web::Path<String>, req: actix_web::HttpRequest) -> Result<HttpResponse, ApiError> {
+pub async fn metric(
+    state: web::Data<AppState>,
+    name: web::Path<String>,
+    req: actix_web::HttpRequest,
+) -> Result<HttpResponse, ApiError> {
     refresh_pool_gauges(&state);
     let tags: Vec<(String, String)> = url_tags(req.query_string());
     state
@@ -207,7 +299,10 @@ fn percent_decode(s: &str) -> String {
     while i < bytes.len() {
         match bytes[i] {
             b'%' if i + 2 < bytes.len() => {
-                match std::str::from_utf8(&bytes[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                match std::str::from_utf8(&bytes[i + 1..i + 3])
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                {
                     Some(b) => {
                         out.push(b);
                         i += 3;
@@ -252,9 +347,17 @@ pub async fn loggers(state: web::Data<AppState>, _admin: AdminUser) -> HttpRespo
     params(("name" = String, Path, description = "ROOT or a target such as ingenio_server")),
     responses((status = 200, description = "Logger", body = Object), (status = 404, description = "1002", body = Object)))]
 #[get("/loggers/{name}")]
-pub async fn get_logger(state: web::Data<AppState>, _admin: AdminUser, name: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn get_logger(
+    state: web::Data<AppState>,
+    _admin: AdminUser,
+    name: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let levels = state.log_control.levels();
-    let key = if name.eq_ignore_ascii_case("root") { "ROOT".to_owned() } else { name.into_inner() };
+    let key = if name.eq_ignore_ascii_case("root") {
+        "ROOT".to_owned()
+    } else {
+        name.into_inner()
+    };
     levels
         .get(&key)
         .map(|l| HttpResponse::Ok().json(l))

@@ -170,7 +170,10 @@ impl From<User> for UserResponse {
         (status = 409, description = "2001 username or email taken", body = inline(Envelope<serde_json::Value>)),
     ))]
 #[post("/auth/register")]
-pub async fn register(state: web::Data<AppState>, body: web::Json<RegisterRequest>) -> Result<HttpResponse, ApiError> {
+pub async fn register(
+    state: web::Data<AppState>,
+    body: web::Json<RegisterRequest>,
+) -> Result<HttpResponse, ApiError> {
     let t = state
         .users
         .register(&body.username, &body.email, &body.password)
@@ -186,8 +189,14 @@ pub async fn register(state: web::Data<AppState>, body: web::Json<RegisterReques
         (status = 403, description = "2003 account disabled", body = inline(Envelope<serde_json::Value>)),
     ))]
 #[post("/auth/login")]
-pub async fn login(state: web::Data<AppState>, body: web::Json<LoginRequest>) -> Result<HttpResponse, ApiError> {
-    let t = state.users.login(&body.username_or_email, &body.password).await?;
+pub async fn login(
+    state: web::Data<AppState>,
+    body: web::Json<LoginRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let t = state
+        .users
+        .login(&body.username_or_email, &body.password)
+        .await?;
     Ok(envelope::ok(TokenResponse::from(t)))
 }
 
@@ -198,7 +207,10 @@ pub async fn login(state: web::Data<AppState>, body: web::Json<LoginRequest>) ->
         (status = 401, description = "1003 invalid, expired, revoked or already used", body = inline(Envelope<serde_json::Value>)),
     ))]
 #[post("/auth/refresh")]
-pub async fn refresh(state: web::Data<AppState>, body: web::Json<RefreshRequest>) -> Result<HttpResponse, ApiError> {
+pub async fn refresh(
+    state: web::Data<AppState>,
+    body: web::Json<RefreshRequest>,
+) -> Result<HttpResponse, ApiError> {
     let t = state.users.refresh(&body.refresh_token).await?;
     Ok(envelope::ok(TokenResponse::from(t)))
 }
@@ -228,7 +240,10 @@ pub async fn logout(
         (status = 401, description = "1003 not authenticated", body = inline(Envelope<serde_json::Value>)),
     ))]
 #[get("/auth/me")]
-pub async fn me(state: web::Data<AppState>, AuthUser(p): AuthUser) -> Result<HttpResponse, ApiError> {
+pub async fn me(
+    state: web::Data<AppState>,
+    AuthUser(p): AuthUser,
+) -> Result<HttpResponse, ApiError> {
     let u = state.users.me(&p).await?;
     Ok(envelope::ok(UserResponse::from(u)))
 }
@@ -240,7 +255,10 @@ pub async fn me(state: web::Data<AppState>, AuthUser(p): AuthUser) -> Result<Htt
         (status = 400, description = "1001 malformed email", body = inline(Envelope<serde_json::Value>)),
     ))]
 #[post("/auth/reset-password/request")]
-pub async fn reset_request(state: web::Data<AppState>, body: web::Json<ResetRequest>) -> Result<HttpResponse, ApiError> {
+pub async fn reset_request(
+    state: web::Data<AppState>,
+    body: web::Json<ResetRequest>,
+) -> Result<HttpResponse, ApiError> {
     state.users.request_password_reset(&body.email).await?;
     Ok(envelope::done(
         "if an account with that email exists, a reset token has been sent",
@@ -254,7 +272,10 @@ pub async fn reset_request(state: web::Data<AppState>, body: web::Json<ResetRequ
         (status = 400, description = "1001 invalid or expired token, weak password", body = inline(Envelope<serde_json::Value>)),
     ))]
 #[post("/auth/reset-password/confirm")]
-pub async fn reset_confirm(state: web::Data<AppState>, body: web::Json<ResetConfirm>) -> Result<HttpResponse, ApiError> {
+pub async fn reset_confirm(
+    state: web::Data<AppState>,
+    body: web::Json<ResetConfirm>,
+) -> Result<HttpResponse, ApiError> {
     state
         .users
         .confirm_password_reset(&body.token, &body.new_password)
@@ -266,7 +287,10 @@ pub async fn reset_confirm(state: web::Data<AppState>, body: web::Json<ResetConf
 #[utoipa::path(get, path = "/v1/user/profile", tag = "user", security(("bearer" = [])),
     responses((status = 200, description = "Profile", body = inline(Envelope<UserResponse>))))]
 #[get("/user/profile")]
-pub async fn get_profile(state: web::Data<AppState>, AuthUser(p): AuthUser) -> Result<HttpResponse, ApiError> {
+pub async fn get_profile(
+    state: web::Data<AppState>,
+    AuthUser(p): AuthUser,
+) -> Result<HttpResponse, ApiError> {
     let u = state.users.me(&p).await?;
     Ok(envelope::ok(UserResponse::from(u)))
 }

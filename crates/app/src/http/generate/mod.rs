@@ -1,0 +1,478 @@
+//! Generation routes (SPEC §4 "Generation"): accept a job (202, idempotent), its status, the
+//! list, cancel, the SSE event stream (resumable with `Last-Event-ID`, from any instance) and the
+//! caller's quota.
+
+use crate::http::appspecs::{viewer, PageQuery};
+use crate::http::envelope::{self, Envelope};
+use crate::http::error::ApiError;
+use crate::http::extract::AuthUser;
+use crate::state::AppState;
+use actix_web::http::{header, StatusCode};
+use actix_web::web::Bytes;
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
+use ingenio_app_specs::jobs::{GenerationJob, JobEvent, JobRequest, JobStatus};
+use ingenio_app_specs::ports::Viewer;
+use ingenio_app_specs::{AgeGroup, TokenUsage};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(generate)
+        .service(list_jobs)
+        .service(get_job)
+        .service(cancel_job)
+        .service(job_events)
+        .service(quota);
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GenerateRequest {
+    /// What the student wants, 10–5000 characters.
+    #[schema(example = "a vocabulary quiz for primary school pupils")]
+    pub requirement: String,
+    /// elementary | middle_school | high_school | university
+    pub age_group: Option<String>,
+    pub magic_prompt_id: Option<Uuid>,
+    #[schema(value_type = Option<Object>)]
+    pub variables: Option<Value>,
+    /// Regenerate this spec (a new version) instead of creating one.
+    pub app_spec_id: Option<Uuid>,
+    /// static-web | react-next | vue-vite
+    pub renderer: Option<String>,
+    /// 0–100 (default from configuration, 80).
+    pub quality_threshold: Option<u8>,
+}
+
+impl GenerateRequest {
+    fn try_into_domain(self, default_threshold: u8) -> Result<JobRequest, ApiError> {
+        let len = self.requirement.trim().chars().count();
+        if !(10..=5000).contains(&len) {
+            return Err(ApiError::bad_param(
+                "requirement",
+                "must be 10 to 5000 characters",
+            ));
+        }
+        let age_group = match self
+            .age_group
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            None => None,
+            Some(a) => Some(AgeGroup::parse(a).ok_or_else(|| {
+                ApiError::bad_param(
+                    "ageGroup",
+                    "must be elementary, middle_school, high_school or university",
+                )
+            })?),
+        };
+        let renderer = match self
+            .renderer
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            None => None,
+            Some(r @ ("static-web" | "react-next" | "vue-vite")) => Some(r.to_owned()),
+            Some(_) => {
+                return Err(ApiError::bad_param(
+                    "renderer",
+                    "must be static-web, react-next or vue-vite",
+                ))
+            }
+        };
+        let variables = self.variables.unwrap_or(Value::Null);
+        if !(variables.is_null() || variables.is_object()) {
+            return Err(ApiError::bad_param("variables", "must be an object"));
+        }
+        let threshold = self.quality_threshold.unwrap_or(default_threshold);
+        if threshold > 100 {
+            return Err(ApiError::bad_param(
+                "qualityThreshold",
+                "must be between 0 and 100",
+            ));
+        }
+        Ok(JobRequest {
+            requirement: self.requirement.trim().to_owned(),
+            age_group,
+            magic_prompt_id: self.magic_prompt_id,
+            variables,
+            app_spec_id: self.app_spec_id,
+            renderer,
+            quality_threshold: threshold,
+        })
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct JobResponse {
+    pub job_id: Uuid,
+    #[schema(example = "executing")]
+    pub status: &'static str,
+    pub progress: u8,
+    pub requirement: String,
+    /// plan / execute / validate: state, reasoning, tokenUsage.
+    #[schema(value_type = Object)]
+    pub agents: Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub app_spec_id: Option<Uuid>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version_number: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quality_score: Option<Value>,
+    #[schema(value_type = Object)]
+    pub token_usage: TokenUsage,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_message: Option<String>,
+    pub attempts: i32,
+    pub created_at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+fn agent_state(job: &GenerationJob, step: &str, order: u8) -> Value {
+    let s = &job.state[step];
+    let running = match job.status {
+        JobStatus::Planning => 1,
+        JobStatus::Executing => 2,
+        JobStatus::Validating => 3,
+        _ => 0,
+    };
+    let state = if !s.is_null() && !(step == "validate" && s.get("finalScore").is_none()) {
+        "completed"
+    } else if running == order {
+        "running"
+    } else if job.status == JobStatus::Failed && running == 0 && job.state.get(step).is_none() {
+        "skipped"
+    } else {
+        "pending"
+    };
+    let mut out = json!({"state": state});
+    if step == "validate" {
+        if !s.is_null() {
+            out["ruleScore"] = s["ruleScore"].clone();
+            out["aiScore"] = s["aiScore"].clone();
+            out["finalScore"] = s["finalScore"].clone();
+            out["reasoning"] = s["review"]["reasoning"].clone();
+            out["tokenUsage"] = s["review"]["usage"].clone();
+        }
+    } else if !s.is_null() {
+        out["reasoning"] = s["reasoning"].clone();
+        out["tokenUsage"] = s["usage"].clone();
+        out["model"] = s["model"].clone();
+    }
+    out
+}
+
+impl From<GenerationJob> for JobResponse {
+    fn from(job: GenerationJob) -> Self {
+        let agents = json!({
+            "plan": agent_state(&job, "plan", 1),
+            "execute": agent_state(&job, "execute", 2),
+            "validate": agent_state(&job, "validate", 3),
+        });
+        let quality = job
+            .result
+            .as_ref()
+            .and_then(|r| r.get("qualityScore").cloned())
+            .or_else(|| job.state["validate"].get("finalScore").cloned());
+        Self {
+            job_id: job.id,
+            status: job.status.as_str(),
+            progress: job.progress,
+            requirement: job.request.requirement.clone(),
+            agents,
+            app_spec_id: job.app_spec_id,
+            version_number: job.version_number,
+            quality_score: quality,
+            token_usage: job.token_usage,
+            error_code: job.error_code.clone(),
+            error_message: job.error_message.clone(),
+            attempts: job.attempts,
+            created_at: job.created_at,
+            started_at: job.started_at,
+            finished_at: job.finished_at,
+        }
+    }
+}
+
+/// Start a durable generation job; answers 202 at once. The same `Idempotency-Key` returns the
+/// same job. Counts one unit of the AI quota (refunded if the job fails or is cancelled).
+#[utoipa::path(post, path = "/v1/generate", tag = "generate", security(("bearer" = [])), request_body = GenerateRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "repeat-safe key, 1–200 chars")),
+    responses(
+        (status = 202, description = "Accepted; follow /v1/generate/jobs/{jobId}/events", body = inline(Envelope<JobResponse>)),
+        (status = 400, description = "1001 bad parameter", body = inline(Envelope<Value>)),
+        (status = 404, description = "3000 appSpecId not found", body = inline(Envelope<Value>)),
+        (status = 429, description = "1005 AI quota used up (Retry-After)", body = inline(Envelope<Value>)),
+    ))]
+#[post("/generate")]
+pub async fn generate(
+    state: web::Data<AppState>,
+    AuthUser(p): AuthUser,
+    req: HttpRequest,
+    body: web::Json<GenerateRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let request = body
+        .into_inner()
+        .try_into_domain(state.settings.ingenio.generation.quality_threshold)?;
+    let key = req
+        .headers()
+        .get("idempotency-key")
+        .map(|v| v.to_str().map(|s| s.trim().to_owned()))
+        .transpose()
+        .map_err(|_| ApiError::bad_param("Idempotency-Key", "must be visible ASCII"))?;
+    let (job, created) = state.specs.submit(viewer(&p), request, key).await?;
+    if created {
+        state.jobs_wakeup.notify_one();
+        state.metrics.inc_counter(
+            "ingenio_generation_jobs_accepted_total",
+            "Generation jobs accepted",
+            &[],
+        );
+    }
+    let location = format!(
+        "{}/v1/generate/jobs/{}",
+        state.settings.server.context_path.trim_end_matches('/'),
+        job.id
+    );
+    let mut r = envelope::with_status(StatusCode::ACCEPTED, JobResponse::from(job));
+    if let Ok(v) = header::HeaderValue::from_str(&location) {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    Ok(r)
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct JobsQuery {
+    /// Filter by status.
+    pub status: Option<String>,
+    pub current: Option<u32>,
+    pub size: Option<u32>,
+}
+
+/// My generation jobs, newest first.
+#[utoipa::path(get, path = "/v1/generate/jobs", tag = "generate", security(("bearer" = [])), params(JobsQuery),
+    responses((status = 200, description = "A page of jobs", body = inline(Envelope<Value>))))]
+#[get("/generate/jobs")]
+pub async fn list_jobs(
+    state: web::Data<AppState>,
+    AuthUser(p): AuthUser,
+    q: web::Query<JobsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let status = match q.status.as_deref().filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s) => Some(
+            JobStatus::parse(s)
+                .ok_or_else(|| ApiError::bad_param("status", "unknown job status"))?,
+        ),
+    };
+    let page = PageQuery {
+        current: q.current,
+        size: q.size,
+    }
+    .page()?;
+    let page = state.specs.jobs(viewer(&p), status, page).await?;
+    let records: Vec<JobResponse> = page.records.into_iter().map(JobResponse::from).collect();
+    Ok(envelope::ok(json!({
+        "records": records, "total": page.total, "current": page.current, "size": page.size, "pages": page.pages,
+    })))
+}
+
+/// One job: status, progress, per-agent state, result or error, token usage.
+#[utoipa::path(get, path = "/v1/generate/jobs/{id}", tag = "generate", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "job id")),
+    responses((status = 200, description = "The job", body = inline(Envelope<JobResponse>)),
+              (status = 404, description = "1002 not found (also for other users' jobs)", body = inline(Envelope<Value>))))]
+#[get("/generate/jobs/{id}")]
+pub async fn get_job(
+    state: web::Data<AppState>,
+    AuthUser(p): AuthUser,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let job = state.specs.job(viewer(&p), *id).await?;
+    Ok(envelope::ok(JobResponse::from(job)))
+}
+
+/// Cancel a job that has not finished: it ends `cancelled`, nothing is stored, the quota is refunded.
+#[utoipa::path(post, path = "/v1/generate/jobs/{id}/cancel", tag = "generate", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "job id")),
+    responses((status = 200, description = "The job after the request", body = inline(Envelope<JobResponse>)),
+              (status = 404, description = "1002", body = inline(Envelope<Value>))))]
+#[post("/generate/jobs/{id}/cancel")]
+pub async fn cancel_job(
+    state: web::Data<AppState>,
+    AuthUser(p): AuthUser,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let job = state.specs.cancel(viewer(&p), *id).await?;
+    Ok(envelope::ok(JobResponse::from(job)))
+}
+
+fn sse_frame(e: &JobEvent) -> Bytes {
+    let data = serde_json::to_string(
+        &json!({"jobId": e.job_id, "type": e.kind, "data": e.data, "createdAt": e.created_at}),
+    )
+    .unwrap_or_else(|_| "{}".to_owned());
+    Bytes::from(format!(
+        "id: {}\nevent: {}\ndata: {}\n\n",
+        e.id, e.kind, data
+    ))
+}
+
+struct Stream {
+    state: web::Data<AppState>,
+    viewer: Viewer,
+    job: Uuid,
+    last: i64,
+    queue: VecDeque<Bytes>,
+    done: bool,
+    last_sent: Instant,
+    started: bool,
+}
+
+const POLL: Duration = Duration::from_millis(250);
+const HEARTBEAT: Duration = Duration::from_secs(15);
+
+async fn next_chunk(mut s: Stream) -> Option<(Result<Bytes, actix_web::Error>, Stream)> {
+    if !s.started {
+        s.started = true;
+        s.last_sent = Instant::now();
+        // tell EventSource how long to wait before reconnecting
+        return Some((Ok(Bytes::from_static(b"retry: 2000\n\n")), s));
+    }
+    loop {
+        if let Some(b) = s.queue.pop_front() {
+            s.last_sent = Instant::now();
+            return Some((Ok(b), s));
+        }
+        if s.done {
+            return None;
+        }
+        match s.state.specs.events_after(s.job, s.last).await {
+            Ok(events) if !events.is_empty() => {
+                for e in &events {
+                    s.last = e.id;
+                    s.queue.push_back(sse_frame(e));
+                }
+                continue;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, job = %s.job, "event stream poll failed");
+            }
+        }
+        match s.state.specs.job(s.viewer, s.job).await {
+            Ok(job) if job.status.is_final() => {
+                // one last read closes the race between the final event and the status change
+                if let Ok(events) = s.state.specs.events_after(s.job, s.last).await {
+                    for e in &events {
+                        s.last = e.id;
+                        s.queue.push_back(sse_frame(e));
+                    }
+                }
+                s.done = true;
+                continue;
+            }
+            Ok(_) => {}
+            Err(ingenio_app_specs::AppSpecError::JobNotFound) => return None,
+            Err(_) => {}
+        }
+        if s.last_sent.elapsed() >= HEARTBEAT {
+            s.last_sent = Instant::now();
+            return Some((Ok(Bytes::from_static(b": keep-alive\n\n")), s));
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// Server-sent events of a job: `progress`, `agent`, `file`, `complete`, `error`, each with an id.
+/// `Last-Event-ID` (header, or `lastEventId` query for clients that cannot set headers) resumes
+/// after that event with no repeats and no gaps. Heartbeat comments every 15 s keep proxies from
+/// closing idle streams. Any instance can serve any job's stream.
+#[utoipa::path(get, path = "/v1/generate/jobs/{id}/events", tag = "generate", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "job id"), ("Last-Event-ID" = Option<String>, Header, description = "resume after this event id")),
+    responses((status = 200, description = "text/event-stream", content_type = "text/event-stream"),
+              (status = 404, description = "1002", body = inline(Envelope<Value>))))]
+#[get("/generate/jobs/{id}/events")]
+pub async fn job_events(
+    state: web::Data<AppState>,
+    AuthUser(p): AuthUser,
+    id: web::Path<Uuid>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let viewer = viewer(&p);
+    state.specs.job(viewer, *id).await?;
+    let from_header = req
+        .headers()
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let from_query = web::Query::<LastEvent>::from_query(req.query_string())
+        .ok()
+        .and_then(|q| q.into_inner().last_event_id);
+    let last = match from_header.or(from_query) {
+        None => 0,
+        Some(s) if s.trim().is_empty() => 0,
+        Some(s) => s
+            .trim()
+            .parse::<i64>()
+            .map_err(|_| ApiError::bad_param("Last-Event-ID", "must be an event id"))?,
+    };
+    let stream = futures::stream::unfold(
+        Stream {
+            state: state.clone(),
+            viewer,
+            job: *id,
+            last,
+            queue: VecDeque::new(),
+            done: false,
+            last_sent: Instant::now(),
+            started: false,
+        },
+        next_chunk,
+    );
+    Ok(HttpResponse::Ok()
+        .content_type("text/event-stream")
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .insert_header(("X-Accel-Buffering", "no"))
+        // keep the compression middleware from buffering the stream
+        .insert_header(header::ContentEncoding::Identity)
+        .streaming(stream))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct LastEvent {
+    last_event_id: Option<String>,
+}
+
+/// What is left of the caller's limits: requests per minute and AI generations per hour.
+#[utoipa::path(get, path = "/v1/user/quota", tag = "user", security(("bearer" = [])),
+    responses((status = 200, description = "Limits and usage", body = inline(Envelope<Value>))))]
+#[get("/user/quota")]
+pub async fn quota(
+    state: web::Data<AppState>,
+    AuthUser(p): AuthUser,
+) -> Result<HttpResponse, ApiError> {
+    let rl = &state.settings.ingenio.rate_limit;
+    let q = state.specs.quota(viewer(&p)).await?;
+    Ok(envelope::ok(json!({
+        "enabled": rl.enabled,
+        "requests": {"limit": rl.requests_per_minute, "windowSeconds": 60,
+                     "note": "every response of /api/v1 carries RateLimit-Limit/Remaining/Reset"},
+        "aiCalls": {"limit": q.limit, "used": q.used, "remaining": q.limit.saturating_sub(q.used),
+                    "windowSeconds": 3600, "resetInSeconds": q.reset_after.as_secs()},
+    })))
+}

@@ -1,0 +1,182 @@
+//! Generation workers: every instance runs a few; each claims one job at a time with
+//! `FOR UPDATE SKIP LOCKED`, keeps its lease alive with a heartbeat, and runs the pipeline. A job
+//! whose instance dies is claimed again after its lease expires and resumes from its last step.
+
+use crate::state::AppState;
+use ingenio_app_specs::jobs::{GenerationJob, Pipeline, RunOutcome};
+use ingenio_app_specs::ports::{JobRepository, Lease, Reservation};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// Running workers; stop them with `shutdown`.
+pub struct Workers {
+    stop: watch::Sender<bool>,
+    handles: Vec<JoinHandle<()>>,
+}
+
+impl Workers {
+    /// Asks workers to stop claiming, waits up to `grace` for jobs in flight, then aborts the rest
+    /// (their leases expire and another instance resumes them).
+    pub async fn shutdown(mut self, grace: Duration) {
+        let _ = self.stop.send(true);
+        let all = futures::future::join_all(self.handles.iter_mut().map(|h| async {
+            let _ = h.await;
+        }));
+        if tokio::time::timeout(grace, all).await.is_err() {
+            for h in &self.handles {
+                h.abort();
+            }
+        }
+    }
+
+    /// Handles that kill the workers at once without any cleanup, as a crash would (tests).
+    pub fn abort_handles(&self) -> Vec<tokio::task::AbortHandle> {
+        self.handles.iter().map(JoinHandle::abort_handle).collect()
+    }
+}
+
+/// Starts `count` workers on this instance.
+pub fn start(
+    state: &AppState,
+    pipeline: Arc<Pipeline>,
+    jobs: Arc<dyn JobRepository>,
+    count: usize,
+) -> Workers {
+    let (stop, stop_rx) = watch::channel(false);
+    let instance = format!(
+        "{}-{}-{}",
+        std::env::var("HOSTNAME").unwrap_or_else(|_| "ingenio".to_owned()),
+        std::process::id(),
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
+    let handles = (0..count)
+        .map(|n| {
+            let worker = Worker {
+                id: format!("{instance}-w{n}"),
+                state: state.clone(),
+                pipeline: pipeline.clone(),
+                jobs: jobs.clone(),
+                stop: stop_rx.clone(),
+            };
+            tokio::spawn(worker.run())
+        })
+        .collect();
+    Workers { stop, handles }
+}
+
+struct Worker {
+    id: String,
+    state: AppState,
+    pipeline: Arc<Pipeline>,
+    jobs: Arc<dyn JobRepository>,
+    stop: watch::Receiver<bool>,
+}
+
+impl Worker {
+    fn lease(&self) -> Duration {
+        Duration::from_secs(self.state.settings.ingenio.generation.lease_seconds.max(2))
+    }
+
+    async fn run(mut self) {
+        let poll = Duration::from_millis(
+            self.state
+                .settings
+                .ingenio
+                .generation
+                .poll_interval_ms
+                .max(20),
+        );
+        tracing::debug!(worker = %self.id, "generation worker started");
+        loop {
+            if *self.stop.borrow() {
+                break;
+            }
+            match self.jobs.claim(&self.id, self.lease()).await {
+                Ok(Some(job)) => {
+                    self.process(job).await;
+                    continue;
+                }
+                Ok(None) => {}
+                Err(e) => tracing::debug!(worker = %self.id, error = %e, "claim failed; retrying"),
+            }
+            tokio::select! {
+                _ = self.state.jobs_wakeup.notified() => {}
+                _ = tokio::time::sleep(poll) => {}
+                _ = self.stop.changed() => {}
+            }
+        }
+        tracing::debug!(worker = %self.id, "generation worker stopped");
+    }
+
+    async fn process(&self, job: GenerationJob) {
+        let started = std::time::Instant::now();
+        tracing::info!(worker = %self.id, job = %job.id, attempt = job.attempts, "generation job claimed");
+        let heartbeat = async {
+            let every = self.lease() / 3;
+            loop {
+                tokio::time::sleep(every).await;
+                match self.jobs.renew(job.id, &self.id, self.lease()).await {
+                    Ok(Lease::Held) => {}
+                    Ok(Lease::Lost) => return,
+                    Err(e) => tracing::warn!(job = %job.id, error = %e, "lease renewal failed"),
+                }
+            }
+        };
+        let outcome = tokio::select! {
+            r = self.pipeline.run(&job, &self.id) => Some(r),
+            () = heartbeat => None,
+        };
+        let m = &self.state.metrics;
+        match outcome {
+            Some(Ok(RunOutcome::Completed {
+                app_spec_id,
+                version,
+            })) => {
+                tracing::info!(job = %job.id, %app_spec_id, version, elapsed_ms = started.elapsed().as_millis() as u64, "generation job completed");
+                m.inc_counter(
+                    "ingenio_generation_jobs_total",
+                    "Generation jobs by outcome",
+                    &[("outcome", "completed")],
+                );
+                m.observe_seconds(
+                    "ingenio_generation_job_seconds",
+                    "Time from claim to completion",
+                    &[],
+                    started.elapsed().as_secs_f64(),
+                );
+            }
+            Some(Ok(RunOutcome::Failed(f))) => {
+                tracing::info!(job = %job.id, code = f.code, message = %f.message, "generation job failed");
+                m.inc_counter(
+                    "ingenio_generation_jobs_total",
+                    "Generation jobs by outcome",
+                    &[("outcome", "failed")],
+                );
+                if let Some(r) = &job.quota_reservation {
+                    self.state.specs.refund(Some(&Reservation(r.clone()))).await;
+                }
+            }
+            Some(Ok(RunOutcome::Abandoned)) | None => {
+                tracing::info!(job = %job.id, "generation job left (cancelled or taken over)");
+            }
+            Some(Err(e)) => {
+                // infrastructure trouble (database down, ...): the lease expires and a worker retries
+                tracing::warn!(job = %job.id, error = format!("{e:#}"), "generation job interrupted; it will be retried");
+                if job.attempts >= 5 {
+                    let msg = format!("gave up after {} attempts: {e:#}", job.attempts);
+                    if let Ok(Some(_)) = self
+                        .jobs
+                        .fail(job.id, &self.id, "1000", &msg, &job.token_usage)
+                        .await
+                    {
+                        if let Some(r) = &job.quota_reservation {
+                            self.state.specs.refund(Some(&Reservation(r.clone()))).await;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,266 @@
+//! App specs and the time machine: ETag/If-Match, timeline, diff, rollback, isolation between
+//! users, concurrent edits.
+
+use ingenio_testkit::app::spawn_app;
+use serde_json::{json, Value};
+
+fn spec() -> Value {
+    json!({
+        "version": "1.0.0",
+        "appName": "Word Quiz",
+        "x-theme": {"color": "blue"},
+        "pages": [{
+            "id": "home", "name": "Home", "path": "/",
+            "components": [
+                {"id": "title", "type": "Text", "props": {"text": "Welcome"}, "children": []},
+                {"id": "start", "type": "Button", "props": {"label": "Start", "onClick": "go-quiz"}, "children": []}
+            ]
+        }, {
+            "id": "quiz", "name": "Quiz", "path": "/quiz",
+            "components": [{"id": "q", "type": "List", "props": {"dataModel": "word"}, "children": []}]
+        }],
+        "dataModels": [{"id": "word", "name": "Word", "fields": [
+            {"name": "text", "type": "string", "required": true},
+            {"name": "meaning", "type": "string", "required": true}
+        ]}],
+        "flows": [{"id": "go-quiz", "name": "Go to quiz", "trigger": "start.click",
+                   "actions": [{"type": "navigate", "config": {"to": "/quiz"}}]}],
+        "permissions": {"roles": ["student"], "rules": [{"resource": "word", "actions": ["read"], "roles": ["student"]}]}
+    })
+}
+
+#[tokio::test]
+async fn edit_diff_rollback_and_the_timeline() {
+    let app = spawn_app().await;
+    let (token, _) = app.register("timetraveller").await;
+    let created = app
+        .post(
+            "/api/v1/appspecs",
+            &json!({"specContent": spec()}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    assert_eq!(created.header("etag"), Some("\"1\""));
+    let id = created.data()["id"].as_str().unwrap().to_owned();
+    assert_eq!(created.data()["status"], "draft");
+    assert_eq!(
+        created.data()["specContent"]["x-theme"]["color"],
+        "blue",
+        "unknown keys are kept"
+    );
+    assert_eq!(
+        created.data()["validation"]["errors"],
+        0,
+        "{}",
+        created.text
+    );
+
+    // add a page with the right If-Match
+    let mut v2 = spec();
+    v2["pages"].as_array_mut().unwrap().push(json!({
+        "id": "results", "name": "Results", "path": "/results",
+        "components": [{"id": "score", "type": "Text", "props": {"text": "Your score"}, "children": []}]
+    }));
+    let edited = app
+        .send(
+            app.client
+                .put(app.url(&format!("/api/v1/appspecs/{id}")))
+                .bearer_auth(&token)
+                .header("If-Match", "\"1\"")
+                .json(&json!({"specContent": v2, "changeDescription": "add results"})),
+        )
+        .await;
+    assert_eq!(edited.status, 200, "{}", edited.text);
+    assert_eq!(edited.header("etag"), Some("\"2\""));
+
+    // a stale If-Match is refused and writes nothing
+    let stale = app
+        .send(
+            app.client
+                .put(app.url(&format!("/api/v1/appspecs/{id}")))
+                .bearer_auth(&token)
+                .header("If-Match", "\"1\"")
+                .json(&json!({"specContent": spec()})),
+        )
+        .await;
+    assert_eq!(stale.status, 412, "{}", stale.text);
+    let now = app
+        .get(&format!("/api/v1/appspecs/{id}"), Some(&token))
+        .await;
+    assert_eq!(now.data()["version"], 2);
+
+    let diff = app
+        .get(
+            &format!("/api/v1/appspecs/{id}/diff?from=1&to=2"),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(diff.status, 200, "{}", diff.text);
+    let changes = diff.data()["changes"].as_array().unwrap();
+    assert!(
+        changes
+            .iter()
+            .any(|c| c["kind"] == "added" && c["entity"] == "page" && c["id"] == "results"),
+        "{}",
+        diff.text
+    );
+    assert!(
+        diff.data()["summary"].as_str().unwrap().contains("Results"),
+        "{}",
+        diff.text
+    );
+
+    let rb = app
+        .post(
+            &format!("/api/v1/appspecs/{id}/rollback/1"),
+            &json!({}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(rb.status, 200, "{}", rb.text);
+    assert_eq!(rb.data()["version"], 3);
+    assert_eq!(
+        rb.data()["specContent"]["pages"].as_array().unwrap().len(),
+        2
+    );
+
+    let timeline = app
+        .get(&format!("/api/v1/appspecs/{id}/versions"), Some(&token))
+        .await;
+    let types: Vec<&str> = timeline
+        .data()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["changeType"].as_str().unwrap())
+        .collect();
+    assert_eq!(types, vec!["user_edit", "user_edit", "rollback"]);
+    let v3 = app
+        .get(&format!("/api/v1/appspecs/{id}/versions/3"), Some(&token))
+        .await;
+    assert_eq!(v3.data()["snapshotContent"], spec());
+    let missing = app
+        .get(&format!("/api/v1/appspecs/{id}/versions/9"), Some(&token))
+        .await;
+    assert_eq!(missing.status, 404);
+    assert_eq!(missing.code(), "3002");
+}
+
+#[tokio::test]
+async fn other_users_get_404_never_403() {
+    let app = spawn_app().await;
+    let (mine, _) = app.register("owner_1").await;
+    let (theirs, _) = app.register("stranger").await;
+    let created = app
+        .post(
+            "/api/v1/appspecs",
+            &json!({"specContent": spec()}),
+            Some(&mine),
+        )
+        .await;
+    let id = created.data()["id"].as_str().unwrap().to_owned();
+    for path in [
+        format!("/api/v1/appspecs/{id}"),
+        format!("/api/v1/appspecs/{id}/versions"),
+        format!("/api/v1/appspecs/{id}/versions/1"),
+        format!("/api/v1/appspecs/{id}/diff?from=1&to=1"),
+    ] {
+        let a = app.get(&path, Some(&theirs)).await;
+        assert_eq!(a.status, 404, "{path}: {}", a.text);
+        assert_eq!(a.code(), "3000", "{path}");
+    }
+    let put = app
+        .put(
+            &format!("/api/v1/appspecs/{id}"),
+            &json!({"specContent": spec()}),
+            Some(&theirs),
+        )
+        .await;
+    assert_eq!(put.status, 404);
+    let del = app
+        .send(
+            app.client
+                .delete(app.url(&format!("/api/v1/appspecs/{id}")))
+                .bearer_auth(&theirs),
+        )
+        .await;
+    assert_eq!(del.status, 404);
+    let rb = app
+        .post(
+            &format!("/api/v1/appspecs/{id}/rollback/1"),
+            &json!({}),
+            Some(&theirs),
+        )
+        .await;
+    assert_eq!(rb.status, 404);
+    // the owner still has it, untouched
+    let mine_now = app
+        .get(&format!("/api/v1/appspecs/{id}"), Some(&mine))
+        .await;
+    assert_eq!(mine_now.data()["version"], 1);
+    let list = app.get("/api/v1/appspecs", Some(&theirs)).await;
+    assert_eq!(list.data()["total"], 0);
+}
+
+#[tokio::test]
+async fn concurrent_edits_get_distinct_versions() {
+    let app = spawn_app().await;
+    let (token, _) = app.register("racer").await;
+    let created = app
+        .post(
+            "/api/v1/appspecs",
+            &json!({"specContent": spec()}),
+            Some(&token),
+        )
+        .await;
+    let id = created.data()["id"].as_str().unwrap().to_owned();
+    let mut tasks = Vec::new();
+    for i in 0..10 {
+        let mut s = spec();
+        s["appName"] = json!(format!("Quiz {i}"));
+        let req = app
+            .client
+            .put(app.url(&format!("/api/v1/appspecs/{id}")))
+            .bearer_auth(&token)
+            .json(&json!({"specContent": s}));
+        tasks.push(tokio::spawn(async move {
+            req.send().await.unwrap().status().as_u16()
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), 200);
+    }
+    let timeline = app
+        .get(&format!("/api/v1/appspecs/{id}/versions"), Some(&token))
+        .await;
+    let numbers: Vec<i64> = timeline
+        .data()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["versionNumber"].as_i64().unwrap())
+        .collect();
+    assert_eq!(numbers, (1..=11).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn invalid_specs_are_refused_with_3001() {
+    let app = spawn_app().await;
+    let (token, _) = app.register("sloppy").await;
+    let a = app
+        .post(
+            "/api/v1/appspecs",
+            &json!({"specContent": {"pages": "nope"}}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(a.status, 422, "{}", a.text);
+    assert_eq!(a.code(), "3001");
+    let b = app
+        .post("/api/v1/appspecs", &json!({"specContent": 5}), Some(&token))
+        .await;
+    assert_eq!(b.code(), "3001");
+    let list = app.get("/api/v1/appspecs", Some(&token)).await;
+    assert_eq!(list.data()["total"], 0);
+}

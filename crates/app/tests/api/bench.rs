@@ -1,0 +1,113 @@
+//! Measurements run by `cargo xtask bench` (ignored by `cargo test`): they print numbers and
+//! assert only that the work succeeded, never how fast it was.
+
+use ingenio_testkit::app::TestApp;
+use ingenio_testkit::deepseek::{good_review, FakeDeepseek, Reply};
+use serde_json::json;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const REQ: &str = "a vocabulary quiz for primary school pupils";
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+#[tokio::test]
+#[ignore = "measurement; run by cargo xtask bench"]
+async fn bench_generation_job_latency() {
+    let fake = FakeDeepseek::start().await;
+    let app = TestApp::builder()
+        .deepseek(&fake.base_url())
+        .set("ingenio.rate-limit.enabled", false)
+        .set("ingenio.generation.poll-interval-ms", 500)
+        .spawn()
+        .await;
+    let (token, _) = app.register("bench_user").await;
+    let n = 100;
+    let mut times = Vec::with_capacity(n);
+    for _ in 0..n {
+        let start = Instant::now();
+        let a = app
+            .post(
+                "/api/v1/generate",
+                &json!({"requirement": REQ}),
+                Some(&token),
+            )
+            .await;
+        assert_eq!(a.status, 202);
+        let id = a.data()["jobId"].as_str().unwrap().to_owned();
+        let job = app
+            .wait_job(&id, &token, Duration::from_secs(30), |j| {
+                j["status"] == "completed" || j["status"] == "failed"
+            })
+            .await;
+        assert_eq!(job["status"], "completed");
+        times.push(start.elapsed());
+    }
+    let p90 = {
+        let mut t = times.clone();
+        t.sort();
+        t[n * 9 / 10]
+    };
+    println!("BENCH generation job end-to-end (instant stand-in, {n} jobs, sequential): median {:?}, p90 {:?}", median(times), p90);
+}
+
+#[tokio::test]
+#[ignore = "measurement; run by cargo xtask bench"]
+async fn bench_takeover_after_crash() {
+    let fake = FakeDeepseek::start().await;
+    fake.set_default(|r| match r.agent.as_deref() {
+        Some("execute") => Reply::slow(
+            Duration::from_secs(2),
+            Reply::Json(ingenio_testkit::deepseek::good_spec()),
+        ),
+        Some("plan") => Reply::Json(ingenio_testkit::deepseek::good_plan()),
+        _ => Reply::Json(good_review(90)),
+    });
+    let lease = 10;
+    let first = TestApp::builder()
+        .deepseek(&fake.base_url())
+        .set("ingenio.generation.lease-seconds", lease)
+        .spawn()
+        .await;
+    let (token, _) = first.register("bench_crash").await;
+    let a = first
+        .post(
+            "/api/v1/generate",
+            &json!({"requirement": REQ}),
+            Some(&token),
+        )
+        .await;
+    let id = a.data()["jobId"].as_str().unwrap().to_owned();
+    first
+        .wait_job(&id, &token, Duration::from_secs(10), |j| {
+            j["status"] == "executing"
+        })
+        .await;
+    first.crash().await;
+    let crashed = Instant::now();
+    let second = TestApp::builder()
+        .db(Arc::clone(&first.db))
+        .deepseek(&fake.base_url())
+        .set("ingenio.generation.lease-seconds", lease)
+        .spawn()
+        .await;
+    let resumed = second
+        .wait_job(&id, &token, Duration::from_secs(60), |j| {
+            j["attempts"].as_i64().unwrap_or(0) >= 2
+        })
+        .await;
+    let taken_over = crashed.elapsed();
+    assert!(resumed["attempts"].as_i64().unwrap() >= 2);
+    let done = second
+        .wait_final(&id, &token, Duration::from_secs(60))
+        .await;
+    assert_eq!(done["status"], "completed");
+    println!(
+        "BENCH takeover after a crash (lease {lease} s): claimed by the new instance after {:?}, completed after {:?} (execute answer takes 2 s)",
+        taken_over,
+        crashed.elapsed()
+    );
+}
