@@ -14,9 +14,9 @@ use diesel_async::scoped_futures::ScopedFutureExt;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use ingenio_app_specs::jobs::{GenerationJob, JobEvent, JobRequest, JobStatus};
 use ingenio_app_specs::ports::{
-    CancelOutcome, CreateJob, JobRepository, JobResult, Lease, NewJob, Viewer,
+    CancelOutcome, CompleteOutcome, CreateJob, JobRepository, JobResult, Lease, NewJob, Viewer,
 };
-use ingenio_app_specs::TokenUsage;
+use ingenio_app_specs::{JobFailure, TokenUsage};
 use ingenio_kernel::chrono::{DateTime, Utc};
 use ingenio_kernel::uuid::Uuid;
 use ingenio_kernel::{Page, PageRequest, StoreError, TenantId};
@@ -456,7 +456,7 @@ impl JobRepository for PgJobRepository {
         id: Uuid,
         worker: &str,
         result: JobResult,
-    ) -> Result<Option<(Uuid, i32)>, StoreError> {
+    ) -> Result<CompleteOutcome, StoreError> {
         let usage = usage_to_json(&result.usage)?;
         let mut c = conn(&self.pool).await?;
         let (usage, result) = (&usage, &result);
@@ -470,10 +470,10 @@ impl JobRepository for PgJobRepository {
                     .await
                     .optional()?;
                 let Some(job) = job else {
-                    return Ok(None);
+                    return Ok(CompleteOutcome::NotHeld);
                 };
                 if job.lease_owner.as_deref() != Some(worker) || is_final_status(&job.status) {
-                    return Ok(None);
+                    return Ok(CompleteOutcome::NotHeld);
                 }
                 let (spec_id, number) = match result.target_spec {
                     Some(target) => {
@@ -486,7 +486,10 @@ impl JobRepository for PgJobRepository {
                             RawAppend::Appended(spec, version) => (spec.id, version.version_number),
                             RawAppend::Stale(_) | RawAppend::NotFound => {
                                 mark_failed(c, id, "3000", "app spec not found", usage).await?;
-                                return Ok(None);
+                                return Ok(CompleteOutcome::Failed(JobFailure::new(
+                                    "3000",
+                                    "app spec not found",
+                                )));
                             }
                         }
                     }
@@ -515,7 +518,10 @@ impl JobRepository for PgJobRepository {
                     "tokenUsage": usage,
                 });
                 insert_event(c, id, "complete", &data).await?;
-                Ok(Some((spec_id, number)))
+                Ok(CompleteOutcome::Completed {
+                    app_spec_id: spec_id,
+                    version: number,
+                })
             }
             .scope_boxed()
         })

@@ -8,7 +8,8 @@ use crate::agents::{
 use crate::errors::JobFailure;
 use crate::lifecycle::SpecStatus;
 use crate::ports::{
-    AppSpecRepository, ChangeType, JobRepository, JobResult, Lease, NewVersion, Viewer,
+    AppSpecRepository, ChangeType, CompleteOutcome, JobRepository, JobResult, Lease, NewVersion,
+    Viewer,
 };
 use crate::validation::{final_score, validate_value};
 use ingenio_kernel::chrono::{DateTime, Utc};
@@ -382,11 +383,15 @@ impl Pipeline {
             summary: json!({"qualityScore": score, "ruleScore": report.rule_score, "aiScore": ai, "warnings": report.warnings}),
         };
         Ok(match self.jobs.complete(job.id, worker, result).await? {
-            Some((app_spec_id, version)) => RunOutcome::Completed {
+            CompleteOutcome::Completed {
+                app_spec_id,
+                version,
+            } => RunOutcome::Completed {
                 app_spec_id,
                 version,
             },
-            None => RunOutcome::Abandoned,
+            CompleteOutcome::Failed(f) => RunOutcome::Failed(f),
+            CompleteOutcome::NotHeld => RunOutcome::Abandoned,
         })
     }
 

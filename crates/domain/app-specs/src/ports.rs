@@ -193,6 +193,17 @@ pub struct JobResult {
     pub summary: Value,
 }
 
+/// What [`JobRepository::complete`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CompleteOutcome {
+    /// The version was written and the job completed.
+    Completed { app_spec_id: Uuid, version: i32 },
+    /// The target spec is gone: the job was failed with this failure (the caller refunds).
+    Failed(crate::errors::JobFailure),
+    /// The lease was lost or the job is already final: nothing was written.
+    NotHeld,
+}
+
 /// Durable generation jobs and their event log.
 #[async_trait]
 pub trait JobRepository: Send + Sync {
@@ -237,14 +248,15 @@ pub trait JobRepository: Send + Sync {
     ) -> Result<Vec<JobEvent>, StoreError>;
     /// In ONE transaction, if `worker` holds the job and it is not final: writes the version (new
     /// spec or next version of `target_spec`), marks the job completed with the spec id and version
-    /// number, and appends the `complete` event. `Ok(None)` (nothing written) when the lease was lost
+    /// number, and appends the `complete` event. When the target spec vanished meanwhile the job is
+    /// failed with 3000 instead (and nothing is stored). Nothing is written when the lease was lost
     /// or the job was cancelled meanwhile.
     async fn complete(
         &self,
         id: Uuid,
         worker: &str,
         result: JobResult,
-    ) -> Result<Option<(Uuid, i32)>, StoreError>;
+    ) -> Result<CompleteOutcome, StoreError>;
     /// Marks the job failed (if `worker` holds it and it is not final) and appends the `error`
     /// event. Returns the job when this call made the transition (so the caller refunds once).
     async fn fail(

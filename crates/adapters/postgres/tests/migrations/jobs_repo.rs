@@ -5,10 +5,10 @@
 use crate::support::{admin, env, new_version, other_tenant, spec_json, viewer, Env};
 use ingenio_app_specs::jobs::{GenerationJob, JobRequest, JobStatus};
 use ingenio_app_specs::ports::{
-    AppSpecRepository, CancelOutcome, ChangeType, CreateJob, JobRepository, JobResult, Lease,
-    NewJob, Viewer,
+    AppSpecRepository, CancelOutcome, ChangeType, CompleteOutcome, CreateJob, JobRepository,
+    JobResult, Lease, NewJob, Viewer,
 };
-use ingenio_app_specs::{AgeGroup, SpecStatus, TokenUsage};
+use ingenio_app_specs::{AgeGroup, JobFailure, SpecStatus, TokenUsage};
 use ingenio_kernel::uuid::Uuid;
 use ingenio_kernel::{PageRequest, TenantId, UserId};
 use ingenio_postgres::app_specs::PgAppSpecRepository;
@@ -509,15 +509,20 @@ async fn complete_creates_a_spec_and_finishes_the_job_atomically() {
         repo.complete(job.id, "intruder", result_for(alice, None, "nope"))
             .await
             .unwrap(),
-        None
+        CompleteOutcome::NotHeld
     );
     assert_eq!(spec_count(&env).await, 0);
 
-    let (spec_id, number) = repo
+    let CompleteOutcome::Completed {
+        app_spec_id: spec_id,
+        version: number,
+    } = repo
         .complete(job.id, "w1", result_for(alice, None, "generated"))
         .await
         .unwrap()
-        .unwrap();
+    else {
+        panic!("the lease holder completes the job")
+    };
     assert_eq!(number, 1);
     let done = repo.get(viewer(alice), job.id).await.unwrap().unwrap();
     assert_eq!(done.status, JobStatus::Completed);
@@ -567,7 +572,7 @@ async fn complete_creates_a_spec_and_finishes_the_job_atomically() {
         repo.complete(job.id, "w1", result_for(alice, None, "twice"))
             .await
             .unwrap(),
-        None
+        CompleteOutcome::NotHeld
     );
     assert_eq!(spec_count(&env).await, 1);
     assert_eq!(
@@ -602,7 +607,13 @@ async fn complete_appends_to_the_target_spec() {
         )
         .await
         .unwrap();
-    assert_eq!(got, Some((spec.id, 3)));
+    assert_eq!(
+        got,
+        CompleteOutcome::Completed {
+            app_spec_id: spec.id,
+            version: 3
+        }
+    );
     let now = specs.get(viewer(alice), spec.id).await.unwrap().unwrap();
     assert_eq!(now.version, 3);
     assert_eq!(now.content, spec_json("regenerated"));
@@ -638,7 +649,7 @@ async fn complete_with_a_vanished_target_fails_the_job_with_3000() {
             repo.complete(job.id, "w1", result_for(alice, Some(target), "x"))
                 .await
                 .unwrap(),
-            None
+            CompleteOutcome::Failed(JobFailure::new("3000", "app spec not found"))
         );
         let failed = repo.get(viewer(alice), job.id).await.unwrap().unwrap();
         assert_eq!(failed.status, JobStatus::Failed);
@@ -674,7 +685,7 @@ async fn complete_after_takeover_or_cancel_writes_nothing() {
         repo.complete(job.id, "w1", result_for(alice, None, "stale"))
             .await
             .unwrap(),
-        None
+        CompleteOutcome::NotHeld
     );
     assert_eq!(spec_count(&env).await, 0);
     assert_eq!(
@@ -696,7 +707,7 @@ async fn complete_after_takeover_or_cancel_writes_nothing() {
         repo.complete(job.id, "w2", result_for(alice, None, "too late"))
             .await
             .unwrap(),
-        None
+        CompleteOutcome::NotHeld
     );
     assert_eq!(spec_count(&env).await, 0);
     let job = repo.get(viewer(alice), job.id).await.unwrap().unwrap();
