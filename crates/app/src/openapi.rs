@@ -85,3 +85,66 @@ pub struct ApiDoc;
 pub fn json() -> anyhow::Result<String> {
     Ok(ApiDoc::openapi().to_pretty_json()?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::ApiDoc;
+    use std::collections::BTreeSet;
+    use utoipa::OpenApi;
+
+    /// Every `#[get("…")]`-style route attribute in `src/http/<area>/mod.rs`, as
+    /// `METHOD /prefix/path` with the scope each area is mounted under in `http::routes`.
+    fn routed() -> BTreeSet<String> {
+        let http = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/http");
+        let mut out = BTreeSet::new();
+        for entry in std::fs::read_dir(&http).unwrap() {
+            let dir = entry.unwrap().path();
+            let Ok(src) = std::fs::read_to_string(dir.join("mod.rs")) else {
+                continue;
+            };
+            let area = dir.file_name().unwrap().to_string_lossy().to_string();
+            let prefix = if area == "actuator" {
+                "/actuator"
+            } else {
+                "/v1"
+            };
+            for line in src.lines().map(str::trim) {
+                for method in ["get", "post", "put", "patch", "delete"] {
+                    if let Some(rest) = line.strip_prefix(&format!("#[{method}(\"")) {
+                        let path = rest.split('"').next().unwrap();
+                        out.insert(format!("{} {prefix}{path}", method.to_uppercase()));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn documented() -> BTreeSet<String> {
+        let doc = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let mut out = BTreeSet::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for method in item.as_object().unwrap().keys() {
+                out.insert(format!("{} {path}", method.to_uppercase()));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn every_route_is_documented_and_every_documented_route_exists() {
+        let routed = routed();
+        let documented = documented();
+        assert!(routed.len() >= 35, "route scan found only {routed:?}");
+        let undocumented: Vec<_> = routed.difference(&documented).collect();
+        let phantom: Vec<_> = documented.difference(&routed).collect();
+        assert!(
+            undocumented.is_empty(),
+            "routes missing from OpenAPI: {undocumented:?}"
+        );
+        assert!(
+            phantom.is_empty(),
+            "OpenAPI operations with no route: {phantom:?}"
+        );
+    }
+}
