@@ -153,13 +153,19 @@ impl Application {
                 ai_calls_per_hour: settings.ingenio.rate_limit.ai_calls_per_hour,
             },
         );
+        let jobs_wakeup = Arc::new(tokio::sync::Notify::new());
+        let job_wakeups = ingenio_postgres::notify::JobWakeups::start(
+            ds.database_url().expose_secret().to_owned(),
+            jobs_wakeup.clone(),
+        );
         let state = AppState {
             settings: settings.clone(),
             users,
             specs,
             generator: generator.clone(),
             deepseek,
-            jobs_wakeup: Arc::new(tokio::sync::Notify::new()),
+            jobs_wakeup,
+            job_wakeups,
             tokens,
             db,
             redis,

@@ -23,6 +23,8 @@ pub struct AppState {
     pub deepseek: Option<ingenio_deepseek::DeepseekGenerator>,
     /// Wakes this instance's idle workers when a job is accepted here.
     pub jobs_wakeup: Arc<tokio::sync::Notify>,
+    /// LISTEN/NOTIFY hints from every instance: new job events (for SSE) and new jobs (for workers).
+    pub job_wakeups: ingenio_postgres::notify::JobWakeups,
     /// Signature-only verification for keying the rate limiter before a handler runs.
     pub tokens: Arc<JwtTokens>,
     pub db: DbPool,

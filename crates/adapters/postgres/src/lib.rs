@@ -4,6 +4,7 @@
 pub mod app_specs;
 pub mod jobs;
 pub mod migrate;
+pub mod notify;
 pub mod pool;
 pub mod schema;
 pub mod users;

@@ -44,7 +44,7 @@ fn repo_root() -> PathBuf {
 }
 
 fn all_versions() -> Vec<String> {
-    (1..=10).map(|n| format!("{n:03}")).collect()
+    (1..=11).map(|n| format!("{n:03}")).collect()
 }
 
 fn migrations() -> Vec<Migration> {
@@ -155,10 +155,10 @@ fn expected_tables(up_to: u32) -> Vec<String> {
 async fn up_down_up_leaves_the_same_schema() {
     let db = TestDb::empty().await.unwrap();
     let applied = migrate::migrate(&db.url, &migrations()).await.unwrap();
-    assert_eq!(applied.len(), 10);
+    assert_eq!(applied.len(), 11);
     assert_eq!(applied[0], "001_create_users_table.sql");
     assert_eq!(recorded_versions(&db).await, all_versions());
-    assert_eq!(public_tables(&db).await, expected_tables(10));
+    assert_eq!(public_tables(&db).await, expected_tables(11));
     let first = schema_dump(&db);
 
     // A second run is a no-op.
@@ -170,9 +170,9 @@ async fn up_down_up_leaves_the_same_schema() {
     let undone = migrate::rollback(&db.url, &migrations(), "000")
         .await
         .unwrap();
-    assert_eq!(undone.len(), 10);
-    assert_eq!(undone[0], "010_create_generation_jobs_table.down.sql");
-    assert_eq!(undone[9], "001_create_users_table.down.sql");
+    assert_eq!(undone.len(), 11);
+    assert_eq!(undone[0], "011_notify_generation_jobs.down.sql");
+    assert_eq!(undone[10], "001_create_users_table.down.sql");
     assert!(recorded_versions(&db).await.is_empty());
     assert_eq!(
         public_tables(&db).await,
@@ -223,11 +223,11 @@ async fn guide_scripts_and_runner_are_interchangeable() {
     let pending = migrate::status(&by_script.url, &migrations())
         .await
         .unwrap();
-    assert_eq!(pending.iter().filter(|s| s.applied_at.is_none()).count(), 5);
+    assert_eq!(pending.iter().filter(|s| s.applied_at.is_none()).count(), 6);
     let applied = migrate::migrate(&by_script.url, &migrations())
         .await
         .unwrap();
-    assert_eq!(applied.len(), 5);
+    assert_eq!(applied.len(), 6);
     assert_eq!(applied[0], "006_create_forks_table.sql");
     assert_eq!(schema_dump(&by_script), reference);
 
@@ -250,7 +250,7 @@ async fn concurrent_runs_apply_each_migration_once() {
         migrate::migrate(&db.url, &all)
     );
     let (a, b) = (a.unwrap(), b.unwrap());
-    assert_eq!(a.len() + b.len(), 10, "{a:?} {b:?}");
+    assert_eq!(a.len() + b.len(), 11, "{a:?} {b:?}");
     let mut union: Vec<String> = a.into_iter().chain(b).collect();
     union.sort();
     let expected: Vec<String> = all.iter().map(|m| m.script_name.clone()).collect();
@@ -261,13 +261,14 @@ async fn concurrent_runs_apply_each_migration_once() {
 #[tokio::test]
 async fn rollback_to_005_keeps_001_to_005() {
     let db = TestDb::new().await.unwrap();
-    assert_eq!(public_tables(&db).await, expected_tables(10));
+    assert_eq!(public_tables(&db).await, expected_tables(11));
     let undone = migrate::rollback(&db.url, &migrations(), "005")
         .await
         .unwrap();
     assert_eq!(
         undone,
         vec![
+            "011_notify_generation_jobs.down.sql",
             "010_create_generation_jobs_table.down.sql",
             "009_create_auth_tokens_table.down.sql",
             "008_create_magic_prompts_table.down.sql",
@@ -288,7 +289,7 @@ async fn rollback_to_005_keeps_001_to_005() {
         .filter(|s| s.applied_at.is_none())
         .map(|s| s.version.as_str())
         .collect();
-    assert_eq!(pending, ["006", "007", "008", "009", "010"]);
+    assert_eq!(pending, ["006", "007", "008", "009", "010", "011"]);
     assert!(migrate::rollback(&db.url, &migrations(), "abc")
         .await
         .is_err());
@@ -299,17 +300,17 @@ async fn status_reports_unknown_applied_versions_and_rollback_refuses_them() {
     let db = TestDb::new().await.unwrap();
     let mut conn = db.connect().await.unwrap();
     diesel::sql_query(
-        "INSERT INTO schema_migrations (version, script_name) VALUES ('011', '011_from_the_future.sql')",
+        "INSERT INTO schema_migrations (version, script_name) VALUES ('012', '012_from_the_future.sql')",
     )
     .execute(&mut conn)
     .await
     .unwrap();
     let status = migrate::status(&db.url, &migrations()).await.unwrap();
-    assert_eq!(status.len(), 11);
-    assert_eq!(status[10].script_name, "011_from_the_future.sql");
+    assert_eq!(status.len(), 12);
+    assert_eq!(status[11].script_name, "012_from_the_future.sql");
     assert!(status.iter().all(|s| s.applied_at.is_some()));
     // An unknown version between known ones: refused before anything is undone.
-    diesel::sql_query("DELETE FROM schema_migrations WHERE version = '011'")
+    diesel::sql_query("DELETE FROM schema_migrations WHERE version = '012'")
         .execute(&mut conn)
         .await
         .unwrap();
@@ -321,7 +322,7 @@ async fn status_reports_unknown_applied_versions_and_rollback_refuses_them() {
     assert!(format!("{err:#}").contains("007"), "{err:#}");
     assert_eq!(recorded_versions(&db).await, all_versions());
     diesel::sql_query(
-        "INSERT INTO schema_migrations (version, script_name) VALUES ('011', '011_from_the_future.sql')",
+        "INSERT INTO schema_migrations (version, script_name) VALUES ('012', '012_from_the_future.sql')",
     )
     .execute(&mut conn)
     .await
@@ -329,9 +330,9 @@ async fn status_reports_unknown_applied_versions_and_rollback_refuses_them() {
     let err = migrate::rollback(&db.url, &migrations(), "008")
         .await
         .unwrap_err();
-    assert!(format!("{err:#}").contains("011"), "{err:#}");
+    assert!(format!("{err:#}").contains("012"), "{err:#}");
     // Nothing was rolled back.
-    assert_eq!(public_tables(&db).await, expected_tables(10));
+    assert_eq!(public_tables(&db).await, expected_tables(11));
 }
 
 #[tokio::test]
@@ -352,7 +353,7 @@ async fn failed_migration_rolls_back_with_its_bookkeeping() {
             .await
             .unwrap()
             .len(),
-        8
+        9
     );
 }
 

@@ -12,6 +12,11 @@ async fn health_reports_components() {
     assert_eq!(h.status, 200, "{}", h.text);
     assert_eq!(h.body["status"], "UP");
     assert_eq!(h.body["components"]["db"]["status"], "UP");
+    let notifications = &h.body["components"]["db"]["details"]["jobNotifications"];
+    assert!(
+        notifications == "listening" || notifications == "polling",
+        "{notifications}"
+    );
     assert_eq!(h.body["components"]["redis"]["status"], "UP");
     assert_eq!(h.body["components"]["diskSpace"]["status"], "UP");
     assert!(

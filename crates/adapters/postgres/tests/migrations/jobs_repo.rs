@@ -947,3 +947,39 @@ async fn token_usage_tolerates_empty_and_partial_json() {
         }
     );
 }
+
+#[tokio::test]
+async fn listeners_hear_new_jobs_and_events_from_any_connection() {
+    use ingenio_postgres::notify::JobWakeups;
+    use std::sync::Arc;
+    use tokio::sync::Notify;
+    let env = env().await;
+    let alice = env.user("alice").await;
+    let repo = PgJobRepository::new(env.pool.clone());
+    let jobs = Arc::new(Notify::new());
+    let wakeups = JobWakeups::start(env.db.url.clone(), jobs.clone());
+    let mut events = wakeups.subscribe();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !wakeups.is_listening() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "listener never connected"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let job = created(&repo, new_job(alice, "heard", None)).await;
+    tokio::time::timeout(std::time::Duration::from_secs(20), jobs.notified())
+        .await
+        .expect("a new job wakes a worker");
+    repo.append_event(job.id, "progress", &json!({"progress": 10}))
+        .await
+        .unwrap();
+    let heard = tokio::time::timeout(std::time::Duration::from_secs(20), events.recv())
+        .await
+        .expect("an event notification arrives")
+        .unwrap();
+    assert_eq!(heard, job.id);
+    // Without a listener nothing is heard and callers are told to poll.
+    let detached = JobWakeups::detached(Arc::new(Notify::new()));
+    assert!(!detached.is_listening());
+}

@@ -37,7 +37,12 @@ async fn db_component(state: &AppState) -> (bool, Value) {
     {
         Ok(Ok(())) => (
             true,
-            json!({"status":"UP","details":{"database":"PostgreSQL","validationQuery":"isValid()"}}),
+            json!({"status":"UP","details":{
+                "database":"PostgreSQL",
+                "validationQuery":"isValid()",
+                // LISTEN/NOTIFY for job wake-ups; "polling" while that connection reconnects
+                "jobNotifications": if state.job_wakeups.is_listening() { "listening" } else { "polling" },
+            }}),
         ),
         Ok(Err(e)) => {
             tracing::warn!(error = format!("{e:#}"), "health: database DOWN");

@@ -340,9 +340,14 @@ struct Stream {
     done: bool,
     last_sent: Instant,
     started: bool,
+    /// Job ids of new events from every instance (LISTEN/NOTIFY); polling covers any gap.
+    wake: tokio::sync::broadcast::Receiver<Uuid>,
 }
 
+/// Poll interval while the notification listener is down.
 const POLL: Duration = Duration::from_millis(250);
+/// Safety-net poll while it is up (a notification is only a hint).
+const POLL_LISTENING: Duration = Duration::from_secs(2);
 const HEARTBEAT: Duration = Duration::from_secs(15);
 
 async fn next_chunk(mut s: Stream) -> Option<(Result<Bytes, actix_web::Error>, Stream)> {
@@ -393,7 +398,28 @@ async fn next_chunk(mut s: Stream) -> Option<(Result<Bytes, actix_web::Error>, S
             s.last_sent = Instant::now();
             return Some((Ok(Bytes::from_static(b": keep-alive\n\n")), s));
         }
-        tokio::time::sleep(POLL).await;
+        let poll = if s.state.job_wakeups.is_listening() {
+            POLL_LISTENING
+        } else {
+            POLL
+        };
+        let wait = poll.min(HEARTBEAT.saturating_sub(s.last_sent.elapsed()));
+        let job = s.job;
+        let _ = tokio::time::timeout(wait, wake_for(&mut s.wake, job)).await;
+    }
+}
+
+/// Returns when a notification names `job` (or some were missed); never returns once the
+/// channel is closed, so the caller's timeout decides.
+async fn wake_for(rx: &mut tokio::sync::broadcast::Receiver<Uuid>, job: Uuid) {
+    use tokio::sync::broadcast::error::RecvError;
+    loop {
+        match rx.recv().await {
+            Ok(id) if id == job => return,
+            Ok(_) => {}
+            Err(RecvError::Lagged(_)) => return,
+            Err(RecvError::Closed) => std::future::pending::<()>().await,
+        }
     }
 }
 
@@ -440,6 +466,7 @@ pub async fn job_events(
             done: false,
             last_sent: Instant::now(),
             started: false,
+            wake: state.job_wakeups.subscribe(),
         },
         next_chunk,
     );
