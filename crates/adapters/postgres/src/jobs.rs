@@ -179,20 +179,25 @@ async fn insert_event(
         .await
 }
 
-/// Marks a job failed and clears its lease; the caller checked ownership under the row lock.
+/// Marks a job failed and clears its lease if `worker` holds it and it is not final, appending
+/// the `error` event in the caller's transaction. Returns the row when this call made the transition.
 async fn mark_failed(
     c: &mut AsyncPgConnection,
     id: Uuid,
+    worker: &str,
     code: &str,
     message: &str,
     usage: &Value,
 ) -> Result<Option<JobRow>, DieselError> {
     let row: Option<JobRow> = diesel::sql_query(
-        "UPDATE generation_jobs SET status = 'failed', error_code = $2, error_message = $3, \
-         token_usage = $4, finished_at = now(), lease_owner = NULL, lease_expires_at = NULL \
-         WHERE id = $1 RETURNING *",
+        "UPDATE generation_jobs SET status = 'failed', error_code = $3, error_message = $4, \
+         token_usage = $5, finished_at = now(), lease_owner = NULL, lease_expires_at = NULL \
+         WHERE id = $1 AND lease_owner = $2 \
+           AND status NOT IN ('completed', 'failed', 'cancelled') \
+         RETURNING *",
     )
     .bind::<SqlUuid, _>(id)
+    .bind::<Text, _>(worker)
     .bind::<Text, _>(truncated(code))
     .bind::<Text, _>(message)
     .bind::<Jsonb, _>(usage)
@@ -485,7 +490,7 @@ impl JobRepository for PgJobRepository {
                         match append_locked(c, viewer, target, None, &result.version).await? {
                             RawAppend::Appended(spec, version) => (spec.id, version.version_number),
                             RawAppend::Stale(_) | RawAppend::NotFound => {
-                                mark_failed(c, id, "3000", "app spec not found", usage).await?;
+                                mark_failed(c, id, worker, "3000", "app spec not found", usage).await?;
                                 return Ok(CompleteOutcome::Failed(JobFailure::new(
                                     "3000",
                                     "app spec not found",
@@ -543,24 +548,7 @@ impl JobRepository for PgJobRepository {
         let row = c
             .transaction::<_, DieselError, _>(|c| {
                 async move {
-                    let row: Option<JobRow> = diesel::sql_query(
-                        "UPDATE generation_jobs SET status = 'failed', error_code = $3, error_message = $4, \
-                         token_usage = $5, finished_at = now(), lease_owner = NULL, lease_expires_at = NULL \
-                         WHERE id = $1 AND lease_owner = $2 \
-                           AND status NOT IN ('completed', 'failed', 'cancelled') \
-                         RETURNING *",
-                    )
-                    .bind::<SqlUuid, _>(id)
-                    .bind::<Text, _>(worker)
-                    .bind::<Text, _>(truncated(code))
-                    .bind::<Text, _>(message)
-                    .bind::<Jsonb, _>(usage)
-                    .get_result(c)
-                    .await
-                    .optional()?;
-                    if row.is_some() {
-                        insert_event(c, id, "error", &json!({"code": code, "message": message})).await?;
-                    }
+                    let row = mark_failed(c, id, worker, code, message, usage).await?;
                     Ok(row)
                 }
                 .scope_boxed()
