@@ -1,0 +1,730 @@
+//! Unit tests of `AppSpecService` on the in-memory fakes: CRUD and viewer scoping, the time
+//! machine (versions, stale edits, diff, rollback) and the acceptance side of generation (quota,
+//! idempotency, cancel with refund).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use super::*;
+use crate::jobs::{Pipeline, RunOutcome};
+use crate::spec::fixtures::sample;
+use crate::testing::{InMemoryQuota, InMemoryStore, ScriptedGenerator, QUOTA_RESET_AFTER};
+use ingenio_kernel::{TenantId, UserId};
+use serde_json::json;
+use std::time::Duration;
+
+struct Harness {
+    store: InMemoryStore,
+    quota: Arc<InMemoryQuota>,
+    service: AppSpecService,
+    tenant: TenantId,
+    user: UserId,
+}
+
+fn harness(limit: u32) -> Harness {
+    harness_with(limit, true)
+}
+
+fn harness_with(limit: u32, quota_enabled: bool) -> Harness {
+    let store = InMemoryStore::new();
+    let quota = Arc::new(InMemoryQuota::new());
+    let service = AppSpecService::new(
+        Arc::new(store.specs()),
+        Arc::new(store.jobs()),
+        quota.clone(),
+        AppSpecConfig {
+            default_quality_threshold: 80,
+            quota_enabled,
+            ai_calls_per_hour: limit,
+        },
+    );
+    Harness {
+        store,
+        quota,
+        service,
+        tenant: TenantId::default(),
+        user: UserId::new_random(),
+    }
+}
+
+fn request(app_spec_id: Option<Uuid>) -> JobRequest {
+    JobRequest {
+        requirement: "  a vocabulary quiz for primary school pupils \n".to_owned(),
+        age_group: None,
+        magic_prompt_id: None,
+        variables: Value::Null,
+        app_spec_id,
+        renderer: None,
+        quality_threshold: 80,
+    }
+}
+
+fn renamed(name: &str) -> Value {
+    let mut v = sample();
+    v["appName"] = json!(name);
+    v
+}
+
+impl Harness {
+    fn me(&self) -> Viewer {
+        Viewer {
+            tenant: self.tenant,
+            user: self.user,
+            admin: false,
+        }
+    }
+
+    fn stranger(&self) -> Viewer {
+        Viewer {
+            tenant: self.tenant,
+            user: UserId::new_random(),
+            admin: false,
+        }
+    }
+
+    async fn created(&self) -> Uuid {
+        let (view, _) = self
+            .service
+            .create(self.me(), sample(), None)
+            .await
+            .unwrap();
+        view.spec.id
+    }
+
+    /// Claims the next job as `worker` and runs it with default agent answers.
+    async fn run_next(&self, worker: &str) -> RunOutcome {
+        let jobs = Arc::new(self.store.jobs());
+        let job = jobs
+            .claim(worker, Duration::from_secs(30))
+            .await
+            .unwrap()
+            .unwrap();
+        let pipeline = Pipeline {
+            jobs,
+            generator: Arc::new(ScriptedGenerator::new()),
+            specs: Arc::new(self.store.specs()),
+        };
+        pipeline.run(&job, worker).await.unwrap()
+    }
+}
+
+#[tokio::test]
+async fn create_stores_version_1_as_a_draft_user_edit() {
+    let h = harness(5);
+    let (view, v1) = h.service.create(h.me(), sample(), None).await.unwrap();
+    assert_eq!(view.spec.version, 1);
+    assert_eq!(view.spec.status, SpecStatus::Draft);
+    assert_eq!(view.spec.owner, h.user);
+    assert_eq!(view.spec.quality_score, Some(100));
+    assert_eq!(view.report.rule_score, 100);
+    assert_eq!(v1.version_number, 1);
+    assert_eq!(v1.change_type, ChangeType::UserEdit);
+    assert_eq!(v1.change_description.as_deref(), Some("Created"));
+    assert_eq!(v1.snapshot, sample());
+    assert_eq!(h.store.versions_of(view.spec.id), vec![v1]);
+}
+
+#[tokio::test]
+async fn create_refuses_an_invalid_spec_or_description_and_stores_nothing() {
+    let h = harness(5);
+    let err = h
+        .service
+        .create(h.me(), json!({"pages": []}), None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, AppSpecError::InvalidSpec { path, .. } if path == "appName"),
+        "{err:?}"
+    );
+    let err = h
+        .service
+        .create(h.me(), sample(), Some("x".repeat(501)))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, AppSpecError::Invalid { field, .. } if field == "changeDescription"),
+        "{err:?}"
+    );
+    assert!(h.store.all_specs().is_empty());
+    // a blank description falls back to the default
+    let (_, v) = h
+        .service
+        .create(h.me(), sample(), Some("   ".to_owned()))
+        .await
+        .unwrap();
+    assert_eq!(v.change_description.as_deref(), Some("Created"));
+}
+
+#[tokio::test]
+async fn edits_get_sequential_versions_and_go_back_to_draft() {
+    let h = harness(5);
+    let id = h.created().await;
+    let (_, v2) = h
+        .service
+        .edit(h.me(), id, Some(1), renamed("Two"), Some("rename".into()))
+        .await
+        .unwrap();
+    let (view, v3) = h
+        .service
+        .edit(h.me(), id, None, renamed("Three"), None)
+        .await
+        .unwrap();
+    assert_eq!((v2.version_number, v3.version_number), (2, 3));
+    assert_eq!(v2.change_description.as_deref(), Some("rename"));
+    assert_eq!(v3.change_description.as_deref(), Some("Edited"));
+    assert_eq!(view.spec.version, 3);
+    assert_eq!(view.spec.content["appName"], "Three");
+    let numbers: Vec<i32> = h
+        .service
+        .versions(h.me(), id)
+        .await
+        .unwrap()
+        .iter()
+        .map(|v| v.version_number)
+        .collect();
+    assert_eq!(numbers, vec![1, 2, 3]);
+    assert_eq!(
+        h.service.get(h.me(), id).await.unwrap().spec.content["appName"],
+        "Three"
+    );
+}
+
+#[tokio::test]
+async fn edit_with_a_stale_expected_version_is_refused_and_nothing_is_written() {
+    let h = harness(5);
+    let id = h.created().await;
+    h.service
+        .edit(h.me(), id, Some(1), renamed("Mine"), None)
+        .await
+        .unwrap();
+
+    let err = h
+        .service
+        .edit(h.me(), id, Some(1), renamed("Lost update"), None)
+        .await
+        .unwrap_err();
+
+    assert!(
+        matches!(
+            err,
+            AppSpecError::Stale {
+                expected: 1,
+                current: 2
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(h.store.versions_of(id).len(), 2);
+    let spec = h.store.spec(id).unwrap();
+    assert_eq!(
+        (spec.version, &spec.content["appName"]),
+        (2, &json!("Mine"))
+    );
+    // naming the current version works
+    let (_, v3) = h
+        .service
+        .edit(h.me(), id, Some(2), renamed("Next"), None)
+        .await
+        .unwrap();
+    assert_eq!(v3.version_number, 3);
+}
+
+#[tokio::test]
+async fn other_users_specs_are_not_found_never_forbidden() {
+    let h = harness(5);
+    let id = h.created().await;
+    let other = h.stranger();
+    let s = &h.service;
+    assert!(matches!(
+        s.get(other, id).await,
+        Err(AppSpecError::NotFound)
+    ));
+    assert!(matches!(
+        s.edit(other, id, None, renamed("x"), None).await,
+        Err(AppSpecError::NotFound)
+    ));
+    assert!(matches!(
+        s.versions(other, id).await,
+        Err(AppSpecError::NotFound)
+    ));
+    assert!(matches!(
+        s.version(other, id, 1).await,
+        Err(AppSpecError::NotFound)
+    ));
+    assert!(matches!(
+        s.diff(other, id, 1, 1).await,
+        Err(AppSpecError::NotFound)
+    ));
+    assert!(matches!(
+        s.rollback(other, id, 1).await,
+        Err(AppSpecError::NotFound)
+    ));
+    assert!(matches!(
+        s.delete(other, id).await,
+        Err(AppSpecError::NotFound)
+    ));
+    assert!(matches!(
+        s.submit(other, request(Some(id)), None).await,
+        Err(AppSpecError::NotFound)
+    ));
+    assert_eq!(
+        s.list(other, PageRequest::default()).await.unwrap().total,
+        0
+    );
+    // the same user id in another tenant sees nothing either
+    let elsewhere = Viewer {
+        tenant: TenantId::new_random(),
+        ..h.me()
+    };
+    assert!(matches!(
+        s.get(elsewhere, id).await,
+        Err(AppSpecError::NotFound)
+    ));
+    // an admin of the tenant sees it, but it is not in the admin's own list
+    let admin = Viewer {
+        admin: true,
+        ..other
+    };
+    assert_eq!(s.get(admin, id).await.unwrap().spec.id, id);
+    assert_eq!(
+        s.list(admin, PageRequest::default()).await.unwrap().total,
+        0
+    );
+    let admin_elsewhere = Viewer {
+        tenant: TenantId::new_random(),
+        ..admin
+    };
+    assert!(matches!(
+        s.get(admin_elsewhere, id).await,
+        Err(AppSpecError::NotFound)
+    ));
+    // nothing was written by the refused calls
+    assert_eq!(h.store.versions_of(id).len(), 1);
+    assert_eq!(h.quota.reservations_made(), 0);
+}
+
+#[tokio::test]
+async fn list_is_newest_first_and_paged() {
+    let h = harness(5);
+    let mut ids = vec![];
+    for _ in 0..3 {
+        ids.push(h.created().await);
+        h.store.clock().advance(Duration::from_secs(1));
+    }
+    let page = h
+        .service
+        .list(h.me(), PageRequest::new(1, 2).unwrap())
+        .await
+        .unwrap();
+    assert_eq!((page.total, page.pages), (3, 2));
+    assert_eq!(
+        page.records.iter().map(|s| s.id).collect::<Vec<_>>(),
+        vec![ids[2], ids[1]]
+    );
+    let page = h
+        .service
+        .list(h.me(), PageRequest::new(2, 2).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        page.records.iter().map(|s| s.id).collect::<Vec<_>>(),
+        vec![ids[0]]
+    );
+}
+
+#[tokio::test]
+async fn rollback_appends_a_rollback_version_and_keeps_history() {
+    let h = harness(5);
+    let id = h.created().await;
+    h.service
+        .edit(h.me(), id, None, renamed("Second"), None)
+        .await
+        .unwrap();
+
+    let (view, v3) = h.service.rollback(h.me(), id, 1).await.unwrap();
+
+    assert_eq!(v3.version_number, 3);
+    assert_eq!(v3.change_type, ChangeType::Rollback);
+    assert_eq!(
+        v3.change_description.as_deref(),
+        Some("Rolled back to version 1")
+    );
+    assert_eq!(v3.snapshot, sample());
+    assert_eq!(view.spec.version, 3);
+    assert_eq!(view.spec.content, sample());
+    assert_eq!(view.spec.status, SpecStatus::Draft);
+    let timeline = h.service.versions(h.me(), id).await.unwrap();
+    assert_eq!(
+        timeline
+            .iter()
+            .map(|v| (v.version_number, v.change_type))
+            .collect::<Vec<_>>(),
+        vec![
+            (1, ChangeType::UserEdit),
+            (2, ChangeType::UserEdit),
+            (3, ChangeType::Rollback)
+        ]
+    );
+    assert_eq!(timeline[1].snapshot["appName"], "Second", "history is kept");
+    // the diff sees the round trip: 1 → 2 changed, 1 → 3 identical
+    assert!(!h.service.diff(h.me(), id, 1, 2).await.unwrap().is_empty());
+    assert!(h.service.diff(h.me(), id, 1, 3).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_missing_version_is_version_not_found_and_rollback_to_it_writes_nothing() {
+    let h = harness(5);
+    let id = h.created().await;
+    assert!(matches!(
+        h.service.version(h.me(), id, 9).await,
+        Err(AppSpecError::VersionNotFound(9))
+    ));
+    assert!(matches!(
+        h.service.rollback(h.me(), id, 9).await,
+        Err(AppSpecError::VersionNotFound(9))
+    ));
+    assert!(matches!(
+        h.service.diff(h.me(), id, 1, 9).await,
+        Err(AppSpecError::VersionNotFound(9))
+    ));
+    assert_eq!(h.store.versions_of(id).len(), 1);
+}
+
+#[tokio::test]
+async fn delete_removes_the_spec_with_its_versions() {
+    let h = harness(5);
+    let id = h.created().await;
+    h.service.delete(h.me(), id).await.unwrap();
+    assert!(matches!(
+        h.service.get(h.me(), id).await,
+        Err(AppSpecError::NotFound)
+    ));
+    assert!(matches!(
+        h.service.versions(h.me(), id).await,
+        Err(AppSpecError::NotFound)
+    ));
+    assert_eq!(h.store.version_count(), 0);
+    assert!(matches!(
+        h.service.delete(h.me(), id).await,
+        Err(AppSpecError::NotFound)
+    ));
+}
+
+#[tokio::test]
+async fn submit_reserves_one_unit_and_enqueues_a_pending_job() {
+    let h = harness(5);
+    let (job, created) = h.service.submit(h.me(), request(None), None).await.unwrap();
+    assert!(created);
+    assert_eq!(job.status, JobStatus::Pending);
+    assert_eq!(job.user_id, h.user);
+    assert_eq!(
+        job.request.requirement,
+        "a vocabulary quiz for primary school pupils"
+    );
+    let reservation = job.quota_reservation.clone().unwrap();
+    assert_eq!(h.quota.open_reservations(), vec![Reservation(reservation)]);
+    let q = h.service.quota(h.me()).await.unwrap();
+    assert_eq!((q.used, q.limit, q.allowed), (1, 5, true));
+    assert_eq!(h.service.job(h.me(), job.id).await.unwrap(), job);
+}
+
+#[tokio::test]
+async fn submit_with_the_same_idempotency_key_returns_the_same_job_and_counts_once() {
+    let h = harness(5);
+    let key = Some("key-1".to_owned());
+    let (first, created) = h
+        .service
+        .submit(h.me(), request(None), key.clone())
+        .await
+        .unwrap();
+    assert!(created);
+    let (again, created) = h
+        .service
+        .submit(h.me(), request(None), key.clone())
+        .await
+        .unwrap();
+    assert!(!created);
+    assert_eq!(again.id, first.id);
+    assert_eq!(again.quota_reservation, first.quota_reservation);
+    assert_eq!(
+        h.quota.used(h.user),
+        1,
+        "the retry's reservation is handed back"
+    );
+    let all = h
+        .service
+        .jobs(h.me(), None, PageRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(all.total, 1);
+    // the key is per user; another key is another job
+    let other = h.stranger();
+    let (theirs, created) = h
+        .service
+        .submit(other, request(None), key.clone())
+        .await
+        .unwrap();
+    assert!(created);
+    assert_ne!(theirs.id, first.id);
+    let (next, created) = h
+        .service
+        .submit(h.me(), request(None), Some("key-2".into()))
+        .await
+        .unwrap();
+    assert!(created);
+    assert_ne!(next.id, first.id);
+    assert_eq!(h.quota.used(h.user), 2);
+}
+
+#[tokio::test]
+async fn an_idempotent_retry_at_the_quota_limit_returns_the_existing_job() {
+    let h = harness(1);
+    let key = Some("only-one".to_owned());
+    let (first, _) = h
+        .service
+        .submit(h.me(), request(None), key.clone())
+        .await
+        .unwrap();
+    let retry = h.service.submit(h.me(), request(None), key).await;
+    let (again, created) = retry.unwrap();
+    assert_eq!((again.id, created), (first.id, false));
+    assert_eq!(h.quota.used(h.user), 1);
+}
+
+#[tokio::test]
+async fn an_exhausted_quota_refuses_and_enqueues_nothing() {
+    let h = harness(2);
+    for _ in 0..2 {
+        h.service.submit(h.me(), request(None), None).await.unwrap();
+    }
+    let err = h
+        .service
+        .submit(h.me(), request(None), None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            AppSpecError::QuotaExceeded {
+                limit: 2,
+                retry_after_secs
+            } if retry_after_secs == QUOTA_RESET_AFTER.as_secs()
+        ),
+        "{err:?}"
+    );
+    let all = h
+        .service
+        .jobs(h.me(), None, PageRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(all.total, 2);
+    let q = h.service.quota(h.me()).await.unwrap();
+    assert_eq!((q.used, q.allowed), (2, false));
+    // another user has their own quota
+    assert!(h
+        .service
+        .submit(h.stranger(), request(None), None)
+        .await
+        .is_ok());
+}
+
+#[tokio::test]
+async fn a_disabled_quota_reserves_nothing() {
+    let h = harness_with(1, false);
+    for _ in 0..3 {
+        let (job, _) = h.service.submit(h.me(), request(None), None).await.unwrap();
+        assert_eq!(job.quota_reservation, None);
+    }
+    assert_eq!(h.quota.reservations_made(), 0);
+}
+
+#[tokio::test]
+async fn submit_checks_its_parameters_before_reserving() {
+    let h = harness(5);
+    let mut bad = request(None);
+    bad.quality_threshold = 101;
+    let err = h.service.submit(h.me(), bad, None).await.unwrap_err();
+    assert!(
+        matches!(&err, AppSpecError::Invalid { field, .. } if field == "qualityThreshold"),
+        "{err:?}"
+    );
+    for key in [String::new(), "k".repeat(201)] {
+        let err = h
+            .service
+            .submit(h.me(), request(None), Some(key))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, AppSpecError::Invalid { field, .. } if field == "Idempotency-Key"),
+            "{err:?}"
+        );
+    }
+    let err = h
+        .service
+        .submit(h.me(), request(Some(Uuid::new_v4())), None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AppSpecError::NotFound), "{err:?}");
+    assert_eq!(h.quota.reservations_made(), 0);
+    // 200 characters and a threshold of 100 are fine
+    let mut edge = request(None);
+    edge.quality_threshold = 100;
+    assert!(h
+        .service
+        .submit(h.me(), edge, Some("k".repeat(200)))
+        .await
+        .is_ok());
+}
+
+#[tokio::test]
+async fn a_job_that_cannot_be_stored_gives_its_reservation_back() {
+    let h = harness(5);
+    h.store.set_unavailable(true);
+    let err = h
+        .service
+        .submit(h.me(), request(None), None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AppSpecError::Unavailable(_)), "{err:?}");
+    assert_eq!(h.quota.reservations_made(), 1);
+    assert_eq!(h.quota.refunds(), 1);
+    assert_eq!(h.quota.used(h.user), 0);
+}
+
+#[tokio::test]
+async fn cancel_refunds_the_reservation_once() {
+    let h = harness(5);
+    let (job, _) = h.service.submit(h.me(), request(None), None).await.unwrap();
+
+    let cancelled = h.service.cancel(h.me(), job.id).await.unwrap();
+
+    assert_eq!(cancelled.status, JobStatus::Cancelled);
+    assert!(cancelled.finished_at.is_some());
+    assert_eq!(h.quota.used(h.user), 0);
+    assert_eq!(h.quota.refunds(), 1);
+    let again = h.service.cancel(h.me(), job.id).await.unwrap();
+    assert_eq!(again.status, JobStatus::Cancelled);
+    assert_eq!(h.quota.refunds(), 1, "a second cancel refunds nothing");
+    let events = h.service.events_after(job.id, 0).await.unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(
+        (events[0].kind.as_str(), &events[0].data["code"]),
+        ("error", &json!("cancelled"))
+    );
+    // a cancelled job is never claimed
+    assert!(h
+        .store
+        .jobs()
+        .claim("w", Duration::from_secs(30))
+        .await
+        .unwrap()
+        .is_none());
+    // someone else's job is not found and stays as it is
+    let (theirs, _) = h
+        .service
+        .submit(h.stranger(), request(None), None)
+        .await
+        .unwrap();
+    assert!(matches!(
+        h.service.cancel(h.me(), theirs.id).await,
+        Err(AppSpecError::JobNotFound)
+    ));
+    assert!(matches!(
+        h.service.job(h.me(), theirs.id).await,
+        Err(AppSpecError::JobNotFound)
+    ));
+    assert_eq!(h.store.job(theirs.id).unwrap().status, JobStatus::Pending);
+}
+
+#[tokio::test]
+async fn cancelling_a_finished_job_changes_nothing_and_refunds_nothing() {
+    let h = harness(5);
+    let (job, _) = h.service.submit(h.me(), request(None), None).await.unwrap();
+    let outcome = h.run_next("w").await;
+    let RunOutcome::Completed {
+        app_spec_id,
+        version,
+    } = outcome
+    else {
+        panic!("{outcome:?}");
+    };
+
+    let after = h.service.cancel(h.me(), job.id).await.unwrap();
+
+    assert_eq!(after.status, JobStatus::Completed);
+    assert_eq!(after.app_spec_id, Some(app_spec_id));
+    assert_eq!(after.version_number, Some(version));
+    assert_eq!(h.quota.refunds(), 0);
+    assert_eq!(h.quota.used(h.user), 1);
+    // the generated spec is the user's, with its ai_generation version 1
+    let v1 = h.service.version(h.me(), app_spec_id, 1).await.unwrap();
+    assert_eq!(v1.change_type, ChangeType::AiGeneration);
+}
+
+#[tokio::test]
+async fn events_after_resumes_without_repeats_or_gaps() {
+    let h = harness(5);
+    let (job, _) = h.service.submit(h.me(), request(None), None).await.unwrap();
+    assert!(matches!(
+        h.run_next("w").await,
+        RunOutcome::Completed { .. }
+    ));
+    let all = h.service.events_after(job.id, 0).await.unwrap();
+    assert!(all.len() > 3);
+    assert!(all.windows(2).all(|w| w[0].id < w[1].id));
+    assert_eq!(all.last().unwrap().kind, "complete");
+    let rest = h.service.events_after(job.id, all[2].id).await.unwrap();
+    assert_eq!(rest, all[3..].to_vec());
+    assert!(h
+        .service
+        .events_after(job.id, all.last().unwrap().id)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+#[tokio::test]
+async fn jobs_are_listed_newest_first_and_filtered_by_status() {
+    let h = harness(5);
+    let (older, _) = h.service.submit(h.me(), request(None), None).await.unwrap();
+    h.store.clock().advance(Duration::from_secs(1));
+    let (newer, _) = h.service.submit(h.me(), request(None), None).await.unwrap();
+    h.service.cancel(h.me(), older.id).await.unwrap();
+    h.service
+        .submit(h.stranger(), request(None), None)
+        .await
+        .unwrap();
+
+    let all = h
+        .service
+        .jobs(h.me(), None, PageRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        all.records.iter().map(|j| j.id).collect::<Vec<_>>(),
+        vec![newer.id, older.id]
+    );
+    let cancelled = h
+        .service
+        .jobs(h.me(), Some(JobStatus::Cancelled), PageRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        cancelled.records.iter().map(|j| j.id).collect::<Vec<_>>(),
+        vec![older.id]
+    );
+}
+
+#[tokio::test]
+async fn an_admin_regeneration_of_another_users_spec_is_refused() {
+    let h = harness(5);
+    let id = h.created().await;
+    let admin = Viewer {
+        admin: true,
+        ..h.stranger()
+    };
+    // Refused up front (a regeneration writes as the spec's owner), before any quota is used.
+    match h.service.submit(admin, request(Some(id)), None).await {
+        Err(AppSpecError::NotFound) => {}
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(h.quota.reservations_made(), 0);
+}
