@@ -306,6 +306,24 @@ impl JobRepository for PgJobRepository {
         one(row)
     }
 
+    async fn find_by_key(
+        &self,
+        viewer: Viewer,
+        key: &str,
+    ) -> Result<Option<GenerationJob>, StoreError> {
+        let mut c = conn(&self.pool).await?;
+        let row: Option<JobRow> = generation_jobs::table
+            .filter(generation_jobs::user_id.eq(viewer.user.as_uuid()))
+            .filter(generation_jobs::idempotency_key.eq(key))
+            .filter(generation_jobs::tenant_id.eq(viewer.tenant.as_uuid()))
+            .select(JobRow::as_select())
+            .first(&mut c)
+            .await
+            .optional()
+            .map_err(store_err)?;
+        one(row)
+    }
+
     async fn list(
         &self,
         viewer: Viewer,

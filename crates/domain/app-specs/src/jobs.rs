@@ -280,77 +280,104 @@ impl Pipeline {
             }
         };
 
-        // validate: the rule pass, then (only without errors) the AI review
-        if !self
-            .enter(
-                job,
-                worker,
-                JobStatus::Validating,
-                70,
-                &state,
-                &usage,
-                Step::Validate,
-            )
-            .await?
-        {
-            return Ok(RunOutcome::Abandoned);
-        }
-        let report = validate_value(&spec);
-        let (ai, review) = if report.errors == 0 {
-            match self.generator.review(&input, &spec).await {
-                Ok(o) => {
-                    usage.add(&o.usage);
-                    let r = output_json(&o);
-                    self.agent_done(job.id, Step::Validate, &o.reasoning, &o.usage)
-                        .await?;
-                    (Some(o.value.score.min(100)), r)
-                }
-                Err(e) => {
-                    return self
-                        .fail_agent(job, worker, Step::Validate, &e, &usage)
-                        .await
-                }
-            }
-        } else {
-            (None, Value::Null)
-        };
-        let score = match ai {
-            Some(ai) => final_score(report.rule_score, ai),
-            None => report.rule_score,
-        };
+        // validate: the rule pass, then (only without errors) the AI review. A passing verdict is
+        // checkpointed with the `generating` step, so a takeover after it does not pay again.
         let threshold = job.request.quality_threshold;
-        state["validate"] = json!({
-            "ruleScore": report.rule_score,
-            "aiScore": ai,
-            "finalScore": score,
-            "threshold": threshold,
-            "errors": report.errors,
-            "warnings": report.warnings,
-            "findings": serde_json::to_value(&report.findings).unwrap_or(Value::Null),
-            "review": review,
-        });
-        if score < threshold {
-            let (code, what) = if report.errors > 0 {
-                ("3004", "validation failed")
-            } else {
-                ("3003", "quality below threshold")
+        let passed = state
+            .get("validate")
+            .filter(|v| {
+                v["finalScore"]
+                    .as_u64()
+                    .is_some_and(|s| s >= u64::from(threshold))
+            })
+            .cloned();
+        let (score, rule_score, ai, warnings) = if let Some(v) = passed {
+            let num = |k: &str| {
+                v[k].as_u64()
+                    .map(|n| u8::try_from(n.min(100)).unwrap_or(100))
             };
-            let msg = format!(
-                "{what}: score {score} < threshold {threshold} ({} errors, {} warnings)",
-                report.errors, report.warnings
-            );
-            return self
-                .fail(job, worker, JobFailure::new(code, msg), &usage)
-                .await;
-        }
-        if self
-            .jobs
-            .checkpoint(job.id, worker, JobStatus::Generating, 90, &state, &usage)
-            .await?
-            == Lease::Lost
-        {
-            return Ok(RunOutcome::Abandoned);
-        }
+            (
+                num("finalScore").unwrap_or(threshold),
+                num("ruleScore").unwrap_or(0),
+                num("aiScore"),
+                v["warnings"]
+                    .as_u64()
+                    .and_then(|n| u32::try_from(n).ok())
+                    .unwrap_or(0),
+            )
+        } else {
+            if !self
+                .enter(
+                    job,
+                    worker,
+                    JobStatus::Validating,
+                    70,
+                    &state,
+                    &usage,
+                    Step::Validate,
+                )
+                .await?
+            {
+                return Ok(RunOutcome::Abandoned);
+            }
+            let report = validate_value(&spec);
+            let (ai, review) = if report.errors == 0 {
+                match self.generator.review(&input, &spec).await {
+                    Ok(o) => {
+                        usage.add(&o.usage);
+                        let r = output_json(&o);
+                        self.agent_done(job.id, Step::Validate, &o.reasoning, &o.usage)
+                            .await?;
+                        (Some(o.value.score.min(100)), r)
+                    }
+                    Err(e) => {
+                        return self
+                            .fail_agent(job, worker, Step::Validate, &e, &usage)
+                            .await
+                    }
+                }
+            } else {
+                (None, Value::Null)
+            };
+            let score = match ai {
+                Some(ai) => final_score(report.rule_score, ai),
+                None => report.rule_score,
+            };
+            state["validate"] = json!({
+                "ruleScore": report.rule_score,
+                "aiScore": ai,
+                "finalScore": score,
+                "threshold": threshold,
+                "errors": report.errors,
+                "warnings": report.warnings,
+                "findings": serde_json::to_value(&report.findings).unwrap_or(Value::Null),
+                "review": review,
+            });
+            if score < threshold {
+                let (code, what) = if report.errors > 0 {
+                    ("3004", "validation failed")
+                } else {
+                    ("3003", "quality below threshold")
+                };
+                let msg = format!(
+                    "{what}: score {score} < threshold {threshold} ({} errors, {} warnings)",
+                    report.errors, report.warnings
+                );
+                return self
+                    .fail(job, worker, JobFailure::new(code, msg), &usage)
+                    .await;
+            }
+            if self
+                .jobs
+                .checkpoint(job.id, worker, JobStatus::Generating, 90, &state, &usage)
+                .await?
+                == Lease::Lost
+            {
+                return Ok(RunOutcome::Abandoned);
+            }
+
+            (score, report.rule_score, ai, report.warnings)
+        };
 
         let metadata = json!({
             "userInput": job.request.requirement,
@@ -380,7 +407,7 @@ impl Pipeline {
                 quality_score: Some(i32::from(score)),
             },
             usage,
-            summary: json!({"qualityScore": score, "ruleScore": report.rule_score, "aiScore": ai, "warnings": report.warnings}),
+            summary: json!({"qualityScore": score, "ruleScore": rule_score, "aiScore": ai, "warnings": warnings}),
         };
         Ok(match self.jobs.complete(job.id, worker, result).await? {
             CompleteOutcome::Completed {
@@ -480,3 +507,6 @@ impl Pipeline {
         )
     }
 }
+
+#[cfg(test)]
+mod tests;

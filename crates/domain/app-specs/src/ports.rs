@@ -96,6 +96,8 @@ pub struct Viewer {
 }
 
 /// The outcome of appending a version.
+// A short-lived return value that is matched at once; boxing the common case buys nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum AppendOutcome {
     Appended(StoredSpec, SpecVersion),
@@ -212,6 +214,12 @@ pub trait JobRepository: Send + Sync {
     async fn create(&self, job: NewJob) -> Result<CreateJob, StoreError>;
     /// `Ok(None)` when the job does not exist or is not the viewer's (admins see all in the tenant).
     async fn get(&self, viewer: Viewer, id: Uuid) -> Result<Option<GenerationJob>, StoreError>;
+    /// The viewer's own job created with `key` (idempotency keys are per user), if any.
+    async fn find_by_key(
+        &self,
+        viewer: Viewer,
+        key: &str,
+    ) -> Result<Option<GenerationJob>, StoreError>;
     async fn list(
         &self,
         viewer: Viewer,

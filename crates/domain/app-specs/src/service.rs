@@ -235,8 +235,11 @@ impl AppSpecService {
         }
     }
 
-    /// Accepts a generation request: checks the target spec, reserves one unit of AI quota and
-    /// enqueues the job (idempotently per key). Returns the job and whether it is new.
+    /// Accepts a generation request: checks the target spec (the caller's own: a regeneration
+    /// writes a version as its owner, so an admin cannot regenerate someone else's spec), reserves
+    /// one unit of AI quota and enqueues the job (idempotently per key: a repeated key returns the
+    /// existing job before any quota is asked for, so a retry at the limit is not refused).
+    /// Returns the job and whether it is new.
     pub async fn submit(
         &self,
         viewer: Viewer,
@@ -247,6 +250,7 @@ impl AppSpecService {
             self.specs
                 .get(viewer, id)
                 .await?
+                .filter(|s| s.owner == viewer.user)
                 .ok_or(AppSpecError::NotFound)?;
         }
         if request.quality_threshold > 100 {
@@ -264,6 +268,11 @@ impl AppSpecService {
             }
         }
         request.requirement = request.requirement.trim().to_owned();
+        if let Some(key) = &idempotency_key {
+            if let Some(job) = self.jobs.find_by_key(viewer, key).await? {
+                return Ok((job, false));
+            }
+        }
         let reservation = self.reserve(viewer).await?;
         let created = self
             .jobs
@@ -352,3 +361,6 @@ impl AppSpecService {
             .await?)
     }
 }
+
+#[cfg(test)]
+mod tests;

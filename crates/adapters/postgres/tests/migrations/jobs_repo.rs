@@ -983,3 +983,24 @@ async fn listeners_hear_new_jobs_and_events_from_any_connection() {
     let detached = JobWakeups::detached(Arc::new(Notify::new()));
     assert!(!detached.is_listening());
 }
+
+#[tokio::test]
+async fn find_by_key_sees_only_the_owners_job() {
+    let env = env().await;
+    let alice = env.user("alice").await;
+    let bob = env.user("bob").await;
+    let repo = PgJobRepository::new(env.pool.clone());
+    let job = created(&repo, new_job(alice, "keyed", Some("k-1"))).await;
+    let found = repo.find_by_key(viewer(alice), "k-1").await.unwrap();
+    assert_eq!(found.map(|j| j.id), Some(job.id));
+    assert!(repo
+        .find_by_key(viewer(bob), "k-1")
+        .await
+        .unwrap()
+        .is_none());
+    assert!(repo
+        .find_by_key(viewer(alice), "k-2")
+        .await
+        .unwrap()
+        .is_none());
+}
