@@ -87,6 +87,7 @@ pub fn json() -> anyhow::Result<String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::ApiDoc;
     use std::collections::BTreeSet;

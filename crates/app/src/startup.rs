@@ -248,7 +248,7 @@ fn build_generator(settings: &Settings) -> anyhow::Result<Generators> {
         tracing::info!(
             "DEEPSEEK_API_KEY not configured: generation uses the offline rule-based generator"
         );
-        return Ok((Arc::new(OfflineGenerator::default()), None));
+        return Ok((Arc::new(OfflineGenerator), None));
     }
     let mut cfg = ingenio_deepseek::DeepseekConfig::new(
         key.to_owned(),

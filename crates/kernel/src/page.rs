@@ -27,7 +27,7 @@ impl PageRequest {
         if current < 1 {
             return Err(PageRequestError::Current);
         }
-        if size < 1 || size > MAX_PAGE_SIZE {
+        if !(1..=MAX_PAGE_SIZE).contains(&size) {
             return Err(PageRequestError::Size);
         }
         Ok(Self { current, size })

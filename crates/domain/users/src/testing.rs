@@ -150,10 +150,13 @@ struct RefreshRow {
     revoked: bool,
 }
 
+/// A password-reset token: its user, when it expires, and whether it was used.
+type ResetRow = (UserId, DateTime<Utc>, bool);
+
 /// Session state kept in maps; access revocations are forwarded to the users fake.
 pub struct InMemorySessions {
     refresh: Mutex<HashMap<Uuid, RefreshRow>>,
-    resets: Mutex<HashMap<String, (UserId, DateTime<Utc>, bool)>>,
+    resets: Mutex<HashMap<String, ResetRow>>,
     users: std::sync::Arc<InMemoryUsers>,
 }
 

@@ -149,7 +149,7 @@ fn agent_state(job: &GenerationJob, step: &str, order: u8) -> Value {
         JobStatus::Validating => 3,
         _ => 0,
     };
-    let state = if !s.is_null() && !(step == "validate" && s.get("finalScore").is_none()) {
+    let state = if !(s.is_null() || step == "validate" && s.get("finalScore").is_none()) {
         "completed"
     } else if running == order {
         "running"
