@@ -10,23 +10,42 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+/// The job a worker is running, if any (read at shutdown to hand it over).
+type Current = Arc<std::sync::Mutex<Option<uuid::Uuid>>>;
+
 /// Running workers; stop them with `shutdown`.
 pub struct Workers {
     stop: watch::Sender<bool>,
     handles: Vec<JoinHandle<()>>,
+    /// (worker id, its current job) per worker.
+    current: Vec<(String, Current)>,
+    jobs: Arc<dyn JobRepository>,
 }
 
 impl Workers {
     /// Asks workers to stop claiming, waits up to `grace` for jobs in flight, then aborts the rest
-    /// (their leases expire and another instance resumes them).
+    /// and releases their leases, so another instance resumes them from their last checkpoint at
+    /// once instead of after the lease.
     pub async fn shutdown(mut self, grace: Duration) {
         let _ = self.stop.send(true);
         let all = futures::future::join_all(self.handles.iter_mut().map(|h| async {
             let _ = h.await;
         }));
-        if tokio::time::timeout(grace, all).await.is_err() {
-            for h in &self.handles {
-                h.abort();
+        if tokio::time::timeout(grace, all).await.is_ok() {
+            return;
+        }
+        for h in &self.handles {
+            h.abort();
+        }
+        for (worker, current) in &self.current {
+            let job = *current.lock().unwrap_or_else(|e| e.into_inner());
+            let Some(job) = job else { continue };
+            match self.jobs.release(job, worker).await {
+                Ok(true) => tracing::info!(%job, %worker, "generation job handed over at shutdown"),
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::warn!(%job, error = %e, "could not release the job; its lease will expire")
+                }
             }
         }
     }
@@ -51,6 +70,7 @@ pub fn start(
         std::process::id(),
         &uuid::Uuid::new_v4().simple().to_string()[..8]
     );
+    let mut current = Vec::with_capacity(count);
     let handles = (0..count)
         .map(|n| {
             let worker = Worker {
@@ -59,11 +79,18 @@ pub fn start(
                 pipeline: pipeline.clone(),
                 jobs: jobs.clone(),
                 stop: stop_rx.clone(),
+                current: Current::default(),
             };
+            current.push((worker.id.clone(), worker.current.clone()));
             tokio::spawn(worker.run())
         })
         .collect();
-    Workers { stop, handles }
+    Workers {
+        stop,
+        handles,
+        current,
+        jobs,
+    }
 }
 
 struct Worker {
@@ -72,9 +99,14 @@ struct Worker {
     pipeline: Arc<Pipeline>,
     jobs: Arc<dyn JobRepository>,
     stop: watch::Receiver<bool>,
+    current: Current,
 }
 
 impl Worker {
+    fn set_current(&self, job: Option<uuid::Uuid>) {
+        *self.current.lock().unwrap_or_else(|e| e.into_inner()) = job;
+    }
+
     fn lease(&self) -> Duration {
         Duration::from_secs(self.state.settings.ingenio.generation.lease_seconds.max(2))
     }
@@ -95,7 +127,9 @@ impl Worker {
             }
             match self.jobs.claim(&self.id, self.lease()).await {
                 Ok(Some(job)) => {
+                    self.set_current(Some(job.id));
                     self.process(job).await;
+                    self.set_current(None);
                     continue;
                 }
                 Ok(None) => {}

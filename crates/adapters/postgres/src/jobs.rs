@@ -399,6 +399,27 @@ impl JobRepository for PgJobRepository {
         Ok(if n == 1 { Lease::Held } else { Lease::Lost })
     }
 
+    async fn release(&self, id: Uuid, worker: &str) -> Result<bool, StoreError> {
+        let mut c = conn(&self.pool).await?;
+        // The owner stays recorded (for the logs); an expired lease is what makes a job claimable.
+        // The notification wakes an idle worker on every instance (delivered at commit).
+        let rows: Vec<IdRow> = diesel::sql_query(
+            "WITH released AS ( \
+               UPDATE generation_jobs SET lease_expires_at = now() - interval '1 second' \
+               WHERE id = $1 AND lease_owner = $2 \
+                 AND status NOT IN ('completed', 'failed', 'cancelled') \
+               RETURNING id) \
+             SELECT 0::bigint AS id FROM released \
+             CROSS JOIN LATERAL (SELECT pg_notify('ingenio_jobs', released.id::text)) AS n",
+        )
+        .bind::<SqlUuid, _>(id)
+        .bind::<Text, _>(worker)
+        .load(&mut c)
+        .await
+        .map_err(store_err)?;
+        Ok(!rows.is_empty())
+    }
+
     async fn checkpoint(
         &self,
         id: Uuid,

@@ -337,6 +337,46 @@ async fn a_crashed_instance_is_taken_over_and_sse_resumes_without_repeats() {
 }
 
 #[tokio::test]
+async fn a_graceful_shutdown_hands_its_job_over_before_the_lease_expires() {
+    let fake = FakeDeepseek::start().await;
+    fake.set_default(|r| match r.agent.as_deref() {
+        Some("execute") => Reply::Slow {
+            delay: Duration::from_secs(4),
+            reply: Box::new(Reply::Json(ingenio_testkit::deepseek::good_spec())),
+        },
+        Some("plan") => Reply::Json(ingenio_testkit::deepseek::good_plan()),
+        _ => Reply::Json(good_review(90)),
+    });
+    // A lease far longer than the test waits: only the release at shutdown can hand the job over.
+    let instance = |db: Option<Arc<ingenio_testkit::db::TestDb>>| {
+        let mut b = TestApp::builder()
+            .deepseek(&fake.base_url())
+            .set("ingenio.generation.lease-seconds", 300)
+            .set("ingenio.generation.poll-interval-ms", 50)
+            .set("server.shutdown-timeout", 1);
+        if let Some(db) = db {
+            b = b.db(db);
+        }
+        b.spawn()
+    };
+    let first = instance(None).await;
+    let (token, _) = first.register("gen_handover").await;
+    let id = start_job(&first, &token, json!({"requirement": REQ})).await;
+    first
+        .sse(&id, &token, None, Duration::from_secs(10), |e| {
+            e.event == "agent" && e.data["data"]["agent"] == "execute"
+        })
+        .await;
+    let second = instance(Some(Arc::clone(&first.db))).await;
+    first.stop().await;
+    let done = second
+        .wait_final(&id, &token, Duration::from_secs(60))
+        .await;
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(done["attempts"], 2);
+}
+
+#[tokio::test]
 async fn other_users_cannot_see_my_job_or_its_events() {
     let fake = FakeDeepseek::start().await;
     let app = ai_app(&fake).await;

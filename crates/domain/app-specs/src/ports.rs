@@ -235,6 +235,10 @@ pub trait JobRepository: Send + Sync {
     ) -> Result<Option<GenerationJob>, StoreError>;
     /// Extends the lease if `worker` still holds it and the job is not final.
     async fn renew(&self, id: Uuid, worker: &str, lease: Duration) -> Result<Lease, StoreError>;
+    /// Gives the lease up early (a graceful shutdown that could not finish the job), so another
+    /// instance claims it at once instead of after the lease; the checkpoints stay. `true` when
+    /// `worker` held the job.
+    async fn release(&self, id: Uuid, worker: &str) -> Result<bool, StoreError>;
     /// Records progress and the per-step checkpoint state (used to resume after a takeover).
     async fn checkpoint(
         &self,

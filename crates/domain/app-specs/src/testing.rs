@@ -692,6 +692,19 @@ impl JobRepository for InMemoryJobs {
         })
     }
 
+    async fn release(&self, id: Uuid, worker: &str) -> Result<bool, StoreError> {
+        let now = self.0.now();
+        let mut db = self.0.db()?;
+        Ok(match held(&mut db, id, worker) {
+            Some(job) => {
+                job.lease_expires_at = None;
+                job.updated_at = now;
+                true
+            }
+            None => false,
+        })
+    }
+
     async fn checkpoint(
         &self,
         id: Uuid,

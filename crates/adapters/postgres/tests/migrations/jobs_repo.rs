@@ -1004,3 +1004,25 @@ async fn find_by_key_sees_only_the_owners_job() {
         .unwrap()
         .is_none());
 }
+
+#[tokio::test]
+async fn release_hands_a_held_job_to_the_next_claim_at_once() {
+    let env = env().await;
+    let alice = env.user("alice").await;
+    let repo = PgJobRepository::new(env.pool.clone());
+    let job = created(&repo, new_job(alice, "handover", None)).await;
+    repo.claim("w1", LEASE).await.unwrap().unwrap();
+    assert!(
+        repo.claim("w2", LEASE).await.unwrap().is_none(),
+        "lease is live"
+    );
+    assert!(
+        !repo.release(job.id, "w2").await.unwrap(),
+        "only the holder releases"
+    );
+    assert!(repo.release(job.id, "w1").await.unwrap());
+    let taken = repo.claim("w2", LEASE).await.unwrap().unwrap();
+    assert_eq!((taken.id, taken.attempts), (job.id, 2));
+    // the old holder can no longer write
+    assert_eq!(repo.renew(job.id, "w1", LEASE).await.unwrap(), Lease::Lost);
+}
