@@ -284,52 +284,16 @@ impl TestApp {
         timeout: std::time::Duration,
         stop: impl Fn(&SseEvent) -> bool,
     ) -> Vec<SseEvent> {
-        let mut req = self
-            .client
-            .get(self.url(&format!("/api/v1/generate/jobs/{job}/events")))
-            .bearer_auth(token);
-        if let Some(id) = last_event_id {
-            req = req.header("Last-Event-ID", id.to_string());
-        }
-        let mut res = req.send().await.expect("sse request");
-        assert_eq!(res.status(), 200, "sse status");
-        let mut buf = String::new();
-        let mut events = Vec::new();
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            let chunk = match tokio::time::timeout_at(deadline, res.chunk()).await {
-                Ok(Ok(Some(c))) => c,
-                _ => return events,
-            };
-            buf.push_str(&String::from_utf8_lossy(&chunk));
-            while let Some(end) = buf.find("\n\n") {
-                let frame: String = buf.drain(..end + 2).collect();
-                let mut id = None;
-                let mut event = String::new();
-                let mut data = String::new();
-                for line in frame.lines() {
-                    if let Some(v) = line.strip_prefix("id: ") {
-                        id = v.trim().parse().ok();
-                    } else if let Some(v) = line.strip_prefix("event: ") {
-                        event = v.trim().to_owned();
-                    } else if let Some(v) = line.strip_prefix("data: ") {
-                        data.push_str(v);
-                    }
-                }
-                if let Some(id) = id {
-                    let e = SseEvent {
-                        id,
-                        event,
-                        data: serde_json::from_str(&data).unwrap_or(Value::Null),
-                    };
-                    let last = stop(&e);
-                    events.push(e);
-                    if last {
-                        return events;
-                    }
-                }
-            }
-        }
+        read_sse(
+            &self.client,
+            &self.address,
+            job,
+            token,
+            last_event_id,
+            timeout,
+            stop,
+        )
+        .await
     }
 
     /// Stops the server (like a shutdown of the instance).
@@ -343,5 +307,64 @@ impl Drop for TestApp {
         let h = self.handle.clone();
         // stop without waiting; the runtime may already be shutting down
         drop(h.stop(false));
+    }
+}
+
+/// Reads a job's SSE stream from the server at `base_url` (e.g. `http://127.0.0.1:8080`),
+/// resuming after `last_event_id`, until `stop(event)` is true, the stream ends or the timeout
+/// passes.
+pub async fn read_sse(
+    client: &reqwest::Client,
+    base_url: &str,
+    job: &str,
+    token: &str,
+    last_event_id: Option<i64>,
+    timeout: std::time::Duration,
+    stop: impl Fn(&SseEvent) -> bool,
+) -> Vec<SseEvent> {
+    let mut req = client
+        .get(format!("{base_url}/api/v1/generate/jobs/{job}/events"))
+        .bearer_auth(token);
+    if let Some(id) = last_event_id {
+        req = req.header("Last-Event-ID", id.to_string());
+    }
+    let mut res = req.send().await.expect("sse request");
+    assert_eq!(res.status(), 200, "sse status");
+    let mut buf = String::new();
+    let mut events = Vec::new();
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let chunk = match tokio::time::timeout_at(deadline, res.chunk()).await {
+            Ok(Ok(Some(c))) => c,
+            _ => return events,
+        };
+        buf.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(end) = buf.find("\n\n") {
+            let frame: String = buf.drain(..end + 2).collect();
+            let mut id = None;
+            let mut event = String::new();
+            let mut data = String::new();
+            for line in frame.lines() {
+                if let Some(v) = line.strip_prefix("id: ") {
+                    id = v.trim().parse().ok();
+                } else if let Some(v) = line.strip_prefix("event: ") {
+                    event = v.trim().to_owned();
+                } else if let Some(v) = line.strip_prefix("data: ") {
+                    data.push_str(v);
+                }
+            }
+            if let Some(id) = id {
+                let e = SseEvent {
+                    id,
+                    event,
+                    data: serde_json::from_str(&data).unwrap_or(Value::Null),
+                };
+                let last = stop(&e);
+                events.push(e);
+                if last {
+                    return events;
+                }
+            }
+        }
     }
 }

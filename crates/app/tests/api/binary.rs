@@ -1,10 +1,12 @@
 //! The real `ingenio-server` binary: configuration from the guide's environment variables,
-//! migrations at start, log files, SIGTERM shutdown, and the prod JWT_SECRET rule.
+//! migrations at start, log files, SIGTERM shutdown, the prod JWT_SECRET rule, and a generation
+//! job that survives `kill -9` of its process.
 
-use ingenio_testkit::app::repo_root;
+use ingenio_testkit::app::{read_sse, repo_root};
 use ingenio_testkit::db::TestDb;
+use ingenio_testkit::deepseek::{good_plan, good_review, good_spec, FakeDeepseek, Reply};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn free_port() -> u16 {
@@ -112,6 +114,135 @@ async fn binary_serves_with_guide_env_writes_logs_and_stops_on_sigterm() {
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(text.contains("ingenio-server listening"), "{text}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `ingenio-server` on `port` against `db`, pointed at a DeepSeek stand-in by the guide's
+/// variables, with a short lease so a takeover after `kill -9` is quick.
+fn generation_server(db: &TestDb, port: u16, deepseek: &str, dir: &std::path::Path) -> Child {
+    server()
+        .current_dir(dir)
+        .env("SPRING_PROFILES_ACTIVE", "dev")
+        .env("DB_HOST", "127.0.0.1")
+        .env("DB_PORT", "5432")
+        .env("DB_NAME", &db.name)
+        .env("DB_USER", "postgres")
+        .env("PORT", port.to_string())
+        .env("JWT_SECRET", "binary-test-secret-0123456789abcdef0123")
+        .env("DEEPSEEK_API_KEY", "sk-test-0123456789")
+        .env("DEEPSEEK_BASE_URL", deepseek)
+        .env("INGENIO_GENERATION_LEASE_SECONDS", "2")
+        .env("INGENIO_GENERATION_POLL_INTERVAL_MS", "100")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+async fn wait_healthy(client: &reqwest::Client, base: &str) {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(60) {
+        if let Ok(r) = client
+            .get(format!("{base}/api/actuator/health"))
+            .send()
+            .await
+        {
+            if r.status() == 200 {
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("{base} never became healthy");
+}
+
+#[tokio::test]
+async fn kill_9_mid_job_then_a_new_process_finishes_it_and_sse_resumes() {
+    let fake = FakeDeepseek::start().await;
+    fake.set_default(|r| match r.agent.as_deref() {
+        Some("execute") => Reply::Slow {
+            delay: Duration::from_secs(4),
+            reply: Box::new(Reply::Json(good_spec())),
+        },
+        Some("plan") => Reply::Json(good_plan()),
+        _ => Reply::Json(good_review(90)),
+    });
+    let db = TestDb::empty().await.unwrap();
+    let dir = scratch_dir();
+    let client = reqwest::Client::new();
+    let (port_a, port_b) = (free_port(), free_port());
+    let (a, b) = (
+        format!("http://127.0.0.1:{port_a}"),
+        format!("http://127.0.0.1:{port_b}"),
+    );
+    let mut first = generation_server(&db, port_a, &fake.base_url(), &dir);
+    wait_healthy(&client, &a).await;
+    let reg: serde_json::Value = client
+        .post(format!("{a}/api/v1/auth/register"))
+        .json(&serde_json::json!({"username":"kill9","email":"kill9@example.com","password":"secret123"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = reg["data"]["token"].as_str().unwrap().to_owned();
+    let accepted = client
+        .post(format!("{a}/api/v1/generate"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"requirement": "a vocabulary quiz for primary school pupils"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(accepted.status(), 202);
+    let job: serde_json::Value = accepted.json().await.unwrap();
+    let id = job["data"]["jobId"].as_str().unwrap().to_owned();
+    // Follow the stream until the slow execute step is under way, then SIGKILL the process.
+    let seen = read_sse(
+        &client,
+        &a,
+        &id,
+        &token,
+        None,
+        Duration::from_secs(20),
+        |e| e.event == "agent" && e.data["data"]["agent"] == "execute",
+    )
+    .await;
+    let last_seen = seen.last().expect("events before the kill").id;
+    first.kill().unwrap(); // SIGKILL
+    first.wait().unwrap();
+
+    let mut second = generation_server(&db, port_b, &fake.base_url(), &dir);
+    wait_healthy(&client, &b).await;
+    let rest = read_sse(
+        &client,
+        &b,
+        &id,
+        &token,
+        Some(last_seen),
+        Duration::from_secs(60),
+        |e| e.event == "complete" || e.event == "error",
+    )
+    .await;
+    let _ = second.kill();
+    let _ = second.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(
+        rest.last().map(|e| e.event.as_str()),
+        Some("complete"),
+        "{rest:?}"
+    );
+    assert!(
+        rest.iter().all(|e| e.id > last_seen),
+        "no repeats: {rest:?}"
+    );
+    let ids: Vec<i64> = rest.iter().map(|e| e.id).collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "in order: {ids:?}");
+    let plans = fake
+        .requests()
+        .iter()
+        .filter(|r| r.agent.as_deref() == Some("plan"))
+        .count();
+    assert_eq!(plans, 1, "the plan checkpoint was resumed, not asked again");
 }
 
 #[test]
