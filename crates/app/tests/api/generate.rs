@@ -77,6 +77,27 @@ async fn a_job_runs_plan_execute_validate_and_stores_version_1() {
         .collect();
     assert_eq!(agents, vec!["plan", "execute", "validate"]);
     assert!(events.windows(2).all(|w| w[0].id < w[1].id), "ids increase");
+    // Reconnecting after the final event: nothing is repeated and the stream ends by itself.
+    let final_id = events.last().unwrap().id;
+    let again = Instant::now();
+    let after = app
+        .sse(&id, &token, Some(final_id), Duration::from_secs(30), |_| {
+            true
+        })
+        .await;
+    assert!(after.is_empty(), "{after:?}");
+    assert!(
+        again.elapsed() < Duration::from_secs(30),
+        "the stream closed"
+    );
+    // From the start, the whole stream is replayed in order and ends with `complete`.
+    let replay = app
+        .sse(&id, &token, None, Duration::from_secs(30), |_| false)
+        .await;
+    assert_eq!(
+        replay.iter().map(|e| e.id).collect::<Vec<_>>(),
+        events.iter().map(|e| e.id).collect::<Vec<_>>()
+    );
 
     let job = app
         .get(&format!("/api/v1/generate/jobs/{id}"), Some(&token))

@@ -16,6 +16,9 @@ use ingenio_kernel::{Page, PageRequest};
 use serde_json::Value;
 use std::sync::Arc;
 
+/// How many events one [`AppSpecService::events_after`] call returns at most.
+pub const EVENTS_PAGE: i64 = 200;
+
 /// Settings of the service (from configuration).
 #[derive(Debug, Clone)]
 pub struct AppSpecConfig {
@@ -349,8 +352,9 @@ impl AppSpecService {
     }
 
     /// Events after `after` of a job the viewer may see (checked by the caller once per stream).
+    /// Up to [`EVENTS_PAGE`] events of a job after event id `after`, oldest first.
     pub async fn events_after(&self, id: Uuid, after: i64) -> Result<Vec<JobEvent>, AppSpecError> {
-        Ok(self.jobs.events_after(id, after, 200).await?)
+        Ok(self.jobs.events_after(id, after, EVENTS_PAGE).await?)
     }
 
     /// What is left of the caller's AI quota.

@@ -13,6 +13,7 @@ use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use ingenio_app_specs::jobs::{GenerationJob, JobEvent, JobRequest, JobStatus};
 use ingenio_app_specs::ports::Viewer;
+use ingenio_app_specs::service::EVENTS_PAGE;
 use ingenio_app_specs::{AgeGroup, TokenUsage};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -342,6 +343,17 @@ struct Stream {
     started: bool,
     /// Job ids of new events from every instance (LISTEN/NOTIFY); polling covers any gap.
     wake: tokio::sync::broadcast::Receiver<Uuid>,
+    /// Whether to read events (at the start, after every wake-up, and while pages come back full).
+    read_events: bool,
+    /// Whether to look at the job itself (at the start and after a timed poll; a notification
+    /// always comes with a new event, so then the events read suffices).
+    check_job: bool,
+}
+
+/// Every final transition appends one of these in the same transaction, so seeing one ends the
+/// stream without asking for the job's status.
+fn is_terminal(kind: &str) -> bool {
+    matches!(kind, "complete" | "error")
 }
 
 /// Poll interval while the notification listener is down.
@@ -365,34 +377,42 @@ async fn next_chunk(mut s: Stream) -> Option<(Result<Bytes, actix_web::Error>, S
         if s.done {
             return None;
         }
-        match s.state.specs.events_after(s.job, s.last).await {
-            Ok(events) if !events.is_empty() => {
-                for e in &events {
-                    s.last = e.id;
-                    s.queue.push_back(sse_frame(e));
-                }
-                continue;
-            }
-            Ok(_) => {}
-            Err(e) => {
-                tracing::warn!(error = %e, job = %s.job, "event stream poll failed");
-            }
-        }
-        match s.state.specs.job(s.viewer, s.job).await {
-            Ok(job) if job.status.is_final() => {
-                // one last read closes the race between the final event and the status change
-                if let Ok(events) = s.state.specs.events_after(s.job, s.last).await {
+        if s.read_events {
+            match s.state.specs.events_after(s.job, s.last).await {
+                Ok(events) => {
+                    s.read_events = events.len() >= EVENTS_PAGE as usize;
                     for e in &events {
                         s.last = e.id;
                         s.queue.push_back(sse_frame(e));
+                        s.done |= is_terminal(&e.kind);
+                    }
+                    if !events.is_empty() {
+                        continue;
                     }
                 }
-                s.done = true;
-                continue;
+                Err(e) => {
+                    tracing::warn!(error = %e, job = %s.job, "event stream poll failed");
+                }
             }
-            Ok(_) => {}
-            Err(ingenio_app_specs::AppSpecError::JobNotFound) => return None,
-            Err(_) => {}
+        }
+        if s.check_job {
+            s.check_job = false;
+            match s.state.specs.job(s.viewer, s.job).await {
+                Ok(job) if job.status.is_final() => {
+                    // one last read closes the race between the final event and the status change
+                    if let Ok(events) = s.state.specs.events_after(s.job, s.last).await {
+                        for e in &events {
+                            s.last = e.id;
+                            s.queue.push_back(sse_frame(e));
+                        }
+                    }
+                    s.done = true;
+                    continue;
+                }
+                Ok(_) => {}
+                Err(ingenio_app_specs::AppSpecError::JobNotFound) => return None,
+                Err(_) => {}
+            }
         }
         if s.last_sent.elapsed() >= HEARTBEAT {
             s.last_sent = Instant::now();
@@ -405,7 +425,11 @@ async fn next_chunk(mut s: Stream) -> Option<(Result<Bytes, actix_web::Error>, S
         };
         let wait = poll.min(HEARTBEAT.saturating_sub(s.last_sent.elapsed()));
         let job = s.job;
-        let _ = tokio::time::timeout(wait, wake_for(&mut s.wake, job)).await;
+        let notified = tokio::time::timeout(wait, wake_for(&mut s.wake, job))
+            .await
+            .is_ok();
+        s.read_events = true;
+        s.check_job = !notified;
     }
 }
 
@@ -467,6 +491,8 @@ pub async fn job_events(
             last_sent: Instant::now(),
             started: false,
             wake: state.job_wakeups.subscribe(),
+            read_events: true,
+            check_job: true,
         },
         next_chunk,
     );
