@@ -174,7 +174,12 @@ impl Application {
             log_control,
             started_at: Instant::now(),
         };
-        spawn_housekeeping(sessions, clock);
+        spawn_housekeeping(
+            sessions,
+            job_repo.clone(),
+            settings.ingenio.generation.event_retention_days,
+            clock,
+        );
         let pipeline = Arc::new(Pipeline {
             jobs: job_repo.clone(),
             generator,
@@ -333,8 +338,15 @@ async fn not_found() -> Result<actix_web::HttpResponse, http::error::ApiError> {
     Err(http::error::ApiError::not_found("resource not found"))
 }
 
-/// Hourly purge of expired session rows, so the deny-list stays small.
-fn spawn_housekeeping(sessions: PgSessionStore, clock: Arc<dyn Clock>) {
+/// Hourly purge of expired session rows (so the deny-list stays small) and of the event logs of
+/// jobs finished more than `event_retention_days` ago. Every instance runs it; the deletes are
+/// idempotent.
+fn spawn_housekeeping(
+    sessions: PgSessionStore,
+    jobs: Arc<dyn JobRepository>,
+    event_retention_days: u32,
+    clock: Arc<dyn Clock>,
+) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(3600));
         loop {
@@ -343,6 +355,14 @@ fn spawn_housekeeping(sessions: PgSessionStore, clock: Arc<dyn Clock>) {
                 Ok(n) if n > 0 => tracing::info!(rows = n, "purged expired session rows"),
                 Ok(_) => {}
                 Err(e) => tracing::debug!(error = %e, "session purge skipped"),
+            }
+            if event_retention_days > 0 {
+                let before = clock.now() - chrono::Duration::days(i64::from(event_retention_days));
+                match jobs.purge_events(before).await {
+                    Ok(n) if n > 0 => tracing::info!(rows = n, "purged old generation job events"),
+                    Ok(_) => {}
+                    Err(e) => tracing::debug!(error = %e, "job event purge skipped"),
+                }
             }
         }
     });

@@ -399,6 +399,19 @@ impl JobRepository for PgJobRepository {
         Ok(if n == 1 { Lease::Held } else { Lease::Lost })
     }
 
+    async fn purge_events(&self, finished_before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let mut c = conn(&self.pool).await?;
+        let n = diesel::sql_query(
+            "DELETE FROM generation_job_events e USING generation_jobs j \
+             WHERE e.job_id = j.id AND j.finished_at < $1",
+        )
+        .bind::<diesel::sql_types::Timestamptz, _>(finished_before)
+        .execute(&mut c)
+        .await
+        .map_err(store_err)?;
+        Ok(n as u64)
+    }
+
     async fn release(&self, id: Uuid, worker: &str) -> Result<bool, StoreError> {
         let mut c = conn(&self.pool).await?;
         // The owner stays recorded (for the logs); an expired lease is what makes a job claimable.

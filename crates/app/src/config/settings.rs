@@ -212,6 +212,8 @@ pub struct GenerationSettings {
     pub poll_interval_ms: u64,
     /// Default quality gate (0–100).
     pub quality_threshold: u8,
+    /// Days the SSE events of a finished job are kept (0 = forever); the job itself stays.
+    pub event_retention_days: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -235,6 +235,9 @@ pub trait JobRepository: Send + Sync {
     ) -> Result<Option<GenerationJob>, StoreError>;
     /// Extends the lease if `worker` still holds it and the job is not final.
     async fn renew(&self, id: Uuid, worker: &str, lease: Duration) -> Result<Lease, StoreError>;
+    /// Deletes the events of jobs that finished before `finished_before` (the job rows, their
+    /// results and the versions they wrote stay). Returns how many events were deleted.
+    async fn purge_events(&self, finished_before: DateTime<Utc>) -> Result<u64, StoreError>;
     /// Gives the lease up early (a graceful shutdown that could not finish the job), so another
     /// instance claims it at once instead of after the lease; the checkpoints stay. `true` when
     /// `worker` held the job.

@@ -692,6 +692,20 @@ impl JobRepository for InMemoryJobs {
         })
     }
 
+    async fn purge_events(&self, finished_before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let mut db = self.0.db()?;
+        let old: std::collections::HashSet<Uuid> = db
+            .jobs
+            .values()
+            .map(|r| &r.value)
+            .filter(|j| j.finished_at.is_some_and(|at| at < finished_before))
+            .map(|j| j.id)
+            .collect();
+        let before = db.events.len();
+        db.events.retain(|e| !old.contains(&e.job_id));
+        Ok((before - db.events.len()) as u64)
+    }
+
     async fn release(&self, id: Uuid, worker: &str) -> Result<bool, StoreError> {
         let now = self.0.now();
         let mut db = self.0.db()?;

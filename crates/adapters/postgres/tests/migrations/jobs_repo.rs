@@ -1026,3 +1026,41 @@ async fn release_hands_a_held_job_to_the_next_claim_at_once() {
     // the old holder can no longer write
     assert_eq!(repo.renew(job.id, "w1", LEASE).await.unwrap(), Lease::Lost);
 }
+
+#[tokio::test]
+async fn purge_events_removes_only_old_finished_jobs_events() {
+    use ingenio_kernel::chrono::{Duration as ChronoDuration, Utc};
+    let env = env().await;
+    let alice = env.user("alice").await;
+    let repo = PgJobRepository::new(env.pool.clone());
+    let done = created(&repo, new_job(alice, "done", None)).await;
+    repo.claim("w1", LEASE).await.unwrap().unwrap();
+    repo.fail(done.id, "w1", "6003", "gone", &usage(1))
+        .await
+        .unwrap()
+        .unwrap();
+    let running = created(&repo, new_job(alice, "running", None)).await;
+    repo.claim("w2", LEASE).await.unwrap().unwrap();
+    repo.append_event(running.id, "progress", &json!({"progress": 10}))
+        .await
+        .unwrap();
+    assert!(!repo.events_after(done.id, 0, 100).await.unwrap().is_empty());
+
+    // Finished just now: a cut-off a day ago keeps everything.
+    let day_ago = Utc::now() - ChronoDuration::days(1);
+    assert_eq!(repo.purge_events(day_ago).await.unwrap(), 0);
+    // A cut-off in the future removes the finished job's events only.
+    let later = Utc::now() + ChronoDuration::minutes(1);
+    assert!(repo.purge_events(later).await.unwrap() >= 1);
+    assert!(repo.events_after(done.id, 0, 100).await.unwrap().is_empty());
+    assert_eq!(
+        repo.events_after(running.id, 0, 100).await.unwrap().len(),
+        1
+    );
+    let kept = repo.get(viewer(alice), done.id).await.unwrap().unwrap();
+    assert_eq!(
+        kept.error_code.as_deref(),
+        Some("6003"),
+        "the job row stays"
+    );
+}
