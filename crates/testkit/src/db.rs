@@ -156,7 +156,67 @@ async fn create_template_locked(conn: &mut AsyncPgConnection, name: &str) -> any
     ))
     .await
     .context("renaming the template database")?;
+    // Stamp it, then drop templates of older migration sets that nobody built for a day (a
+    // checkout tested at the same time keeps its own; one in use is simply left for next time).
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    conn.batch_execute(&format!(
+        "COMMENT ON DATABASE \"{name}\" IS 'ingenio test template built at {now}'"
+    ))
+    .await
+    .context("stamping the template database")?;
+    drop_stale_templates(conn, name, now).await;
     Ok(())
+}
+
+#[derive(QueryableByName)]
+struct TemplateRow {
+    #[diesel(sql_type = Text)]
+    datname: String,
+    #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
+    note: Option<String>,
+}
+
+/// Drops `ingenio_tmpl_*` databases other than `keep` built more than a day before `now` (or
+/// never stamped). Best effort: failures are reported and ignored.
+async fn drop_stale_templates(conn: &mut AsyncPgConnection, keep: &str, now: u64) {
+    let rows: Vec<TemplateRow> = match diesel::sql_query(
+        "SELECT datname::text AS datname, shobj_description(oid, 'pg_database') AS note \
+         FROM pg_database WHERE datname LIKE 'ingenio\\_tmpl\\_%' AND datname <> $1 \
+           AND datname NOT LIKE '%\\_build'",
+    )
+    .bind::<Text, _>(keep)
+    .load(conn)
+    .await
+    {
+        Ok(rows) => rows,
+        Err(e) => {
+            eprintln!("warning: cannot list old test templates: {e}");
+            return;
+        }
+    };
+    for row in rows {
+        let built = row
+            .note
+            .as_deref()
+            .and_then(|n| n.rsplit(' ').next())
+            .and_then(|t| t.parse::<u64>().ok())
+            .unwrap_or(0);
+        if now.saturating_sub(built) < 24 * 3600 {
+            continue;
+        }
+        if let Err(e) = conn
+            .batch_execute(&format!("DROP DATABASE IF EXISTS \"{}\"", row.datname))
+            .await
+        {
+            eprintln!(
+                "warning: old test template {} not dropped: {e}",
+                row.datname
+            );
+        }
+    }
 }
 
 /// The migrated template's name, created on first use.
@@ -248,5 +308,54 @@ impl Drop for TestDb {
             }
             Err(error) => eprintln!("warning: cannot drop test database {}: {error}", self.name),
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    async fn exists(conn: &mut AsyncPgConnection, name: &str) -> bool {
+        migrate::database_exists(conn, name).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn only_templates_older_than_a_day_are_dropped() {
+        let mut conn = connect(&maintenance_url()).await.unwrap();
+        let suffix = uuid::Uuid::new_v4().simple().to_string();
+        let (old, fresh, unstamped) = (
+            format!("ingenio_tmpl_old{}", &suffix[..8]),
+            format!("ingenio_tmpl_new{}", &suffix[..8]),
+            format!("ingenio_tmpl_raw{}", &suffix[..8]),
+        );
+        let now = 2_000_000_000u64;
+        for (name, stamp) in [
+            (&old, Some(now - 2 * 86_400)),
+            (&fresh, Some(now - 60)),
+            (&unstamped, None),
+        ] {
+            conn.batch_execute(&format!("CREATE DATABASE \"{name}\" TEMPLATE template0"))
+                .await
+                .unwrap();
+            if let Some(t) = stamp {
+                conn.batch_execute(&format!(
+                    "COMMENT ON DATABASE \"{name}\" IS 'ingenio test template built at {t}'"
+                ))
+                .await
+                .unwrap();
+            }
+        }
+        let keep = template_name();
+        drop_stale_templates(&mut conn, &keep, now).await;
+        assert!(!exists(&mut conn, &old).await, "two days old: dropped");
+        assert!(
+            !exists(&mut conn, &unstamped).await,
+            "never stamped: dropped"
+        );
+        assert!(exists(&mut conn, &fresh).await, "built a minute ago: kept");
+        conn.batch_execute(&format!("DROP DATABASE IF EXISTS \"{fresh}\""))
+            .await
+            .unwrap();
     }
 }
