@@ -78,10 +78,12 @@ pub fn run(requests: usize, auth_requests: usize) -> Result<ExitCode> {
 
     // Generation jobs end to end against the testkit's instant DeepSeek stand-in (100 jobs), and
     // the time a crashed instance's job takes to be taken over: measured by ignored tests that
-    // only print.
-    println!("bench: generation jobs (cargo test ... -- --ignored bench_)");
+    // only print. Built with --release like the server above, so the numbers are a production
+    // build's.
+    println!("bench: generation jobs (cargo test --release ... -- --ignored bench_)");
     util::run_checked(util::cargo().args([
         "test",
+        "--release",
         "-p",
         "ingenio-server",
         "--test",

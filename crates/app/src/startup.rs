@@ -325,6 +325,9 @@ fn http_server(state: AppState, listener: TcpListener) -> anyhow::Result<Server>
             .service(web::scope(&ctx).configure(http::routes))
             .default_service(web::to(not_found))
     })
+    // SSE frames and small JSON answers go out at once instead of waiting on Nagle's algorithm
+    // for the client's delayed ACK (up to 40 ms per small write).
+    .tcp_nodelay(true)
     .listen(listener)
     .context("listen")?
     .shutdown_timeout(settings.server.shutdown_timeout);
