@@ -32,22 +32,28 @@ fn server() -> Command {
     c
 }
 
-#[tokio::test]
-async fn binary_serves_with_guide_env_writes_logs_and_stops_on_sigterm() {
-    let db = TestDb::empty().await.unwrap();
-    let dir = scratch_dir();
-    let port = free_port();
-    let mut child = server()
-        .current_dir(&dir)
+/// The binary in `dir`, configured like the guide's `.env` (profile dev) for `db` and `port`.
+fn guide_server(db: &TestDb, port: u16, dir: &std::path::Path) -> Command {
+    let mut c = server();
+    c.current_dir(dir)
         .env("SPRING_PROFILES_ACTIVE", "dev")
         .env("DB_HOST", "127.0.0.1")
         .env("DB_PORT", "5432")
         .env("DB_NAME", &db.name)
         .env("DB_USER", "postgres")
         .env("PORT", port.to_string())
-        .env("INGENIO_RATE_LIMIT_REQUESTS_PER_MINUTE", "7")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(Stdio::null());
+    c
+}
+
+#[tokio::test]
+async fn binary_serves_with_guide_env_writes_logs_and_stops_on_sigterm() {
+    let db = TestDb::empty().await.unwrap();
+    let dir = scratch_dir();
+    let port = free_port();
+    let mut child = guide_server(&db, port, &dir)
+        .env("INGENIO_RATE_LIMIT_REQUESTS_PER_MINUTE", "7")
         .spawn()
         .unwrap();
     let client = reqwest::Client::new();
@@ -119,21 +125,12 @@ async fn binary_serves_with_guide_env_writes_logs_and_stops_on_sigterm() {
 /// `ingenio-server` on `port` against `db`, pointed at a DeepSeek stand-in by the guide's
 /// variables, with a short lease so a takeover after `kill -9` is quick.
 fn generation_server(db: &TestDb, port: u16, deepseek: &str, dir: &std::path::Path) -> Child {
-    server()
-        .current_dir(dir)
-        .env("SPRING_PROFILES_ACTIVE", "dev")
-        .env("DB_HOST", "127.0.0.1")
-        .env("DB_PORT", "5432")
-        .env("DB_NAME", &db.name)
-        .env("DB_USER", "postgres")
-        .env("PORT", port.to_string())
+    guide_server(db, port, dir)
         .env("JWT_SECRET", "binary-test-secret-0123456789abcdef0123")
         .env("DEEPSEEK_API_KEY", "sk-test-0123456789")
         .env("DEEPSEEK_BASE_URL", deepseek)
         .env("INGENIO_GENERATION_LEASE_SECONDS", "2")
         .env("INGENIO_GENERATION_POLL_INTERVAL_MS", "100")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
         .spawn()
         .unwrap()
 }
