@@ -958,7 +958,6 @@ async fn listeners_hear_new_jobs_and_events_from_any_connection() {
     let repo = PgJobRepository::new(env.pool.clone());
     let jobs = Arc::new(Notify::new());
     let wakeups = JobWakeups::start(env.db.url.clone(), jobs.clone());
-    let mut events = wakeups.subscribe();
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
     while !wakeups.is_listening() {
         assert!(
@@ -971,14 +970,32 @@ async fn listeners_hear_new_jobs_and_events_from_any_connection() {
     tokio::time::timeout(std::time::Duration::from_secs(20), jobs.notified())
         .await
         .expect("a new job wakes a worker");
+    let other = created(&repo, new_job(alice, "unrelated", None)).await;
+    let watch = wakeups.watch(job.id);
+    let unrelated = wakeups.watch(other.id);
+    assert_eq!(wakeups.watching(), 2);
     repo.append_event(job.id, "progress", &json!({"progress": 10}))
         .await
         .unwrap();
-    let heard = tokio::time::timeout(std::time::Duration::from_secs(20), events.recv())
+    tokio::time::timeout(std::time::Duration::from_secs(20), watch.changed())
         .await
-        .expect("an event notification arrives")
+        .expect("an event notification wakes the job's watcher");
+    // The other job's watcher was not woken (a wake-up would already be stored as a permit, as
+    // one notification wakes all of a job's watchers in one pass).
+    assert!(
+        tokio::time::timeout(std::time::Duration::from_millis(50), unrelated.changed())
+            .await
+            .is_err(),
+        "an unrelated job's event woke a watcher"
+    );
+    repo.append_event(other.id, "progress", &json!({"progress": 10}))
+        .await
         .unwrap();
-    assert_eq!(heard, job.id);
+    tokio::time::timeout(std::time::Duration::from_secs(20), unrelated.changed())
+        .await
+        .expect("its own event wakes it");
+    drop((watch, unrelated));
+    assert_eq!(wakeups.watching(), 0, "dropped watches unregister");
     // Without a listener nothing is heard and callers are told to poll.
     let detached = JobWakeups::detached(Arc::new(Notify::new()));
     assert!(!detached.is_listening());

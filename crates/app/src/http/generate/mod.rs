@@ -341,8 +341,8 @@ struct Stream {
     done: bool,
     last_sent: Instant,
     started: bool,
-    /// Job ids of new events from every instance (LISTEN/NOTIFY); polling covers any gap.
-    wake: tokio::sync::broadcast::Receiver<Uuid>,
+    /// Wakes when any instance writes an event of this job (LISTEN/NOTIFY); polling covers gaps.
+    wake: ingenio_postgres::notify::JobWatch,
     /// Whether to read events (at the start, after every wake-up, and while pages come back full).
     read_events: bool,
     /// Whether to look at the job itself (at the start and after a timed poll; a notification
@@ -424,26 +424,9 @@ async fn next_chunk(mut s: Stream) -> Option<(Result<Bytes, actix_web::Error>, S
             POLL
         };
         let wait = poll.min(HEARTBEAT.saturating_sub(s.last_sent.elapsed()));
-        let job = s.job;
-        let notified = tokio::time::timeout(wait, wake_for(&mut s.wake, job))
-            .await
-            .is_ok();
+        let notified = tokio::time::timeout(wait, s.wake.changed()).await.is_ok();
         s.read_events = true;
         s.check_job = !notified;
-    }
-}
-
-/// Returns when a notification names `job` (or some were missed); never returns once the
-/// channel is closed, so the caller's timeout decides.
-async fn wake_for(rx: &mut tokio::sync::broadcast::Receiver<Uuid>, job: Uuid) {
-    use tokio::sync::broadcast::error::RecvError;
-    loop {
-        match rx.recv().await {
-            Ok(id) if id == job => return,
-            Ok(_) => {}
-            Err(RecvError::Lagged(_)) => return,
-            Err(RecvError::Closed) => std::future::pending::<()>().await,
-        }
     }
 }
 
@@ -490,7 +473,7 @@ pub async fn job_events(
             done: false,
             last_sent: Instant::now(),
             started: false,
-            wake: state.job_wakeups.subscribe(),
+            wake: state.job_wakeups.watch(*id),
             read_events: true,
             check_job: true,
         },
