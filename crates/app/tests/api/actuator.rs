@@ -68,6 +68,13 @@ async fn prometheus_uses_micrometer_names_with_route_templates() {
     assert!(p.text.contains("http_server_requests_seconds_sum{"));
     assert!(p.text.contains("hikaricp_connections_active"));
     assert!(p.text.contains("process_resident_memory_bytes"));
+    assert!(
+        p.text.contains("ingenio_generation_event_streams 0"),
+        "no stream is open"
+    );
+    assert!(p
+        .text
+        .contains("ingenio_generation_notifications_listening "));
     // unmatched paths do not create a label per path
     assert!(!p.text.contains("does-not-exist"));
 

@@ -237,8 +237,30 @@ fn refresh_llm_gauges(state: &AppState) {
     }
 }
 
+/// Open job event streams on this instance and whether the LISTEN connection is up.
+fn refresh_stream_gauges(state: &AppState) {
+    let m = &state.metrics;
+    m.set_gauge(
+        "ingenio_generation_event_streams",
+        "Open SSE streams of generation jobs on this instance",
+        &[],
+        state.job_wakeups.watching() as f64,
+    );
+    m.set_gauge(
+        "ingenio_generation_notifications_listening",
+        "1 while the LISTEN/NOTIFY connection for job wake-ups is up (0 = polling)",
+        &[],
+        if state.job_wakeups.is_listening() {
+            1.0
+        } else {
+            0.0
+        },
+    );
+}
+
 fn refresh_pool_gauges(state: &AppState) {
     refresh_llm_gauges(state);
+    refresh_stream_gauges(state);
     let (connections, idle) = ingenio_postgres::pool::pool_state(&state.db);
     let max = state.settings.spring.datasource.hikari.maximum_pool_size;
     state.metrics.set_pool_state(
