@@ -156,9 +156,13 @@ impl DeepseekGenerator {
         self.inner.stats(|s| s.clone())
     }
 
-    /// The configuration in use.
-    pub fn config(&self) -> &DeepseekConfig {
-        &self.inner.cfg
+    fn output<T>(&self, value: T, usage: TokenUsage, reasoning: String) -> AgentOutput<T> {
+        AgentOutput {
+            value,
+            usage,
+            reasoning,
+            model: self.model_version(),
+        }
     }
 }
 
@@ -490,12 +494,7 @@ impl SpecGenerator for DeepseekGenerator {
                 count(&value, "dataModels")
             ),
         };
-        Ok(AgentOutput {
-            value,
-            usage,
-            reasoning,
-            model: self.model_version(),
-        })
+        Ok(self.output(value, usage, reasoning))
     }
 
     async fn execute(
@@ -516,12 +515,7 @@ impl SpecGenerator for DeepseekGenerator {
             count(&value, "pages"),
             count(&value, "dataModels")
         );
-        Ok(AgentOutput {
-            value,
-            usage,
-            reasoning,
-            model: self.model_version(),
-        })
+        Ok(self.output(value, usage, reasoning))
     }
 
     async fn review(
@@ -542,12 +536,7 @@ impl SpecGenerator for DeepseekGenerator {
         } else {
             value.summary.clone()
         };
-        Ok(AgentOutput {
-            value,
-            usage,
-            reasoning,
-            model: self.model_version(),
-        })
+        Ok(self.output(value, usage, reasoning))
     }
 }
 

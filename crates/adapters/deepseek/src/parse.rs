@@ -71,13 +71,18 @@ fn kind(v: &Value) -> &'static str {
 
 /// Plan: an object with a `pages` array.
 pub(crate) fn check_plan(v: Value) -> Result<Value, ShapeError> {
+    with_pages(v, "plan")
+}
+
+/// `v` when it has a `pages` array; `what` names the object in the error.
+fn with_pages(v: Value, what: &str) -> Result<Value, ShapeError> {
     match v.get("pages") {
         Some(Value::Array(_)) => Ok(v),
         Some(other) => Err(err(format!(
             "\"pages\" must be an array, got {}",
             kind(other)
         ))),
-        None => Err(err("the plan has no \"pages\" array")),
+        None => Err(err(format!("the {what} has no \"pages\" array"))),
     }
 }
 
@@ -96,14 +101,7 @@ pub(crate) fn check_spec(v: Value) -> Result<Value, ShapeError> {
         }
         None => return Err(err("the AppSpec has no \"appName\"")),
     }
-    match v.get("pages") {
-        Some(Value::Array(_)) => Ok(v),
-        Some(other) => Err(err(format!(
-            "\"pages\" must be an array, got {}",
-            kind(other)
-        ))),
-        None => Err(err("the AppSpec has no \"pages\" array")),
-    }
+    with_pages(v, "AppSpec")
 }
 
 fn unwrap_spec(v: Value) -> Value {

@@ -6,7 +6,7 @@ use ingenio_app_specs::ports::{AiQuota, QuotaState, Reservation};
 use ingenio_kernel::UserId;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 const WINDOW: Duration = Duration::from_secs(3600);
@@ -37,6 +37,12 @@ impl InProcessAiQuota {
     pub fn new() -> Self {
         Self::default()
     }
+
+    fn lock(&self) -> anyhow::Result<MutexGuard<'_, HashMap<(String, u64), Window>>> {
+        self.windows
+            .lock()
+            .map_err(|_| anyhow::anyhow!("quota lock poisoned"))
+    }
 }
 
 #[async_trait]
@@ -47,10 +53,7 @@ impl AiQuota for InProcessAiQuota {
         limit: u32,
     ) -> anyhow::Result<(QuotaState, Option<Reservation>)> {
         let (w, reset_after) = window_now();
-        let mut map = self
-            .windows
-            .lock()
-            .map_err(|_| anyhow::anyhow!("quota lock poisoned"))?;
+        let mut map = self.lock()?;
         map.retain(|(_, win), _| *win >= w);
         let entry = map.entry((user.to_string(), w)).or_default();
         if entry.used >= limit {
@@ -87,10 +90,7 @@ impl AiQuota for InProcessAiQuota {
         let Ok(window) = window.parse::<u64>() else {
             return Ok(());
         };
-        let mut map = self
-            .windows
-            .lock()
-            .map_err(|_| anyhow::anyhow!("quota lock poisoned"))?;
+        let mut map = self.lock()?;
         if let Some(entry) = map.get_mut(&(user.to_owned(), window)) {
             if entry.reservations.remove(&reservation.0) {
                 entry.used = entry.used.saturating_sub(1);
@@ -101,10 +101,7 @@ impl AiQuota for InProcessAiQuota {
 
     async fn peek(&self, user: UserId, limit: u32) -> anyhow::Result<QuotaState> {
         let (w, reset_after) = window_now();
-        let map = self
-            .windows
-            .lock()
-            .map_err(|_| anyhow::anyhow!("quota lock poisoned"))?;
+        let map = self.lock()?;
         let used = map.get(&(user.to_string(), w)).map(|e| e.used).unwrap_or(0);
         Ok(QuotaState {
             allowed: used < limit,

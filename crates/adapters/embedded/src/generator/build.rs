@@ -3,7 +3,9 @@
 //! AppSpec JSON (SPEC §4 shape). Everything is ordered by the catalogue, so the output is
 //! byte-for-byte deterministic.
 
-use super::catalog::{AppKind, FeatureDef, FieldDef, FieldType, KindDef, Level, ModelDef, Widget};
+use super::catalog::{
+    t, AppKind, FeatureDef, FieldDef, FieldType, KindDef, Level, ModelDef, Txt, Widget,
+};
 use super::detect::{self, KindScore, Lang};
 use ingenio_app_specs::{AgeGroup, GenerationInput};
 use serde_json::{json, Map, Value};
@@ -71,7 +73,7 @@ impl Ctx {
         self.kind.def()
     }
 
-    fn pick(&self, txt: super::catalog::Txt) -> &'static str {
+    fn pick(&self, txt: Txt) -> &'static str {
         self.lang.pick(txt)
     }
 
@@ -90,6 +92,23 @@ impl Ctx {
     pub(crate) fn keeps_previous(&self) -> bool {
         self.previous_kind == Some(self.kind)
     }
+
+    /// The kind's introduction, in the simple wording for elementary audiences.
+    fn intro(&self) -> &'static str {
+        let def = self.def();
+        self.pick(if self.basic() {
+            def.intro_simple
+        } else {
+            def.intro
+        })
+    }
+
+    /// Adds `"ageGroup"` to a JSON object when an audience is known.
+    fn insert_age(&self, v: &mut Value) {
+        if let (Some(age), Some(obj)) = (self.age, v.as_object_mut()) {
+            obj.insert("ageGroup".into(), Value::String(age.as_str().into()));
+        }
+    }
 }
 
 /// The kind of a previous spec: its `metadata.appKind`, else what its name and model ids suggest.
@@ -106,12 +125,7 @@ fn previous_kind(prev: &Value) -> AppKind {
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_string();
-    for m in prev
-        .get("dataModels")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
+    for m in arr(prev, "dataModels") {
         for key in ["id", "name"] {
             if let Some(s) = m.get(key).and_then(Value::as_str) {
                 text.push(' ');
@@ -191,18 +205,13 @@ impl Blueprint {
             .collect();
         let mut pages = vec![PagePlan {
             id: "home".into(),
-            name: ctx
-                .pick(super::catalog::Txt {
-                    en: "Home",
-                    zh: "首页",
-                })
-                .into(),
+            name: ctx.pick(t("Home", "首页")).into(),
             path: "/".into(),
             purpose: ctx
-                .pick(super::catalog::Txt {
-                    en: "Start page with the app's main actions",
-                    zh: "首页，从这里进入各项功能",
-                })
+                .pick(t(
+                    "Start page with the app's main actions",
+                    "首页，从这里进入各项功能",
+                ))
                 .into(),
             role: Role::Home,
         }];
@@ -258,18 +267,13 @@ impl Blueprint {
         if level == Level::Advanced {
             pages.push(PagePlan {
                 id: "stats".into(),
-                name: ctx
-                    .pick(super::catalog::Txt {
-                        en: "Statistics",
-                        zh: "数据统计",
-                    })
-                    .into(),
+                name: ctx.pick(t("Statistics", "数据统计")).into(),
                 path: "/stats".into(),
                 purpose: ctx
-                    .pick(super::catalog::Txt {
-                        en: "Counts and averages of the app's data",
-                        zh: "查看各项数据的数量和平均值",
-                    })
+                    .pick(t(
+                        "Counts and averages of the app's data",
+                        "查看各项数据的数量和平均值",
+                    ))
                     .into(),
                 role: Role::Stats,
             });
@@ -295,11 +299,7 @@ impl Blueprint {
     /// id or by name in either language).
     fn take_previous_ids(&mut self, prev: &Value) {
         let ok_id = |s: &str| !s.is_empty() && s.len() <= 64 && !s.chars().any(char::is_whitespace);
-        let prev_pages = prev
-            .get("pages")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
+        let prev_pages = arr(prev, "pages");
         for page in &mut self.pages {
             let found = prev_pages
                 .iter()
@@ -315,11 +315,7 @@ impl Blueprint {
                 }
             }
         }
-        let prev_models = prev
-            .get("dataModels")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
+        let prev_models = arr(prev, "dataModels");
         for model in &mut self.models {
             let names = [
                 model.def.name.en.to_lowercase(),
@@ -395,9 +391,7 @@ impl Blueprint {
             "complexity": ctx.complexity(),
             "reasoning": self.plan_reasoning(),
         });
-        if let (Some(age), Some(obj)) = (ctx.age, plan.as_object_mut()) {
-            obj.insert("ageGroup".into(), Value::String(age.as_str().into()));
-        }
+        ctx.insert_age(&mut plan);
         plan
     }
 
@@ -491,23 +485,16 @@ impl Blueprint {
                     .push(json!({"resource": m.id, "actions": rule.actions, "roles": [rule.role]}));
             }
         }
-        let intro = if ctx.basic() {
-            ctx.def().intro_simple
-        } else {
-            ctx.def().intro
-        };
         let mut metadata = json!({
             "generator": MODEL_VERSION,
             "appKind": ctx.kind.as_str(),
             "language": ctx.lang.as_str(),
         });
-        if let (Some(age), Some(obj)) = (ctx.age, metadata.as_object_mut()) {
-            obj.insert("ageGroup".into(), Value::String(age.as_str().into()));
-        }
+        ctx.insert_age(&mut metadata);
         json!({
             "version": "1.0.0",
             "appName": ctx.app_name,
-            "description": ctx.pick(intro),
+            "description": ctx.intro(),
             "metadata": metadata,
             "theme": {"fontSize": if ctx.basic() { "large" } else { "medium" }},
             "pages": pages,
@@ -518,47 +505,42 @@ impl Blueprint {
     }
 }
 
+/// The array under `key` (empty when it is absent or not an array).
+pub(crate) fn arr<'a>(v: &'a Value, key: &str) -> &'a [Value] {
+    v.get(key)
+        .and_then(Value::as_array)
+        .map_or(&[], Vec::as_slice)
+}
+
+/// Every component of a page, nested ones included, depth first in document order.
+pub(crate) fn page_components(page: &Value) -> Vec<&Value> {
+    fn walk<'a>(c: &'a Value, out: &mut Vec<&'a Value>) {
+        out.push(c);
+        for ch in arr(c, "children") {
+            walk(ch, out);
+        }
+    }
+    let mut out = Vec::new();
+    for c in arr(page, "components") {
+        walk(c, &mut out);
+    }
+    out
+}
+
 /// Every id (pages, components, data models, flows) appears once.
 pub(crate) fn ids_unique(spec: &Value) -> bool {
     let mut seen = BTreeSet::new();
     let mut ok = true;
-    let mut add = |v: Option<&Value>| {
-        if let Some(id) = v.and_then(|v| v.get("id")).and_then(Value::as_str) {
+    let mut add = |item: &Value| {
+        if let Some(id) = item.get("id").and_then(Value::as_str) {
             ok &= seen.insert(id.to_string());
         }
     };
-    fn walk<'a>(c: &'a Value, out: &mut Vec<&'a Value>) {
-        out.push(c);
-        for ch in c
-            .get("children")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            walk(ch, out);
-        }
-    }
     for key in ["pages", "dataModels", "flows"] {
-        for item in spec
-            .get(key)
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            add(Some(item));
+        for item in arr(spec, key) {
+            add(item);
             if key == "pages" {
-                let mut comps = Vec::new();
-                for c in item
-                    .get("components")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                {
-                    walk(c, &mut comps);
-                }
-                for c in comps {
-                    add(Some(c));
-                }
+                page_components(item).into_iter().for_each(&mut add);
             }
         }
     }
@@ -598,7 +580,7 @@ impl Renderer<'_> {
     }
 
     fn txt(&self, en: &'static str, zh: &'static str) -> &'static str {
-        self.ctx().lang.pick(super::catalog::Txt { en, zh })
+        self.ctx().pick(t(en, zh))
     }
 
     /// Adds `"size": "large"` for elementary audiences.
@@ -679,14 +661,9 @@ impl Renderer<'_> {
 
     fn home(&mut self, page: &PagePlan) -> Vec<Value> {
         let ctx = self.ctx().clone();
-        let intro = if ctx.basic() {
-            ctx.def().intro_simple
-        } else {
-            ctx.def().intro
-        };
         let mut out = vec![
             self.heading(page, &ctx.app_name),
-            self.paragraph(format!("{}-intro", page.id), ctx.lang.pick(intro)),
+            self.paragraph(format!("{}-intro", page.id), ctx.intro()),
         ];
         let targets: Vec<PagePlan> = self
             .bp
@@ -1080,27 +1057,9 @@ impl Renderer<'_> {
 
 /// The data-model ids a page's components reference through `dataModel` props.
 pub(crate) fn referenced_models(page: &Value) -> Vec<String> {
-    fn walk(c: &Value, out: &mut Vec<String>) {
-        if let Some(id) = c.pointer("/props/dataModel").and_then(Value::as_str) {
-            out.push(id.to_string());
-        }
-        for ch in c
-            .get("children")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            walk(ch, out);
-        }
-    }
-    let mut out = Vec::new();
-    for c in page
-        .get("components")
-        .and_then(Value::as_array)
+    page_components(page)
         .into_iter()
-        .flatten()
-    {
-        walk(c, &mut out);
-    }
-    out
+        .filter_map(|c| c.pointer("/props/dataModel").and_then(Value::as_str))
+        .map(str::to_string)
+        .collect()
 }

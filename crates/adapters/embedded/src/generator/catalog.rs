@@ -20,7 +20,7 @@ pub(crate) struct Txt {
     pub zh: &'static str,
 }
 
-const fn t(en: &'static str, zh: &'static str) -> Txt {
+pub(crate) const fn t(en: &'static str, zh: &'static str) -> Txt {
     Txt { en, zh }
 }
 

@@ -2,6 +2,7 @@
 //! coverage — enough pages, no empty page, every data model shown by a component, every flow
 //! triggered, every page reachable, permissions present, required fields declared.
 
+use super::build::{arr, page_components};
 use super::detect::Lang;
 use ingenio_app_specs::AiReview;
 use serde_json::Value;
@@ -12,28 +13,8 @@ pub(crate) const MAX_SCORE: u8 = 95;
 /// The lowest score it gives to a spec that passed the rule pass.
 pub(crate) const MIN_SCORE: u8 = 60;
 
-fn arr<'a>(v: &'a Value, key: &str) -> &'a [Value] {
-    v.get(key)
-        .and_then(Value::as_array)
-        .map_or(&[], Vec::as_slice)
-}
-
 fn str_of<'a>(v: &'a Value, key: &str) -> &'a str {
     v.get(key).and_then(Value::as_str).unwrap_or_default()
-}
-
-fn components(page: &Value) -> Vec<&Value> {
-    fn walk<'a>(c: &'a Value, out: &mut Vec<&'a Value>) {
-        out.push(c);
-        for ch in arr(c, "children") {
-            walk(ch, out);
-        }
-    }
-    let mut out = Vec::new();
-    for c in arr(page, "components") {
-        walk(c, &mut out);
-    }
-    out
 }
 
 /// Every string found in a JSON value (recursively).
@@ -69,7 +50,7 @@ pub(crate) fn review(spec: &Value, lang: Lang) -> (AiReview, String) {
     let mut prop_strings = BTreeSet::new();
     let mut model_refs = BTreeSet::new();
     for page in pages {
-        let comps = components(page);
+        let comps = page_components(page);
         if comps.is_empty() {
             penalty += 3;
             issues.push(if zh {
