@@ -148,7 +148,6 @@ impl Application {
             job_repo.clone(),
             quota,
             AppSpecConfig {
-                default_quality_threshold: settings.ingenio.generation.quality_threshold,
                 quota_enabled: settings.ingenio.rate_limit.enabled,
                 ai_calls_per_hour: settings.ingenio.rate_limit.ai_calls_per_hour,
             },

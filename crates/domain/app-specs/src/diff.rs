@@ -243,53 +243,81 @@ impl Differ {
         }
     }
 
-    fn pages(&mut self, from: &AppSpec, to: &AppSpec) {
-        let side = |s| keyed_list(s, "pages", |p: &Page| p.id.as_str());
-        let (f, t) = (side(&from.pages), side(&to.pages));
-        let (removed, added, both) = pair(&f, &t);
-        let label = |p: &Page| format!("\"{}\" ({})", or_id(&p.name, &p.id), p.path);
+    /// Reports one keyed collection: removed and added items whole (`full`), and for items on
+    /// both sides the `(before, after)` that `changed` returns, if any. With `model` (fields),
+    /// ids are `model.key` and the entries carry the model.
+    fn report<T>(
+        &mut self,
+        entity: EntityKind,
+        (removed, added, both): &Paired<'_, '_, T>,
+        model: Option<&(String, String)>,
+        full: impl Fn(&T) -> Value,
+        changed: impl Fn(&T, &T) -> Option<(Value, Value)>,
+        label: impl Fn(&Keyed<'_, T>) -> String,
+    ) {
+        let id = |k: &Keyed<'_, T>| match model {
+            Some((m, _)) => format!("{m}.{}", k.key),
+            None => k.key.clone(),
+        };
         for r in removed {
-            let v = Some(r.item.to_value());
+            let (b, l) = (Some(full(r.item)), label(r));
             self.push(
                 ChangeKind::Removed,
-                EntityKind::Page,
-                &r.key,
+                entity,
+                &id(r),
                 &r.path,
-                v,
+                b,
                 None,
-                label(r.item),
-                None,
+                l,
+                model.cloned(),
             );
         }
         for a in added {
-            let v = Some(a.item.to_value());
+            let (v, l) = (Some(full(a.item)), label(a));
             self.push(
                 ChangeKind::Added,
-                EntityKind::Page,
-                &a.key,
+                entity,
+                &id(a),
                 &a.path,
                 None,
                 v,
-                label(a.item),
-                None,
+                l,
+                model.cloned(),
             );
         }
         for (x, y) in both {
-            let (bx, by) = (x.item.own_fields(), y.item.own_fields());
-            if bx != by {
-                let (b, a) = (Some(Value::Object(bx)), Some(Value::Object(by)));
+            if let Some((b, a)) = changed(x.item, y.item) {
+                let (b, a, l) = (Some(b), Some(a), label(y));
                 self.push(
                     ChangeKind::Changed,
-                    EntityKind::Page,
-                    &y.key,
+                    entity,
+                    &id(y),
                     &y.path,
                     b,
                     a,
-                    label(y.item),
-                    None,
+                    l,
+                    model.cloned(),
                 );
             }
         }
+    }
+
+    fn pages(&mut self, from: &AppSpec, to: &AppSpec) {
+        let side = |s| keyed_list(s, "pages", |p: &Page| p.id.as_str());
+        let (f, t) = (side(&from.pages), side(&to.pages));
+        let label = |k: &Keyed<'_, Page>| {
+            let p = k.item;
+            format!("\"{}\" ({})", or_id(&p.name, &p.id), p.path)
+        };
+        let changed = own(Page::own_fields);
+        self.report(
+            EntityKind::Page,
+            &pair(&f, &t),
+            None,
+            Page::to_value,
+            changed,
+            label,
+        );
     }
 
     fn components(&mut self, from: &AppSpec, to: &AppSpec) {
@@ -298,105 +326,44 @@ impl Differ {
         // Components that come and go with their parent (page or component) are carried by the
         // parent's own change, not reported again.
         let (f_parents, t_parents) = (parents(from, &fl), parents(to, &tl));
-        let (removed, added, both) = pair(&f, &t);
-        for r in removed {
-            if t_parents.contains(&r.item.parent) {
-                let v = Some(r.item.c.to_value());
-                self.push(
-                    ChangeKind::Removed,
-                    EntityKind::Component,
-                    &r.key,
-                    &r.path,
-                    v,
-                    None,
-                    r.key.clone(),
-                    None,
-                );
-            }
-        }
-        for a in added {
-            if f_parents.contains(&a.item.parent) {
-                let v = Some(a.item.c.to_value());
-                self.push(
-                    ChangeKind::Added,
-                    EntityKind::Component,
-                    &a.key,
-                    &a.path,
-                    None,
-                    v,
-                    a.key.clone(),
-                    None,
-                );
-            }
-        }
-        for (x, y) in both {
-            let (mut bx, mut by) = (x.item.c.own_fields(), y.item.c.own_fields());
-            if bx == by && x.item.parent == y.item.parent {
-                continue;
+        let (mut removed, mut added, both) = pair(&f, &t);
+        removed.retain(|r| t_parents.contains(&r.item.parent));
+        added.retain(|a| f_parents.contains(&a.item.parent));
+        let changed = |x: &Located<'_>, y: &Located<'_>| {
+            let (mut bx, mut by) = (x.c.own_fields(), y.c.own_fields());
+            if bx == by && x.parent == y.parent {
+                return None;
             }
             // The location is part of what changed; reported as `parent: … → …`.
-            bx.insert("parent".into(), Value::String(x.item.parent.clone()));
-            by.insert("parent".into(), Value::String(y.item.parent.clone()));
-            let (b, a) = (Some(Value::Object(bx)), Some(Value::Object(by)));
-            self.push(
-                ChangeKind::Changed,
-                EntityKind::Component,
-                &y.key,
-                &y.path,
-                b,
-                a,
-                y.key.clone(),
-                None,
-            );
-        }
+            bx.insert("parent".into(), Value::String(x.parent.clone()));
+            by.insert("parent".into(), Value::String(y.parent.clone()));
+            Some((Value::Object(bx), Value::Object(by)))
+        };
+        self.report(
+            EntityKind::Component,
+            &(removed, added, both),
+            None,
+            |l| l.c.to_value(),
+            changed,
+            |k| k.key.clone(),
+        );
     }
 
     fn data_models(&mut self, from: &AppSpec, to: &AppSpec) {
         let side = |s| keyed_list(s, "dataModels", |m: &DataModel| m.id.as_str());
         let (f, t) = (side(&from.data_models), side(&to.data_models));
-        let (removed, added, both) = pair(&f, &t);
-        let label = |m: &DataModel| or_id(&m.name, &m.id);
-        for r in removed {
-            let v = Some(r.item.to_value());
-            self.push(
-                ChangeKind::Removed,
-                EntityKind::DataModel,
-                &r.key,
-                &r.path,
-                v,
-                None,
-                label(r.item),
-                None,
-            );
-        }
-        for a in added {
-            let v = Some(a.item.to_value());
-            self.push(
-                ChangeKind::Added,
-                EntityKind::DataModel,
-                &a.key,
-                &a.path,
-                None,
-                v,
-                label(a.item),
-                None,
-            );
-        }
-        for (x, y) in both {
-            let (bx, by) = (x.item.own_fields(), y.item.own_fields());
-            if bx != by {
-                let (b, a) = (Some(Value::Object(bx)), Some(Value::Object(by)));
-                self.push(
-                    ChangeKind::Changed,
-                    EntityKind::DataModel,
-                    &y.key,
-                    &y.path,
-                    b,
-                    a,
-                    label(y.item),
-                    None,
-                );
-            }
+        let paired = pair(&f, &t);
+        let label = |k: &Keyed<'_, DataModel>| or_id(&k.item.name, &k.item.id);
+        let changed = own(DataModel::own_fields);
+        self.report(
+            EntityKind::DataModel,
+            &paired,
+            None,
+            DataModel::to_value,
+            changed,
+            label,
+        );
+        for (x, y) in paired.2 {
             self.fields(x, y);
         }
     }
@@ -409,8 +376,7 @@ impl Differ {
             f.name.as_str()
         });
         let (removed, added, both) = pair(&f, &t);
-        let model = Some((y.key.clone(), or_id(&y.item.name, &y.item.id)));
-        let id = |name: &str| format!("{}.{name}", y.key);
+        let model = (y.key.clone(), or_id(&y.item.name, &y.item.id));
         // A field removed and one added at the same position, identical but for the name, is a
         // rename: reported as one change.
         let mut renamed: HashSet<usize> = HashSet::new();
@@ -428,113 +394,57 @@ impl Differ {
                 renamed.insert(ri);
                 renamed_to.insert(ai);
                 let (b, v) = (Some(r.item.to_value()), Some(a.item.to_value()));
+                let id = format!("{}.{}", model.0, a.key);
+                let (e, l) = (EntityKind::Field, a.key.clone());
                 self.push(
                     ChangeKind::Changed,
-                    EntityKind::Field,
-                    &id(&a.key),
+                    e,
+                    &id,
                     &a.path,
                     b,
                     v,
-                    a.key.clone(),
-                    model.clone(),
+                    l,
+                    Some(model.clone()),
                 );
             }
         }
-        for (ri, r) in removed.iter().enumerate() {
-            if renamed.contains(&ri) {
-                continue;
-            }
-            let v = Some(r.item.to_value());
-            self.push(
-                ChangeKind::Removed,
-                EntityKind::Field,
-                &id(&r.key),
-                &r.path,
-                v,
-                None,
-                r.key.clone(),
-                model.clone(),
-            );
-        }
-        for (ai, a) in added.iter().enumerate() {
-            if renamed_to.contains(&ai) {
-                continue;
-            }
-            let v = Some(a.item.to_value());
-            self.push(
-                ChangeKind::Added,
-                EntityKind::Field,
-                &id(&a.key),
-                &a.path,
-                None,
-                v,
-                a.key.clone(),
-                model.clone(),
-            );
-        }
-        for (p, q) in both {
-            if p.item != q.item {
-                let (b, a) = (Some(p.item.to_value()), Some(q.item.to_value()));
-                self.push(
-                    ChangeKind::Changed,
-                    EntityKind::Field,
-                    &id(&q.key),
-                    &q.path,
-                    b,
-                    a,
-                    q.key.clone(),
-                    model.clone(),
-                );
-            }
-        }
+        let unmatched = |list: Vec<_>, matched: &HashSet<usize>| {
+            list.into_iter()
+                .enumerate()
+                .filter(|(i, _)| !matched.contains(i))
+                .map(|(_, k)| k)
+                .collect()
+        };
+        let rest = (
+            unmatched(removed, &renamed),
+            unmatched(added, &renamed_to),
+            both,
+        );
+        let changed = whole(Field::to_value);
+        let label = |k: &Keyed<'_, Field>| k.key.clone();
+        self.report(
+            EntityKind::Field,
+            &rest,
+            Some(&model),
+            Field::to_value,
+            changed,
+            label,
+        );
     }
 
     fn flows(&mut self, from: &AppSpec, to: &AppSpec) {
         let side = |s| keyed_list(s, "flows", |f: &Flow| f.id.as_str());
         let (f, t) = (side(&from.flows), side(&to.flows));
-        let (removed, added, both) = pair(&f, &t);
-        let label = |fl: &Flow| or_id(&fl.name, &fl.id);
-        for r in removed {
-            let v = Some(r.item.to_value());
-            self.push(
-                ChangeKind::Removed,
-                EntityKind::Flow,
-                &r.key,
-                &r.path,
-                v,
-                None,
-                label(r.item),
-                None,
-            );
-        }
-        for a in added {
-            let v = Some(a.item.to_value());
-            self.push(
-                ChangeKind::Added,
-                EntityKind::Flow,
-                &a.key,
-                &a.path,
-                None,
-                v,
-                label(a.item),
-                None,
-            );
-        }
-        for (x, y) in both {
-            if x.item != y.item {
-                let (b, a) = (Some(x.item.to_value()), Some(y.item.to_value()));
-                self.push(
-                    ChangeKind::Changed,
-                    EntityKind::Flow,
-                    &y.key,
-                    &y.path,
-                    b,
-                    a,
-                    label(y.item),
-                    None,
-                );
-            }
-        }
+        let label = |k: &Keyed<'_, Flow>| or_id(&k.item.name, &k.item.id);
+        let changed = whole(Flow::to_value);
+        self.report(
+            EntityKind::Flow,
+            &pair(&f, &t),
+            None,
+            Flow::to_value,
+            changed,
+            label,
+        );
     }
 
     fn rules(&mut self, from: &AppSpec, to: &AppSpec) {
@@ -544,81 +454,45 @@ impl Differ {
             })
         };
         let (f, t) = (side(&from.permissions.rules), side(&to.permissions.rules));
-        let (removed, added, both) = pair(&f, &t);
-        let e = EntityKind::PermissionRule;
-        for r in removed {
-            let v = Some(r.item.to_value());
-            self.push(
-                ChangeKind::Removed,
-                e,
-                &r.key,
-                &r.path,
-                v,
-                None,
-                r.item.resource.clone(),
-                None,
-            );
-        }
-        for a in added {
-            let v = Some(a.item.to_value());
-            self.push(
-                ChangeKind::Added,
-                e,
-                &a.key,
-                &a.path,
-                None,
-                v,
-                a.item.resource.clone(),
-                None,
-            );
-        }
-        for (x, y) in both {
-            if x.item != y.item {
-                let (b, a) = (Some(x.item.to_value()), Some(y.item.to_value()));
-                self.push(
-                    ChangeKind::Changed,
-                    e,
-                    &y.key,
-                    &y.path,
-                    b,
-                    a,
-                    y.item.resource.clone(),
-                    None,
-                );
-            }
-        }
+        self.report(
+            EntityKind::PermissionRule,
+            &pair(&f, &t),
+            None,
+            PermissionRule::to_value,
+            whole(PermissionRule::to_value),
+            |k| k.item.resource.clone(),
+        );
     }
 
     fn roles(&mut self, from: &AppSpec, to: &AppSpec) {
         let side = |s| keyed_list(s, "permissions.roles", |r: &String| r.as_str());
         let (f, t) = (side(&from.permissions.roles), side(&to.permissions.roles));
-        let (removed, added, _) = pair(&f, &t);
-        for r in removed {
-            let v = Some(Value::String(r.item.clone()));
-            self.push(
-                ChangeKind::Removed,
-                EntityKind::Role,
-                &r.key,
-                &r.path,
-                v,
-                None,
-                r.item.clone(),
-                None,
-            );
-        }
-        for a in added {
-            let v = Some(Value::String(a.item.clone()));
-            self.push(
-                ChangeKind::Added,
-                EntityKind::Role,
-                &a.key,
-                &a.path,
-                None,
-                v,
-                a.item.clone(),
-                None,
-            );
-        }
+        // A role is only its name: it is added or removed, never changed.
+        self.report(
+            EntityKind::Role,
+            &pair(&f, &t),
+            None,
+            |r: &String| Value::String(r.clone()),
+            |_, _| None,
+            |k| k.item.clone(),
+        );
+    }
+}
+
+/// `changed` for entities compared whole: both values when they differ.
+fn whole<T: PartialEq>(
+    to_value: impl Fn(&T) -> Value,
+) -> impl Fn(&T, &T) -> Option<(Value, Value)> {
+    move |x, y| (x != y).then(|| (to_value(x), to_value(y)))
+}
+
+/// `changed` for entities compared without their children: their own fields when they differ.
+fn own<T>(
+    own_fields: impl Fn(&T) -> Map<String, Value>,
+) -> impl Fn(&T, &T) -> Option<(Value, Value)> {
+    move |x, y| {
+        let (a, b) = (own_fields(x), own_fields(y));
+        (a != b).then_some((Value::Object(a), Value::Object(b)))
     }
 }
 

@@ -17,6 +17,7 @@ use ingenio_kernel::uuid::Uuid;
 use ingenio_kernel::{TenantId, UserId};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use std::future::Future;
 use std::sync::Arc;
 
 /// Where a job is. `completed`, `failed` and `cancelled` are final.
@@ -82,6 +83,14 @@ impl Step {
             Step::Plan => "plan",
             Step::Execute => "execute",
             Step::Validate => "validate",
+        }
+    }
+    /// The job status and progress while this step runs.
+    fn entry(&self) -> (JobStatus, u8) {
+        match self {
+            Step::Plan => (JobStatus::Planning, 10),
+            Step::Execute => (JobStatus::Executing, 40),
+            Step::Validate => (JobStatus::Validating, 70),
         }
     }
     /// The code of an unusable answer in this step.
@@ -216,81 +225,33 @@ impl Pipeline {
             .await?;
         }
 
-        // plan
-        let plan = if let Some(p) = state.get("plan").filter(|p| !p.is_null()) {
-            p["output"].clone()
-        } else {
-            if !self
-                .enter(
-                    job,
-                    worker,
-                    JobStatus::Planning,
-                    10,
-                    &state,
-                    &usage,
-                    Step::Plan,
-                )
-                .await?
-            {
-                return Ok(RunOutcome::Abandoned);
-            }
-            match self.generator.plan(&input).await {
-                Ok(o) => {
-                    usage.add(&o.usage);
-                    state["plan"] = output_json(&o);
-                    self.agent_done(job.id, Step::Plan, &o.reasoning, &o.usage)
-                        .await?;
-                    o.value
-                }
-                Err(e) => return self.fail_agent(job, worker, Step::Plan, &e, &usage).await,
-            }
+        let plan = match self
+            .agent_step(job, worker, Step::Plan, &mut state, &mut usage, || {
+                self.generator.plan(&input)
+            })
+            .await?
+        {
+            Ok(plan) => plan,
+            Err(outcome) => return Ok(outcome),
         };
-
-        // execute
-        let spec = if let Some(x) = state.get("execute").filter(|x| !x.is_null()) {
-            x["output"].clone()
-        } else {
-            if !self
-                .enter(
-                    job,
-                    worker,
-                    JobStatus::Executing,
-                    40,
-                    &state,
-                    &usage,
-                    Step::Execute,
-                )
-                .await?
-            {
-                return Ok(RunOutcome::Abandoned);
-            }
-            match self.generator.execute(&input, &plan).await {
-                Ok(o) => {
-                    usage.add(&o.usage);
-                    state["execute"] = output_json(&o);
-                    self.agent_done(job.id, Step::Execute, &o.reasoning, &o.usage)
-                        .await?;
-                    o.value
-                }
-                Err(e) => {
-                    return self
-                        .fail_agent(job, worker, Step::Execute, &e, &usage)
-                        .await
-                }
-            }
+        let spec = match self
+            .agent_step(job, worker, Step::Execute, &mut state, &mut usage, || {
+                self.generator.execute(&input, &plan)
+            })
+            .await?
+        {
+            Ok(spec) => spec,
+            Err(outcome) => return Ok(outcome),
         };
 
         // validate: the rule pass, then (only without errors) the AI review. A passing verdict is
         // checkpointed with the `generating` step, so a takeover after it does not pay again.
         let threshold = job.request.quality_threshold;
-        let passed = state
-            .get("validate")
-            .filter(|v| {
-                v["finalScore"]
-                    .as_u64()
-                    .is_some_and(|s| s >= u64::from(threshold))
-            })
-            .cloned();
+        let passed = state.get("validate").filter(|v| {
+            v["finalScore"]
+                .as_u64()
+                .is_some_and(|s| s >= u64::from(threshold))
+        });
         let (score, rule_score, ai, warnings) = if let Some(v) = passed {
             let num = |k: &str| {
                 v[k].as_u64()
@@ -307,15 +268,7 @@ impl Pipeline {
             )
         } else {
             if !self
-                .enter(
-                    job,
-                    worker,
-                    JobStatus::Validating,
-                    70,
-                    &state,
-                    &usage,
-                    Step::Validate,
-                )
+                .enter(job, worker, Step::Validate, &state, &usage)
                 .await?
             {
                 return Ok(RunOutcome::Abandoned);
@@ -427,17 +380,48 @@ impl Pipeline {
         Ok(())
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Runs an agent step (plan or execute) unless its checkpoint already holds the output:
+    /// `Ok(Err(outcome))` when the run must stop here (lease lost, or the agent failed).
+    async fn agent_step<F>(
+        &self,
+        job: &GenerationJob,
+        worker: &str,
+        step: Step,
+        state: &mut Value,
+        usage: &mut TokenUsage,
+        call: impl FnOnce() -> F,
+    ) -> anyhow::Result<Result<Value, RunOutcome>>
+    where
+        F: Future<Output = Result<AgentOutput<Value>, AgentError>>,
+    {
+        if let Some(done) = state.get(step.as_str()).filter(|v| !v.is_null()) {
+            return Ok(Ok(done["output"].clone()));
+        }
+        if !self.enter(job, worker, step, state, usage).await? {
+            return Ok(Err(RunOutcome::Abandoned));
+        }
+        match call().await {
+            Ok(o) => {
+                usage.add(&o.usage);
+                state[step.as_str()] = output_json(&o);
+                self.agent_done(job.id, step, &o.reasoning, &o.usage)
+                    .await?;
+                Ok(Ok(o.value))
+            }
+            Err(e) => Ok(Err(self.fail_agent(job, worker, step, &e, usage).await?)),
+        }
+    }
+
+    /// Checkpoints entry into `step` and announces it; `false` when the lease is lost.
     async fn enter(
         &self,
         job: &GenerationJob,
         worker: &str,
-        status: JobStatus,
-        progress: u8,
+        step: Step,
         state: &Value,
         usage: &TokenUsage,
-        step: Step,
     ) -> anyhow::Result<bool> {
+        let (status, progress) = step.entry();
         if self
             .jobs
             .checkpoint(job.id, worker, status, progress, state, usage)

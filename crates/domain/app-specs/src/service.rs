@@ -22,8 +22,6 @@ pub const EVENTS_PAGE: i64 = 200;
 /// Settings of the service (from configuration).
 #[derive(Debug, Clone)]
 pub struct AppSpecConfig {
-    /// Quality gate when a request gives none (default 80).
-    pub default_quality_threshold: u8,
     /// Whether the AI quota is enforced (`ingenio.rate-limit.enabled`).
     pub quota_enabled: bool,
     /// `ingenio.rate-limit.ai-calls-per-hour`.
@@ -76,10 +74,6 @@ impl AppSpecService {
             quota,
             config,
         }
-    }
-
-    pub fn config(&self) -> &AppSpecConfig {
-        &self.config
     }
 
     /// Creates a spec from user-supplied content: version 1 (`user_edit`), status draft.

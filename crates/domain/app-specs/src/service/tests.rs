@@ -31,7 +31,6 @@ fn harness_with(limit: u32, quota_enabled: bool) -> Harness {
         Arc::new(store.jobs()),
         quota.clone(),
         AppSpecConfig {
-            default_quality_threshold: 80,
             quota_enabled,
             ai_calls_per_hour: limit,
         },
