@@ -144,6 +144,13 @@ impl Worker {
         tracing::debug!(worker = %self.id, "generation worker stopped");
     }
 
+    /// Gives the job's quota reservation back; called only by the run that failed the job.
+    async fn refund(&self, job: &GenerationJob) {
+        if let Some(r) = &job.quota_reservation {
+            self.state.specs.refund(Some(&Reservation(r.clone()))).await;
+        }
+    }
+
     async fn process(&self, job: GenerationJob) {
         let started = std::time::Instant::now();
         tracing::info!(worker = %self.id, job = %job.id, attempt = job.attempts, "generation job claimed");
@@ -188,9 +195,7 @@ impl Worker {
                     "Generation jobs by outcome",
                     &[("outcome", "failed")],
                 );
-                if let Some(r) = &job.quota_reservation {
-                    self.state.specs.refund(Some(&Reservation(r.clone()))).await;
-                }
+                self.refund(&job).await;
             }
             Some(Ok(RunOutcome::Abandoned)) | None => {
                 tracing::info!(job = %job.id, "generation job left (cancelled or taken over)");
@@ -205,9 +210,7 @@ impl Worker {
                         .fail(job.id, &self.id, "1000", &msg, &job.token_usage)
                         .await
                     {
-                        if let Some(r) = &job.quota_reservation {
-                            self.state.specs.refund(Some(&Reservation(r.clone()))).await;
-                        }
+                        self.refund(&job).await;
                     }
                 }
             }

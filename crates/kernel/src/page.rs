@@ -78,6 +78,17 @@ impl<T> Page<T> {
             pages: total.div_ceil(size),
         }
     }
+
+    /// The same page with every record mapped (e.g. domain rows to response bodies).
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
+        Page {
+            records: self.records.into_iter().map(f).collect(),
+            total: self.total,
+            current: self.current,
+            size: self.size,
+            pages: self.pages,
+        }
+    }
 }
 
 #[cfg(test)]

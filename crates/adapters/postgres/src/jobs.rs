@@ -238,6 +238,21 @@ fn mine(viewer: Viewer, status: Option<JobStatus>) -> generation_jobs::BoxedQuer
     }
 }
 
+/// The user's job created with idempotency key `key` (keys are unique per user).
+async fn by_key(
+    c: &mut AsyncPgConnection,
+    viewer: Viewer,
+    key: &str,
+) -> Result<Option<JobRow>, StoreError> {
+    mine(viewer, None)
+        .filter(generation_jobs::idempotency_key.eq(key))
+        .select(JobRow::as_select())
+        .first(c)
+        .await
+        .optional()
+        .map_err(store_err)
+}
+
 #[async_trait]
 impl JobRepository for PgJobRepository {
     async fn create(&self, job: NewJob) -> Result<CreateJob, StoreError> {
@@ -271,15 +286,12 @@ impl JobRepository for PgJobRepository {
                     "inserting a generation job without idempotency key returned no row"
                 )));
             };
-            let existing: Option<JobRow> = generation_jobs::table
-                .filter(generation_jobs::user_id.eq(job.user.as_uuid()))
-                .filter(generation_jobs::idempotency_key.eq(key))
-                .select(JobRow::as_select())
-                .first(&mut c)
-                .await
-                .optional()
-                .map_err(store_err)?;
-            if let Some(row) = existing {
+            let owner = Viewer {
+                tenant: job.tenant,
+                user: job.user,
+                admin: false,
+            };
+            if let Some(row) = by_key(&mut c, owner, key).await? {
                 return Ok(CreateJob::Existing(row.try_into()?));
             }
         }
@@ -312,16 +324,7 @@ impl JobRepository for PgJobRepository {
         key: &str,
     ) -> Result<Option<GenerationJob>, StoreError> {
         let mut c = conn(&self.pool).await?;
-        let row: Option<JobRow> = generation_jobs::table
-            .filter(generation_jobs::user_id.eq(viewer.user.as_uuid()))
-            .filter(generation_jobs::idempotency_key.eq(key))
-            .filter(generation_jobs::tenant_id.eq(viewer.tenant.as_uuid()))
-            .select(JobRow::as_select())
-            .first(&mut c)
-            .await
-            .optional()
-            .map_err(store_err)?;
-        one(row)
+        one(by_key(&mut c, viewer, key).await?)
     }
 
     async fn list(

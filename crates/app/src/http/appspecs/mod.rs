@@ -218,20 +218,13 @@ pub async fn list(
     q: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let page = state.specs.list(viewer(&p), q.page()?).await?;
-    let records: Vec<Value> = page
-        .records
-        .iter()
-        .map(|s| {
-            serde_json::json!({
-                "id": s.id, "version": s.version, "status": s.status.as_str(),
-                "qualityScore": s.quality_score,
-                "appName": s.content.get("appName").cloned().unwrap_or(Value::Null),
-                "createdAt": s.created_at, "updatedAt": s.updated_at,
-            })
+    Ok(envelope::ok(page.map(|s| {
+        serde_json::json!({
+            "id": s.id, "version": s.version, "status": s.status.as_str(),
+            "qualityScore": s.quality_score,
+            "appName": s.content.get("appName").cloned().unwrap_or(Value::Null),
+            "createdAt": s.created_at, "updatedAt": s.updated_at,
         })
-        .collect();
-    Ok(envelope::ok(serde_json::json!({
-        "records": records, "total": page.total, "current": page.current, "size": page.size, "pages": page.pages,
     })))
 }
 
