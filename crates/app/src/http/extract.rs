@@ -33,18 +33,46 @@ impl FromRequest for AuthUser {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
+        Box::pin(async move { authenticate(&req, bearer_token(&req)).await.map(AuthUser) })
+    }
+}
+
+/// Verifies `token` (once per request: the principal is cached in the request's extensions).
+async fn authenticate(req: &HttpRequest, token: Option<String>) -> Result<Principal, ApiError> {
+    if let Some(p) = req.extensions().get::<Principal>() {
+        return Ok(p.clone());
+    }
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .ok_or_else(|| ApiError::internal(&anyhow::anyhow!("app state missing")))?;
+    let token = token.ok_or_else(|| ApiError::unauthenticated("authentication required"))?;
+    let principal = state.users.authenticate(&token).await?;
+    req.extensions_mut().insert(principal.clone());
+    Ok(principal)
+}
+
+/// The verified caller of an event stream: like [`AuthUser`], but a browser `EventSource`, which
+/// cannot set headers, may pass the access token as `?access_token=` instead. Only the path is
+/// ever logged, never the query.
+#[derive(Debug, Clone)]
+pub struct StreamUser(pub Principal);
+
+impl FromRequest for StreamUser {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
         Box::pin(async move {
-            if let Some(p) = req.extensions().get::<Principal>() {
-                return Ok(AuthUser(p.clone()));
-            }
-            let state = req
-                .app_data::<web::Data<AppState>>()
-                .ok_or_else(|| ApiError::internal(&anyhow::anyhow!("app state missing")))?;
-            let token = bearer_token(&req)
-                .ok_or_else(|| ApiError::unauthenticated("authentication required"))?;
-            let principal = state.users.authenticate(&token).await?;
-            req.extensions_mut().insert(principal.clone());
-            Ok(AuthUser(principal))
+            let token = bearer_token(&req).or_else(|| {
+                web::Query::<std::collections::HashMap<String, String>>::from_query(
+                    req.query_string(),
+                )
+                .ok()
+                .and_then(|q| q.get("access_token").map(|t| t.trim().to_owned()))
+                .filter(|t| !t.is_empty())
+            });
+            authenticate(&req, token).await.map(StreamUser)
         })
     }
 }

@@ -98,6 +98,31 @@ async fn a_job_runs_plan_execute_validate_and_stores_version_1() {
         replay.iter().map(|e| e.id).collect::<Vec<_>>(),
         events.iter().map(|e| e.id).collect::<Vec<_>>()
     );
+    // A browser EventSource cannot set headers: token and resume point go in the query.
+    let path = format!("/api/v1/generate/jobs/{id}/events");
+    let browser = app
+        .send(app.client.get(app.url(&format!(
+            "{path}?access_token={token}&lastEventId={}",
+            events[0].id
+        ))))
+        .await;
+    assert_eq!(browser.status, 200, "{}", browser.text);
+    assert!(
+        !browser.text.contains(&format!("id: {}\n", events[0].id)),
+        "resumed after it"
+    );
+    assert!(browser.text.contains("event: complete"), "{}", browser.text);
+    let anonymous = app.send(app.client.get(app.url(&path))).await;
+    assert_eq!(anonymous.status, 401);
+    assert_eq!(anonymous.code(), "1003");
+    let forged = app
+        .send(
+            app.client
+                .get(app.url(&format!("{path}?access_token=garbage"))),
+        )
+        .await;
+    assert_eq!(forged.status, 401);
+    assert_eq!(forged.code(), "1003");
 
     let job = app
         .get(&format!("/api/v1/generate/jobs/{id}"), Some(&token))

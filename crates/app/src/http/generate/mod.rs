@@ -5,7 +5,7 @@
 use crate::http::appspecs::{viewer, PageQuery};
 use crate::http::envelope::{self, Envelope};
 use crate::http::error::ApiError;
-use crate::http::extract::AuthUser;
+use crate::http::extract::{AuthUser, StreamUser};
 use crate::state::AppState;
 use actix_web::http::{header, StatusCode};
 use actix_web::web::Bytes;
@@ -92,13 +92,8 @@ impl GenerateRequest {
         if !(variables.is_null() || variables.is_object()) {
             return Err(ApiError::bad_param("variables", "must be an object"));
         }
+        // the range (0–100) is the domain's rule: `AppSpecService::submit` checks it
         let threshold = self.quality_threshold.unwrap_or(default_threshold);
-        if threshold > 100 {
-            return Err(ApiError::bad_param(
-                "qualityThreshold",
-                "must be between 0 and 100",
-            ));
-        }
         Ok(JobRequest {
             requirement: self.requirement.trim().to_owned(),
             age_group,
@@ -285,10 +280,7 @@ pub async fn list_jobs(
     }
     .page()?;
     let page = state.specs.jobs(viewer(&p), status, page).await?;
-    let records: Vec<JobResponse> = page.records.into_iter().map(JobResponse::from).collect();
-    Ok(envelope::ok(json!({
-        "records": records, "total": page.total, "current": page.current, "size": page.size, "pages": page.pages,
-    })))
+    Ok(envelope::ok(page.map(JobResponse::from)))
 }
 
 /// One job: status, progress, per-agent state, result or error, token usage.
@@ -433,15 +425,18 @@ async fn next_chunk(mut s: Stream) -> Option<(Result<Bytes, actix_web::Error>, S
 /// Server-sent events of a job: `progress`, `agent`, `file`, `complete`, `error`, each with an id.
 /// `Last-Event-ID` (header, or `lastEventId` query for clients that cannot set headers) resumes
 /// after that event with no repeats and no gaps. Heartbeat comments every 15 s keep proxies from
-/// closing idle streams. Any instance can serve any job's stream.
+/// closing idle streams. Any instance can serve any job's stream. Browsers' `EventSource` cannot
+/// set headers: it may pass `?access_token=<token>&lastEventId=<id>` instead.
 #[utoipa::path(get, path = "/v1/generate/jobs/{id}/events", tag = "generate", security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "job id"), ("Last-Event-ID" = Option<String>, Header, description = "resume after this event id")),
+    params(("id" = Uuid, Path, description = "job id"), ("Last-Event-ID" = Option<String>, Header, description = "resume after this event id"),
+           ("lastEventId" = Option<i64>, Query, description = "the same, for clients that cannot set headers"),
+           ("access_token" = Option<String>, Query, description = "the access token, for EventSource (which cannot send Authorization)")),
     responses((status = 200, description = "text/event-stream", content_type = "text/event-stream"),
               (status = 404, description = "1002", body = inline(Envelope<Value>))))]
 #[get("/generate/jobs/{id}/events")]
 pub async fn job_events(
     state: web::Data<AppState>,
-    AuthUser(p): AuthUser,
+    StreamUser(p): StreamUser,
     id: web::Path<Uuid>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
