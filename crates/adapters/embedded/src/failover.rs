@@ -1,6 +1,6 @@
-//! A rate limiter that uses a primary (shared, e.g. Redis) limiter and falls back to a secondary
-//! (in-process) one behind a circuit breaker, so an outage of the primary never adds latency to
-//! every request.
+//! The circuit breaker shared by the failover rate limiter and the failover AI quota, and the
+//! rate limiter that uses a primary (shared, e.g. Redis) limiter and falls back to a secondary
+//! (in-process) one behind it, so an outage of the primary never adds latency to every request.
 
 use async_trait::async_trait;
 use ingenio_kernel::{RateDecision, RateLimiter};
@@ -13,25 +13,26 @@ pub const DEFAULT_COOL_DOWN: Duration = Duration::from_secs(5);
 /// Default minimum time between two warnings about the primary failing.
 pub const DEFAULT_WARN_INTERVAL: Duration = Duration::from_secs(60);
 
-/// Composes a primary and a fallback limiter with a circuit breaker.
+/// A circuit breaker in front of a primary backend with an in-process fallback; shared by the
+/// failover rate limiter and the failover AI quota.
 ///
-/// - Closed (healthy): every hit goes to the primary.
-/// - A primary error opens the breaker for `cool_down`: the hit and every hit during the
+/// - Closed (healthy): every call goes to the primary.
+/// - A primary error opens the breaker for `cool_down`: that call and every call during the
 ///   cool-down go straight to the fallback, without touching the primary.
-/// - After the cool-down exactly one hit probes the primary (the others keep using the fallback
+/// - After the cool-down exactly one call probes the primary (the others keep using the fallback
 ///   meanwhile); success closes the breaker, failure re-opens it for another cool-down.
 ///
 /// Warnings are rate-limited to one per `warn_interval` (with the number of suppressed failures),
 /// plus one info line when the primary recovers.
-pub struct FailoverRateLimiter {
-    primary: Arc<dyn RateLimiter>,
-    fallback: Arc<dyn RateLimiter>,
+#[derive(Debug)]
+pub struct CircuitBreaker {
+    /// What is protected, for the log lines (e.g. `rate limiter`, `AI quota`).
+    what: &'static str,
     cool_down: Duration,
     warn_interval: Duration,
-    breaker: Mutex<Breaker>,
-    /// Mirror of `breaker.open_until.is_some()` for lock-free reads.
+    state: Mutex<Breaker>,
+    /// Mirror of `state.open_until.is_some()` for lock-free reads.
     degraded: AtomicBool,
-    fallbacks: AtomicU64,
 }
 
 #[derive(Debug, Default)]
@@ -42,86 +43,49 @@ struct Breaker {
     suppressed: u64,
 }
 
-/// Where one hit should go.
-enum Route {
-    Primary,
-    Fallback,
-}
-
-impl std::fmt::Debug for FailoverRateLimiter {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FailoverRateLimiter")
-            .field("primary", &self.primary.backend())
-            .field("fallback", &self.fallback.backend())
-            .field("cool_down", &self.cool_down)
-            .field("degraded", &self.degraded())
-            .field("fallbacks", &self.fallbacks())
-            .finish()
-    }
-}
-
-impl FailoverRateLimiter {
-    /// A failover limiter with the default cool-down (5 s) and warning interval (60 s).
-    pub fn new(primary: Arc<dyn RateLimiter>, fallback: Arc<dyn RateLimiter>) -> Self {
+impl CircuitBreaker {
+    /// A closed breaker with the default cool-down (5 s) and warning interval (60 s).
+    pub fn new(what: &'static str) -> Self {
         Self {
-            primary,
-            fallback,
+            what,
             cool_down: DEFAULT_COOL_DOWN,
             warn_interval: DEFAULT_WARN_INTERVAL,
-            breaker: Mutex::new(Breaker::default()),
+            state: Mutex::new(Breaker::default()),
             degraded: AtomicBool::new(false),
-            fallbacks: AtomicU64::new(0),
         }
     }
 
-    /// Sets how long the breaker stays open after a primary failure.
-    #[must_use]
-    pub fn with_cool_down(mut self, cool_down: Duration) -> Self {
-        self.cool_down = cool_down;
-        self
-    }
-
-    /// Sets the minimum time between two warnings about the primary failing.
-    #[must_use]
-    pub fn with_warn_interval(mut self, warn_interval: Duration) -> Self {
-        self.warn_interval = warn_interval;
-        self
-    }
-
-    /// Whether the primary is currently considered down (hits go to the fallback).
+    /// Whether the primary is currently considered down (calls go to the fallback).
     pub fn degraded(&self) -> bool {
         self.degraded.load(Ordering::Acquire)
     }
 
-    /// How many hits were answered by the fallback since start.
-    pub fn fallbacks(&self) -> u64 {
-        self.fallbacks.load(Ordering::Relaxed)
-    }
-
     fn lock(&self) -> std::sync::MutexGuard<'_, Breaker> {
         // Every update is a plain field write, so a poisoned lock is still consistent.
-        self.breaker.lock().unwrap_or_else(PoisonError::into_inner)
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn route(&self) -> Route {
+    /// Whether this call should try the primary (closed, or the one half-open probe).
+    pub fn try_primary(&self) -> bool {
         let mut b = self.lock();
         match b.open_until {
-            None => Route::Primary,
+            None => true,
             Some(until) => {
                 let now = Instant::now();
                 if now < until {
-                    Route::Fallback
+                    false
                 } else {
-                    // Half-open: this hit probes the primary; re-arm so concurrent hits keep
+                    // Half-open: this call probes the primary; re-arm so concurrent calls keep
                     // using the fallback until the probe answers.
                     b.open_until = Some(now + self.cool_down);
-                    Route::Primary
+                    true
                 }
             }
         }
     }
 
-    fn on_primary_ok(&self) {
+    /// The primary answered: close the breaker (logging the recovery once).
+    pub fn on_primary_ok(&self) {
         if !self.degraded() {
             return;
         }
@@ -129,15 +93,16 @@ impl FailoverRateLimiter {
         if b.open_until.take().is_some() {
             self.degraded.store(false, Ordering::Release);
             tracing::info!(
-                primary = self.primary.backend(),
+                component = self.what,
                 suppressed_warnings = b.suppressed,
-                "rate limiter primary recovered"
+                "primary recovered"
             );
             b.suppressed = 0;
         }
     }
 
-    fn on_primary_err(&self, err: &anyhow::Error) {
+    /// The primary failed: open the breaker for a cool-down and warn (rate-limited).
+    pub fn on_primary_err(&self, primary: &str, fallback: &str, err: &anyhow::Error) {
         let now = Instant::now();
         let mut b = self.lock();
         b.open_until = Some(now + self.cool_down);
@@ -151,16 +116,73 @@ impl FailoverRateLimiter {
             b.suppressed = 0;
             drop(b);
             tracing::warn!(
-                primary = self.primary.backend(),
-                fallback = self.fallback.backend(),
+                component = self.what,
+                primary,
+                fallback,
                 cool_down_ms = u64::try_from(self.cool_down.as_millis()).unwrap_or(u64::MAX),
                 suppressed_since_last_warning = suppressed,
                 error = format!("{err:#}"),
-                "rate limiter primary failed, using the fallback"
+                "primary failed, using the fallback"
             );
         } else {
             b.suppressed = b.suppressed.saturating_add(1);
         }
+    }
+}
+
+/// Composes a primary and a fallback limiter with a [`CircuitBreaker`].
+pub struct FailoverRateLimiter {
+    primary: Arc<dyn RateLimiter>,
+    fallback: Arc<dyn RateLimiter>,
+    breaker: CircuitBreaker,
+    fallbacks: AtomicU64,
+}
+
+impl std::fmt::Debug for FailoverRateLimiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FailoverRateLimiter")
+            .field("primary", &self.primary.backend())
+            .field("fallback", &self.fallback.backend())
+            .field("cool_down", &self.breaker.cool_down)
+            .field("degraded", &self.degraded())
+            .field("fallbacks", &self.fallbacks())
+            .finish()
+    }
+}
+
+impl FailoverRateLimiter {
+    /// A failover limiter with the default cool-down (5 s) and warning interval (60 s).
+    pub fn new(primary: Arc<dyn RateLimiter>, fallback: Arc<dyn RateLimiter>) -> Self {
+        Self {
+            primary,
+            fallback,
+            breaker: CircuitBreaker::new("rate limiter"),
+            fallbacks: AtomicU64::new(0),
+        }
+    }
+
+    /// Sets how long the breaker stays open after a primary failure.
+    #[must_use]
+    pub fn with_cool_down(mut self, cool_down: Duration) -> Self {
+        self.breaker.cool_down = cool_down;
+        self
+    }
+
+    /// Sets the minimum time between two warnings about the primary failing.
+    #[must_use]
+    pub fn with_warn_interval(mut self, warn_interval: Duration) -> Self {
+        self.breaker.warn_interval = warn_interval;
+        self
+    }
+
+    /// Whether the primary is currently considered down (hits go to the fallback).
+    pub fn degraded(&self) -> bool {
+        self.breaker.degraded()
+    }
+
+    /// How many hits were answered by the fallback since start.
+    pub fn fallbacks(&self) -> u64 {
+        self.fallbacks.load(Ordering::Relaxed)
     }
 
     async fn use_fallback(
@@ -177,18 +199,19 @@ impl FailoverRateLimiter {
 #[async_trait]
 impl RateLimiter for FailoverRateLimiter {
     async fn hit(&self, key: &str, limit: u32, window: Duration) -> anyhow::Result<RateDecision> {
-        match self.route() {
-            Route::Fallback => self.use_fallback(key, limit, window).await,
-            Route::Primary => match self.primary.hit(key, limit, window).await {
-                Ok(decision) => {
-                    self.on_primary_ok();
-                    Ok(decision)
-                }
-                Err(err) => {
-                    self.on_primary_err(&err);
-                    self.use_fallback(key, limit, window).await
-                }
-            },
+        if !self.breaker.try_primary() {
+            return self.use_fallback(key, limit, window).await;
+        }
+        match self.primary.hit(key, limit, window).await {
+            Ok(decision) => {
+                self.breaker.on_primary_ok();
+                Ok(decision)
+            }
+            Err(err) => {
+                self.breaker
+                    .on_primary_err(self.primary.backend(), self.fallback.backend(), &err);
+                self.use_fallback(key, limit, window).await
+            }
         }
     }
 

@@ -1,13 +1,14 @@
 //! The AI quota in process (fixed one-hour windows), used when Redis is not configured, and the
 //! failover quota that falls back to it while a configured Redis is unreachable.
 
+use crate::failover::CircuitBreaker;
 use async_trait::async_trait;
 use ingenio_app_specs::ports::{AiQuota, QuotaState, Reservation};
 use ingenio_kernel::UserId;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 const WINDOW: Duration = Duration::from_secs(3600);
 
@@ -112,13 +113,13 @@ impl AiQuota for InProcessAiQuota {
     }
 }
 
-/// Uses the shared quota, and the in-process one while the shared one is unreachable (with a
-/// short circuit breaker so an outage adds no latency). Refunds go to whichever issued them.
+/// Uses the shared quota, and the in-process one while the shared one is unreachable, behind the
+/// same [`CircuitBreaker`] as the failover rate limiter (an outage adds no latency and one probe
+/// at a time finds the recovery). Refunds go to whichever issued them.
 pub struct FailoverAiQuota {
     primary: Arc<dyn AiQuota>,
     fallback: Arc<dyn AiQuota>,
-    open_until: Mutex<Option<Instant>>,
-    cool_down: Duration,
+    breaker: CircuitBreaker,
 }
 
 impl FailoverAiQuota {
@@ -126,26 +127,32 @@ impl FailoverAiQuota {
         Self {
             primary,
             fallback,
-            open_until: Mutex::new(None),
-            cool_down: Duration::from_secs(5),
+            breaker: CircuitBreaker::new("AI quota"),
         }
     }
 
-    fn breaker_open(&self) -> bool {
-        self.open_until
-            .lock()
-            .map(|g| g.is_some_and(|t| Instant::now() < t))
-            .unwrap_or(false)
+    /// Whether the shared quota is currently considered down.
+    pub fn degraded(&self) -> bool {
+        self.breaker.degraded()
     }
 
-    fn trip(&self, e: &anyhow::Error) {
-        tracing::warn!(
-            error = format!("{e:#}"),
-            "shared AI quota unreachable; using the in-process quota"
-        );
-        if let Ok(mut g) = self.open_until.lock() {
-            *g = Some(Instant::now() + self.cool_down);
+    /// Runs `call` on the primary when the breaker allows it, else (or when it fails) on the
+    /// fallback.
+    async fn route<'a, T, F, Fut>(&'a self, call: F) -> anyhow::Result<T>
+    where
+        F: Fn(&'a dyn AiQuota) -> Fut,
+        Fut: std::future::Future<Output = anyhow::Result<T>> + 'a,
+    {
+        if self.breaker.try_primary() {
+            match call(self.primary.as_ref()).await {
+                Ok(v) => {
+                    self.breaker.on_primary_ok();
+                    return Ok(v);
+                }
+                Err(e) => self.breaker.on_primary_err("shared", "in-process", &e),
+            }
         }
+        call(self.fallback.as_ref()).await
     }
 }
 
@@ -156,13 +163,7 @@ impl AiQuota for FailoverAiQuota {
         user: UserId,
         limit: u32,
     ) -> anyhow::Result<(QuotaState, Option<Reservation>)> {
-        if !self.breaker_open() {
-            match self.primary.reserve(user, limit).await {
-                Ok(r) => return Ok(r),
-                Err(e) => self.trip(&e),
-            }
-        }
-        self.fallback.reserve(user, limit).await
+        self.route(|q| q.reserve(user, limit)).await
     }
 
     async fn refund(&self, reservation: &Reservation) -> anyhow::Result<()> {
@@ -182,13 +183,7 @@ impl AiQuota for FailoverAiQuota {
     }
 
     async fn peek(&self, user: UserId, limit: u32) -> anyhow::Result<QuotaState> {
-        if !self.breaker_open() {
-            match self.primary.peek(user, limit).await {
-                Ok(s) => return Ok(s),
-                Err(e) => self.trip(&e),
-            }
-        }
-        self.fallback.peek(user, limit).await
+        self.route(|q| q.peek(user, limit)).await
     }
 }
 
@@ -223,5 +218,70 @@ mod tests {
                 .is_some(),
             "users are independent"
         );
+    }
+
+    /// A shared quota that fails while `down` is set and counts its calls.
+    #[derive(Default)]
+    struct Flaky {
+        down: std::sync::atomic::AtomicBool,
+        calls: std::sync::atomic::AtomicUsize,
+        inner: InProcessAiQuota,
+    }
+
+    impl Flaky {
+        fn called(&self) -> anyhow::Result<()> {
+            use std::sync::atomic::Ordering::SeqCst;
+            self.calls.fetch_add(1, SeqCst);
+            if self.down.load(SeqCst) {
+                anyhow::bail!("shared quota unreachable");
+            }
+            Ok(())
+        }
+    }
+
+    #[async_trait]
+    impl AiQuota for Flaky {
+        async fn reserve(
+            &self,
+            user: UserId,
+            limit: u32,
+        ) -> anyhow::Result<(QuotaState, Option<Reservation>)> {
+            self.called()?;
+            self.inner.reserve(user, limit).await
+        }
+        async fn refund(&self, reservation: &Reservation) -> anyhow::Result<()> {
+            self.called()?;
+            self.inner.refund(reservation).await
+        }
+        async fn peek(&self, user: UserId, limit: u32) -> anyhow::Result<QuotaState> {
+            self.called()?;
+            self.inner.peek(user, limit).await
+        }
+    }
+
+    #[tokio::test]
+    async fn failover_quota_skips_a_failing_primary_during_the_cool_down() {
+        use std::sync::atomic::Ordering::SeqCst;
+        let primary = Arc::new(Flaky::default());
+        let q = FailoverAiQuota::new(primary.clone(), Arc::new(InProcessAiQuota::new()));
+        let u = UserId::new_random();
+        assert!(q.reserve(u, 5).await.unwrap().1.is_some());
+        assert_eq!(primary.calls.load(SeqCst), 1);
+        assert!(!q.degraded());
+
+        primary.down.store(true, SeqCst);
+        let (_, r) = q.reserve(u, 5).await.unwrap();
+        let r = r.expect("the in-process quota answered");
+        assert!(q.degraded());
+        assert_eq!(primary.calls.load(SeqCst), 2, "one failed try");
+        q.peek(u, 5).await.unwrap();
+        assert_eq!(
+            primary.calls.load(SeqCst),
+            2,
+            "breaker open: primary untouched"
+        );
+        // the fallback's reservation is refunded where it was made
+        q.refund(&r).await.unwrap();
+        assert_eq!(primary.calls.load(SeqCst), 2);
     }
 }
