@@ -1,0 +1,9 @@
+//! Code-generation domain: pure renderers that turn an AppSpec into a file tree, deterministic zip
+//! archives of those trees (same spec + same renderer version ⇒ the same bytes), and the port of
+//! the object store that keeps them.
+
+pub mod ports;
+pub mod tree;
+
+pub use ports::{ArtifactStore, ByteStream, StorageError};
+pub use tree::{FileTree, RelPath, RelPathError};
