@@ -3,7 +3,9 @@
 //! the object store that keeps them.
 
 pub mod ports;
+pub mod render;
 pub mod tree;
 
 pub use ports::{ArtifactStore, ByteStream, StorageError};
+pub use render::{renderer, renderer_names, renderers, RenderError, Renderer, DEFAULT_RENDERER};
 pub use tree::{FileTree, RelPath, RelPathError};
