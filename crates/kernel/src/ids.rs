@@ -52,6 +52,23 @@ id_type!(
     UserId
 );
 
+id_type!(
+    /// Identifies an app spec (shared by app-specs, code-gen and projects).
+    AppSpecId
+);
+id_type!(
+    /// Identifies a generation job.
+    JobId
+);
+id_type!(
+    /// Identifies a project (shared by projects and social).
+    ProjectId
+);
+id_type!(
+    /// Identifies a `generated_code` record (one rendered artifact).
+    CodeId
+);
+
 impl Default for TenantId {
     fn default() -> Self {
         Self(DEFAULT_TENANT_ID)

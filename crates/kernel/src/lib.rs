@@ -7,12 +7,14 @@ pub mod error;
 pub mod ids;
 pub mod page;
 pub mod ratelimit;
+pub mod viewer;
 
 pub use chrono;
 pub use uuid;
 
 pub use clock::{Clock, SystemClock};
 pub use error::StoreError;
-pub use ids::{TenantId, UserId, DEFAULT_TENANT_ID};
+pub use ids::{AppSpecId, CodeId, JobId, ProjectId, TenantId, UserId, DEFAULT_TENANT_ID};
 pub use page::{Page, PageRequest, PageRequestError};
 pub use ratelimit::{RateDecision, RateLimiter};
+pub use viewer::Viewer;

@@ -1,6 +1,5 @@
 //! Errors of the app-specs domain; `crates/app/src/http/error.rs` maps them to statuses and codes.
 
-use crate::agents::AgentError;
 use ingenio_kernel::StoreError;
 
 /// Everything an app-spec or generation operation can refuse or fail with.
@@ -51,43 +50,6 @@ impl From<StoreError> for AppSpecError {
         match e {
             StoreError::Unavailable(e) => Self::Unavailable(e),
             StoreError::Unexpected(e) => Self::Unexpected(e),
-        }
-    }
-}
-
-/// The code and message a failed job records (SPEC error table, agents and app-specs rows).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JobFailure {
-    pub code: &'static str,
-    pub message: String,
-}
-
-impl JobFailure {
-    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-        }
-    }
-
-    /// Maps an agent failure in `step` (plan, execute, validate) to its code.
-    pub fn from_agent(step: crate::jobs::Step, e: &AgentError) -> Self {
-        match e {
-            AgentError::Provider(m) => Self::new(
-                "6003",
-                format!("AI provider error during {}: {m}", step.as_str()),
-            ),
-            AgentError::Timeout(s) => Self::new(
-                "6004",
-                format!("AI call timed out during {} after {s} s", step.as_str()),
-            ),
-            AgentError::InvalidOutput(m) => Self::new(
-                step.failure_code(),
-                format!("{} agent returned an unusable answer: {m}", step.as_str()),
-            ),
-            AgentError::Unexpected(e) => {
-                Self::new("1000", format!("{} failed: {e:#}", step.as_str()))
-            }
         }
     }
 }

@@ -1,162 +1,24 @@
-//! Generation jobs: the job model, its status machine and the pipeline (plan → execute →
-//! validate → render) with a checkpoint after every step so a takeover resumes instead of
-//! starting over.
+//! Generation jobs: the pipeline (plan → execute → validate → write the version → render →
+//! complete) with a checkpoint after every step so a takeover resumes instead of starting over,
+//! and the rules of a job's end (complete, fail, settle the AI quota, give up after
+//! [`MAX_ATTEMPTS`], contain a panicking step). The typed job model lives in [`crate::job`].
 
-use crate::agents::{
-    AgeGroup, AgentError, AgentOutput, GenerationInput, SpecGenerator, TokenUsage,
-};
-use crate::errors::JobFailure;
+pub use crate::job::*;
+
+use crate::agents::{AgentError, AgentOutput, GenerationInput, SpecGenerator, TokenUsage};
 use crate::lifecycle::SpecStatus;
 use crate::ports::{
-    AppSpecRepository, ChangeType, CompleteOutcome, JobRepository, JobResult, Lease, NewVersion,
-    Viewer,
+    AiQuota, AppSpecRepository, BuildError, BuildRequest, BuiltFile, ChangeType, CodeBuilder,
+    CompleteOutcome, Completion, JobRepository, JobVersion, Lease, NewVersion, Reservation, Viewer,
+    WriteVersionOutcome,
 };
 use crate::validation::{final_score, validate_value};
-use ingenio_kernel::chrono::{DateTime, Utc};
+use futures::FutureExt;
 use ingenio_kernel::uuid::Uuid;
-use ingenio_kernel::{TenantId, UserId};
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-
-/// Where a job is. `completed`, `failed` and `cancelled` are final.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum JobStatus {
-    Pending,
-    Planning,
-    Executing,
-    Validating,
-    Generating,
-    Completed,
-    Failed,
-    Cancelled,
-}
-
-impl JobStatus {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            JobStatus::Pending => "pending",
-            JobStatus::Planning => "planning",
-            JobStatus::Executing => "executing",
-            JobStatus::Validating => "validating",
-            JobStatus::Generating => "generating",
-            JobStatus::Completed => "completed",
-            JobStatus::Failed => "failed",
-            JobStatus::Cancelled => "cancelled",
-        }
-    }
-    pub fn parse(s: &str) -> Option<Self> {
-        [
-            JobStatus::Pending,
-            JobStatus::Planning,
-            JobStatus::Executing,
-            JobStatus::Validating,
-            JobStatus::Generating,
-            JobStatus::Completed,
-            JobStatus::Failed,
-            JobStatus::Cancelled,
-        ]
-        .into_iter()
-        .find(|st| st.as_str() == s)
-    }
-    pub fn is_final(&self) -> bool {
-        matches!(
-            self,
-            JobStatus::Completed | JobStatus::Failed | JobStatus::Cancelled
-        )
-    }
-}
-
-/// The pipeline's agent steps.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Step {
-    Plan,
-    Execute,
-    Validate,
-}
-
-impl Step {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Step::Plan => "plan",
-            Step::Execute => "execute",
-            Step::Validate => "validate",
-        }
-    }
-    /// The job status and progress while this step runs.
-    fn entry(&self) -> (JobStatus, u8) {
-        match self {
-            Step::Plan => (JobStatus::Planning, 10),
-            Step::Execute => (JobStatus::Executing, 40),
-            Step::Validate => (JobStatus::Validating, 70),
-        }
-    }
-    /// The code of an unusable answer in this step.
-    pub fn failure_code(&self) -> &'static str {
-        match self {
-            Step::Plan => "6000",
-            Step::Execute => "6001",
-            Step::Validate => "6002",
-        }
-    }
-}
-
-/// What the client asked for (validated at the HTTP edge).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct JobRequest {
-    pub requirement: String,
-    pub age_group: Option<AgeGroup>,
-    pub magic_prompt_id: Option<Uuid>,
-    #[serde(default)]
-    pub variables: Value,
-    /// Regenerate this spec (a new version) instead of creating one.
-    pub app_spec_id: Option<Uuid>,
-    pub renderer: Option<String>,
-    /// 0–100; the configured default when absent.
-    pub quality_threshold: u8,
-}
-
-/// A durable generation job.
-#[derive(Debug, Clone, PartialEq)]
-pub struct GenerationJob {
-    pub id: Uuid,
-    pub tenant_id: TenantId,
-    pub user_id: UserId,
-    pub status: JobStatus,
-    pub progress: u8,
-    pub request: JobRequest,
-    pub idempotency_key: Option<String>,
-    /// Checkpoints: `{"plan": {...}, "execute": {...}, "validate": {...}}`.
-    pub state: Value,
-    pub result: Option<Value>,
-    pub app_spec_id: Option<Uuid>,
-    pub version_number: Option<i32>,
-    pub token_usage: TokenUsage,
-    pub error_code: Option<String>,
-    pub error_message: Option<String>,
-    pub attempts: i32,
-    pub quota_reservation: Option<String>,
-    pub lease_owner: Option<String>,
-    pub lease_expires_at: Option<DateTime<Utc>>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    pub started_at: Option<DateTime<Utc>>,
-    pub finished_at: Option<DateTime<Utc>>,
-}
-
-/// One persisted event of a job, served over SSE.
-#[derive(Debug, Clone, PartialEq)]
-pub struct JobEvent {
-    pub id: i64,
-    pub job_id: Uuid,
-    /// `progress`, `agent`, `file`, `complete` or `error`.
-    pub kind: String,
-    pub data: Value,
-    pub created_at: DateTime<Utc>,
-}
 
 /// How a pipeline run ended.
 #[derive(Debug, Clone, PartialEq)]
@@ -164,50 +26,188 @@ pub enum RunOutcome {
     Completed {
         app_spec_id: Uuid,
         version: i32,
+        code: Option<RenderedCode>,
     },
-    /// Failed and this run made the transition (the caller refunds the quota reservation).
-    Failed(JobFailure),
+    /// Failed and this run made the transition (the quota has been settled). `cause` is the
+    /// internal detail for the log (never shown to the user).
+    Failed {
+        failure: JobFailure,
+        cause: Option<String>,
+    },
     /// Lost the lease or the job was cancelled: someone else owns the outcome.
     Abandoned,
+    /// Infrastructure trouble (database down, ...): the job stays claimable and is retried after
+    /// its lease expires, up to [`MAX_ATTEMPTS`] claims.
+    Interrupted { cause: String },
 }
 
 /// Runs jobs for one worker identity.
 pub struct Pipeline {
     pub jobs: Arc<dyn JobRepository>,
     pub generator: Arc<dyn SpecGenerator>,
-    /// Where the spec to regenerate is read from.
+    /// Where the spec to regenerate (or render) is read from.
     pub specs: Arc<dyn AppSpecRepository>,
+    /// The render step.
+    pub builder: Arc<dyn CodeBuilder>,
+    /// Settled when a job fails or is given up.
+    pub quota: Arc<dyn AiQuota>,
 }
 
-fn usage_json(u: &TokenUsage) -> Value {
-    serde_json::to_value(u).unwrap_or(Value::Null)
+fn checkpoint_of<T: serde::Serialize>(o: &AgentOutput<T>) -> AgentCheckpoint {
+    AgentCheckpoint {
+        output: serde_json::to_value(&o.value).unwrap_or(Value::Null),
+        usage: o.usage,
+        reasoning: o.reasoning.clone(),
+        model: o.model.clone(),
+    }
 }
 
-fn output_json<T: Serialize>(o: &AgentOutput<T>) -> Value {
-    json!({
-        "output": serde_json::to_value(&o.value).unwrap_or(Value::Null),
-        "usage": usage_json(&o.usage),
-        "reasoning": o.reasoning,
-        "model": o.model,
-    })
+fn agent_event(step: Step, state: AgentRun, done: Option<&AgentCheckpoint>) -> JobEventData {
+    JobEventData::Agent {
+        agent: step,
+        state,
+        reasoning: done.map(|c| c.reasoning.clone()),
+        usage: done.map(|c| c.usage),
+    }
 }
+
+/// Gives a job's quota reservation back unless the user caused the ending (see
+/// [`FailureCode::charged`]). Refund failures are the adapter's to log; they never fail the caller.
+pub async fn settle_quota(quota: &dyn AiQuota, job: &GenerationJob, code: FailureCode) {
+    if code.charged(&job.token_usage) {
+        return;
+    }
+    if let Some(r) = &job.quota_reservation {
+        let _ = quota.refund(&Reservation(r.clone())).await;
+    }
+}
+
+/// `Ok(Err(outcome))`: the run stops here with `outcome`.
+type Step_<T> = anyhow::Result<Result<T, RunOutcome>>;
 
 impl Pipeline {
-    /// Runs (or resumes) `job` as `worker` to a final status.
-    pub async fn run(&self, job: &GenerationJob, worker: &str) -> anyhow::Result<RunOutcome> {
-        let mut state = match &job.state {
-            Value::Object(_) => job.state.clone(),
-            _ => json!({}),
+    /// Runs a claimed job to its end with the end rules applied: a failure settles the quota, a
+    /// panic in any step fails the job with `1000` (the worker lives on), and infrastructure
+    /// trouble at the last allowed attempt fails the job for good.
+    pub async fn run_claimed(&self, job: &GenerationJob, worker: &str) -> RunOutcome {
+        let run = AssertUnwindSafe(self.run(job, worker)).catch_unwind().await;
+        let (failure, cause) = match run {
+            Ok(Ok(outcome)) => return outcome,
+            Ok(Err(e)) if job.attempts < MAX_ATTEMPTS => {
+                return RunOutcome::Interrupted {
+                    cause: format!("{e:#}"),
+                }
+            }
+            Ok(Err(e)) => (
+                JobFailure::new(
+                    FailureCode::System,
+                    format!("gave up after {} attempts", job.attempts),
+                ),
+                format!("{e:#}"),
+            ),
+            Err(panic) => (
+                JobFailure::new(FailureCode::System, "internal error while generating"),
+                format!("panic: {}", panic_message(&*panic)),
+            ),
         };
+        match self
+            .fail(job, worker, failure, &job.token_usage, Some(cause.clone()))
+            .await
+        {
+            Ok(outcome) => outcome,
+            Err(e) => RunOutcome::Interrupted {
+                cause: format!("{cause}; then failing the job failed too: {e:#}"),
+            },
+        }
+    }
+
+    /// Settles a job that [`JobRepository::claim`] gave up on.
+    pub async fn gave_up(&self, job: &GenerationJob) {
+        settle_quota(&*self.quota, job, FailureCode::System).await;
+    }
+
+    /// Runs (or resumes) `job` as `worker` to a final status. `Err` is infrastructure trouble.
+    pub async fn run(&self, job: &GenerationJob, worker: &str) -> anyhow::Result<RunOutcome> {
+        let mut state = job.state.clone();
         let mut usage = job.token_usage;
+        if job.attempts > 1 {
+            let resumed = JobEventData::Progress {
+                status: "resumed".to_owned(),
+                progress: job.progress,
+                attempt: Some(job.attempts),
+                step: None,
+                group: None,
+                files: None,
+            };
+            self.jobs.append_events(job.id, &[resumed]).await?;
+        }
+        let version = match state.version {
+            Some(v) => v,
+            None => match job.request.kind {
+                JobKind::Render => {
+                    let failure =
+                        JobFailure::new(FailureCode::VersionNotFound, "no version to render");
+                    return self.fail(job, worker, failure, &usage, None).await;
+                }
+                JobKind::Generate => {
+                    match self.generate(job, worker, &mut state, &mut usage).await? {
+                        Ok(v) => v,
+                        Err(outcome) => return Ok(outcome),
+                    }
+                }
+            },
+        };
+        state.version = Some(version);
+        let code = match state.render.clone() {
+            Some(code) => code,
+            None => match self
+                .render(job, worker, version, &mut state, &usage)
+                .await?
+            {
+                Ok(code) => code,
+                Err(outcome) => return Ok(outcome),
+            },
+        };
+        let verdict = state.validate.clone().unwrap_or_default();
+        let summary = JobSummary {
+            quality_score: verdict.final_score,
+            rule_score: state.validate.as_ref().map(|v| v.rule_score),
+            ai_score: verdict.ai_score,
+            warnings: verdict.warnings,
+            code: Some(code.clone()),
+        };
+        let completion = Completion {
+            version,
+            code: Some(code),
+            spec_status: SpecStatus::Generated,
+            summary,
+            usage,
+        };
+        Ok(
+            match self.jobs.complete(job.id, worker, completion).await? {
+                CompleteOutcome::Completed { version, code } => RunOutcome::Completed {
+                    app_spec_id: version.app_spec_id,
+                    version: version.version_number,
+                    code,
+                },
+                CompleteOutcome::Failed(failure) => self.settled(job, failure, &usage, None).await,
+                CompleteOutcome::NotHeld => RunOutcome::Abandoned,
+            },
+        )
+    }
+
+    /// plan → execute → validate → write the version.
+    async fn generate(
+        &self,
+        job: &GenerationJob,
+        worker: &str,
+        state: &mut JobState,
+        usage: &mut TokenUsage,
+    ) -> Step_<VersionCheckpoint> {
         let previous_spec = match job.request.app_spec_id {
             Some(id) => {
-                let viewer = Viewer {
-                    tenant: job.tenant_id,
-                    user: job.user_id,
-                    admin: false,
-                };
-                self.specs.get(viewer, id).await?.map(|s| s.content)
+                let owner = Viewer::owner(job.tenant_id, job.user_id);
+                self.specs.get(owner, id).await?.map(|s| s.content)
             }
             None => None,
         };
@@ -216,136 +216,53 @@ impl Pipeline {
             age_group: job.request.age_group,
             previous_spec,
         };
-        if job.attempts > 1 {
-            self.event(
-                job.id,
-                "progress",
-                json!({"status": "resumed", "attempt": job.attempts, "progress": job.progress}),
-            )
-            .await?;
-        }
-
         let plan = match self
-            .agent_step(job, worker, Step::Plan, &mut state, &mut usage, || {
+            .agent_step(job, worker, Step::Plan, state, usage, || {
                 self.generator.plan(&input)
             })
             .await?
         {
             Ok(plan) => plan,
-            Err(outcome) => return Ok(outcome),
+            Err(outcome) => return Ok(Err(outcome)),
         };
         let spec = match self
-            .agent_step(job, worker, Step::Execute, &mut state, &mut usage, || {
+            .agent_step(job, worker, Step::Execute, state, usage, || {
                 self.generator.execute(&input, &plan)
             })
             .await?
         {
             Ok(spec) => spec,
-            Err(outcome) => return Ok(outcome),
+            Err(outcome) => return Ok(Err(outcome)),
         };
 
         // validate: the rule pass, then (only without errors) the AI review. A passing verdict is
-        // checkpointed with the `generating` step, so a takeover after it does not pay again.
+        // checkpointed, so a takeover after it does not pay again.
         let threshold = job.request.quality_threshold;
-        let passed = state.get("validate").filter(|v| {
-            v["finalScore"]
-                .as_u64()
-                .is_some_and(|s| s >= u64::from(threshold))
-        });
-        let (score, rule_score, ai, warnings) = if let Some(v) = passed {
-            let num = |k: &str| {
-                v[k].as_u64()
-                    .map(|n| u8::try_from(n.min(100)).unwrap_or(100))
-            };
-            (
-                num("finalScore").unwrap_or(threshold),
-                num("ruleScore").unwrap_or(0),
-                num("aiScore"),
-                v["warnings"]
-                    .as_u64()
-                    .and_then(|n| u32::try_from(n).ok())
-                    .unwrap_or(0),
-            )
-        } else {
-            if !self
-                .enter(job, worker, Step::Validate, &state, &usage)
+        let verdict = match state.validate.clone().filter(|v| v.passes(threshold)) {
+            Some(v) => v,
+            None => match self
+                .validate(job, worker, &input, &spec, state, usage)
                 .await?
             {
-                return Ok(RunOutcome::Abandoned);
-            }
-            let report = validate_value(&spec);
-            let (ai, review) = if report.errors == 0 {
-                match self.generator.review(&input, &spec).await {
-                    Ok(o) => {
-                        usage.add(&o.usage);
-                        let r = output_json(&o);
-                        self.agent_done(job.id, Step::Validate, &o.reasoning, &o.usage)
-                            .await?;
-                        (Some(o.value.score.min(100)), r)
-                    }
-                    Err(e) => {
-                        return self
-                            .fail_agent(job, worker, Step::Validate, &e, &usage)
-                            .await
-                    }
-                }
-            } else {
-                (None, Value::Null)
-            };
-            let score = match ai {
-                Some(ai) => final_score(report.rule_score, ai),
-                None => report.rule_score,
-            };
-            state["validate"] = json!({
-                "ruleScore": report.rule_score,
-                "aiScore": ai,
-                "finalScore": score,
-                "threshold": threshold,
-                "errors": report.errors,
-                "warnings": report.warnings,
-                "findings": serde_json::to_value(&report.findings).unwrap_or(Value::Null),
-                "review": review,
-            });
-            if score < threshold {
-                let (code, what) = if report.errors > 0 {
-                    ("3004", "validation failed")
-                } else {
-                    ("3003", "quality below threshold")
-                };
-                let msg = format!(
-                    "{what}: score {score} < threshold {threshold} ({} errors, {} warnings)",
-                    report.errors, report.warnings
-                );
-                return self
-                    .fail(job, worker, JobFailure::new(code, msg), &usage)
-                    .await;
-            }
-            if self
-                .jobs
-                .checkpoint(job.id, worker, JobStatus::Generating, 90, &state, &usage)
-                .await?
-                == Lease::Lost
-            {
-                return Ok(RunOutcome::Abandoned);
-            }
-
-            (score, report.rule_score, ai, report.warnings)
+                Ok(v) => v,
+                Err(outcome) => return Ok(Err(outcome)),
+            },
         };
-
+        let score = verdict.final_score.unwrap_or(verdict.rule_score);
         let metadata = json!({
             "userInput": job.request.requirement,
             "ageGroup": job.request.age_group.map(|a| a.as_str()),
             "modelVersion": self.generator.model_version(),
             "offline": self.generator.is_offline(),
             "jobId": job.id,
-            "plan": state["plan"],
-            "execute": {"reasoning": state["execute"]["reasoning"], "usage": state["execute"]["usage"], "model": state["execute"]["model"]},
-            "validate": state["validate"],
-            "tokenUsage": usage_json(&usage),
+            "plan": state.plan,
+            "execute": state.execute.as_ref().map(|e| json!({"reasoning": e.reasoning, "usage": e.usage, "model": e.model})),
+            "validate": verdict,
+            "tokenUsage": usage,
             "confidence": f64::from(score) / 100.0,
             "qualityScore": score,
         });
-        let result = JobResult {
+        let version = JobVersion {
             target_spec: job.request.app_spec_id,
             version: NewVersion {
                 content: spec,
@@ -359,43 +276,200 @@ impl Pipeline {
                 status: SpecStatus::Validated,
                 quality_score: Some(i32::from(score)),
             },
-            usage,
-            summary: json!({"qualityScore": score, "ruleScore": rule_score, "aiScore": ai, "warnings": warnings}),
+            usage: *usage,
         };
-        Ok(match self.jobs.complete(job.id, worker, result).await? {
-            CompleteOutcome::Completed {
-                app_spec_id,
-                version,
-            } => RunOutcome::Completed {
-                app_spec_id,
-                version,
+        Ok(
+            match self.jobs.write_version(job.id, worker, version).await? {
+                WriteVersionOutcome::Written(v) => Ok(v),
+                WriteVersionOutcome::Failed(failure) => {
+                    Err(self.settled(job, failure, usage, None).await)
+                }
+                WriteVersionOutcome::NotHeld => Err(RunOutcome::Abandoned),
             },
-            CompleteOutcome::Failed(f) => RunOutcome::Failed(f),
-            CompleteOutcome::NotHeld => RunOutcome::Abandoned,
-        })
+        )
     }
 
-    async fn event(&self, id: Uuid, kind: &str, data: Value) -> anyhow::Result<()> {
-        self.jobs.append_event(id, kind, &data).await?;
-        Ok(())
+    async fn validate(
+        &self,
+        job: &GenerationJob,
+        worker: &str,
+        input: &GenerationInput,
+        spec: &Value,
+        state: &mut JobState,
+        usage: &mut TokenUsage,
+    ) -> Step_<ValidateCheckpoint> {
+        if !self
+            .enter(job, worker, Step::Validate, state, usage)
+            .await?
+        {
+            return Ok(Err(RunOutcome::Abandoned));
+        }
+        let report = validate_value(spec);
+        let review = if report.errors == 0 {
+            match self.generator.review(input, spec).await {
+                Ok(o) => {
+                    usage.add(&o.usage);
+                    Some((o.value.score.min(100), checkpoint_of(&o)))
+                }
+                Err(e) => {
+                    return Ok(Err(self
+                        .fail_agent(job, worker, Step::Validate, e, usage)
+                        .await?))
+                }
+            }
+        } else {
+            None
+        };
+        let ai = review.as_ref().map(|(s, _)| *s);
+        let threshold = job.request.quality_threshold;
+        let verdict = ValidateCheckpoint {
+            rule_score: report.rule_score,
+            ai_score: ai,
+            final_score: Some(match ai {
+                Some(ai) => final_score(report.rule_score, ai),
+                None => report.rule_score,
+            }),
+            threshold,
+            errors: report.errors,
+            warnings: report.warnings,
+            findings: report.findings,
+            review: review.map(|(_, c)| c),
+        };
+        let score = verdict.final_score.unwrap_or(0);
+        state.validate = Some(verdict.clone());
+        if !verdict.passes(threshold) {
+            let (code, what) = if verdict.errors > 0 {
+                (FailureCode::ValidationFailed, "validation failed")
+            } else {
+                (
+                    FailureCode::QualityBelowThreshold,
+                    "quality below threshold",
+                )
+            };
+            let msg = format!(
+                "{what}: score {score}, threshold {threshold} ({} errors, {} warnings)",
+                verdict.errors, verdict.warnings
+            );
+            return Ok(Err(self
+                .fail(job, worker, JobFailure::new(code, msg), usage, None)
+                .await?));
+        }
+        let done = agent_event(Step::Validate, AgentRun::Completed, verdict.review.as_ref());
+        if self
+            .jobs
+            .checkpoint(
+                job.id,
+                worker,
+                JobStatus::Validating,
+                80,
+                state,
+                usage,
+                &[done],
+            )
+            .await?
+            == Lease::Lost
+        {
+            return Ok(Err(RunOutcome::Abandoned));
+        }
+        Ok(Ok(verdict))
     }
 
-    /// Runs an agent step (plan or execute) unless its checkpoint already holds the output:
-    /// `Ok(Err(outcome))` when the run must stop here (lease lost, or the agent failed).
+    /// Renders and stores the version's code, then checkpoints it with one `progress` event per
+    /// file group and a `file` event per file.
+    async fn render(
+        &self,
+        job: &GenerationJob,
+        worker: &str,
+        version: VersionCheckpoint,
+        state: &mut JobState,
+        usage: &TokenUsage,
+    ) -> Step_<RenderedCode> {
+        if !self.enter(job, worker, Step::Render, state, usage).await? {
+            return Ok(Err(RunOutcome::Abandoned));
+        }
+        let owner = Viewer::owner(job.tenant_id, job.user_id);
+        let snapshot = match self
+            .specs
+            .version(owner, version.app_spec_id, version.version_number)
+            .await?
+        {
+            Some(Some(v)) => v.snapshot,
+            missing => {
+                let failure = match missing {
+                    None => JobFailure::new(FailureCode::SpecNotFound, "app spec not found"),
+                    Some(_) => JobFailure::new(
+                        FailureCode::VersionNotFound,
+                        format!("version {} not found", version.version_number),
+                    ),
+                };
+                return Ok(Err(self.fail(job, worker, failure, usage, None).await?));
+            }
+        };
+        let request = BuildRequest {
+            tenant: job.tenant_id,
+            app_spec_id: version.app_spec_id,
+            version: version.version_number,
+            spec: snapshot,
+            renderer: job.request.renderer.clone(),
+        };
+        let built = match self.builder.build(request).await {
+            Ok(built) => built,
+            Err(e) => {
+                let cause = Some(format!("{e:#}"));
+                let failure = match e {
+                    BuildError::UnknownRenderer(name) => JobFailure::new(
+                        FailureCode::CodeGenerationFailed,
+                        format!("unknown renderer {name:?}"),
+                    ),
+                    BuildError::Render(m) => JobFailure::new(
+                        FailureCode::CodeGenerationFailed,
+                        format!("the spec could not be rendered: {m}"),
+                    ),
+                    BuildError::Storage(_) => JobFailure::new(
+                        FailureCode::UploadFailed,
+                        "the generated code could not be stored; try again later",
+                    ),
+                    BuildError::Unexpected(e) => return Err(e),
+                };
+                return Ok(Err(self.fail(job, worker, failure, usage, cause).await?));
+            }
+        };
+        state.render = Some(built.code.clone());
+        let events = file_events(&built.files);
+        if self
+            .jobs
+            .checkpoint(
+                job.id,
+                worker,
+                JobStatus::Generating,
+                99,
+                state,
+                usage,
+                &events,
+            )
+            .await?
+            == Lease::Lost
+        {
+            return Ok(Err(RunOutcome::Abandoned));
+        }
+        Ok(Ok(built.code))
+    }
+
+    /// Runs an agent step (plan or execute) unless its checkpoint already holds the output.
     async fn agent_step<F>(
         &self,
         job: &GenerationJob,
         worker: &str,
         step: Step,
-        state: &mut Value,
+        state: &mut JobState,
         usage: &mut TokenUsage,
         call: impl FnOnce() -> F,
-    ) -> anyhow::Result<Result<Value, RunOutcome>>
+    ) -> Step_<Value>
     where
         F: Future<Output = Result<AgentOutput<Value>, AgentError>>,
     {
-        if let Some(done) = state.get(step.as_str()).filter(|v| !v.is_null()) {
-            return Ok(Ok(done["output"].clone()));
+        if let Some(done) = state.agent(step) {
+            return Ok(Ok(done.output.clone()));
         }
         if !self.enter(job, worker, step, state, usage).await? {
             return Ok(Err(RunOutcome::Abandoned));
@@ -403,61 +477,50 @@ impl Pipeline {
         match call().await {
             Ok(o) => {
                 usage.add(&o.usage);
-                state[step.as_str()] = output_json(&o);
-                self.agent_done(job.id, step, &o.reasoning, &o.usage)
-                    .await?;
+                let saved = checkpoint_of(&o);
+                let done = agent_event(step, AgentRun::Completed, Some(&saved));
+                match step {
+                    Step::Plan => state.plan = Some(saved),
+                    _ => state.execute = Some(saved),
+                }
+                let (status, progress) = step.entry();
+                if self
+                    .jobs
+                    .checkpoint(job.id, worker, status, progress + 20, state, usage, &[done])
+                    .await?
+                    == Lease::Lost
+                {
+                    return Ok(Err(RunOutcome::Abandoned));
+                }
                 Ok(Ok(o.value))
             }
-            Err(e) => Ok(Err(self.fail_agent(job, worker, step, &e, usage).await?)),
+            Err(e) => Ok(Err(self.fail_agent(job, worker, step, e, usage).await?)),
         }
     }
 
-    /// Checkpoints entry into `step` and announces it; `false` when the lease is lost.
+    /// Checkpoints entry into `step` and announces it in the same transaction; `false` when the
+    /// lease is lost.
     async fn enter(
         &self,
         job: &GenerationJob,
         worker: &str,
         step: Step,
-        state: &Value,
+        state: &JobState,
         usage: &TokenUsage,
     ) -> anyhow::Result<bool> {
         let (status, progress) = step.entry();
-        if self
-            .jobs
-            .checkpoint(job.id, worker, status, progress, state, usage)
-            .await?
-            == Lease::Lost
-        {
-            return Ok(false);
+        let mut events = vec![JobEventData::status(status, progress)];
+        if let JobEventData::Progress { step: s, .. } = &mut events[0] {
+            *s = Some(step);
         }
-        self.event(
-            job.id,
-            "progress",
-            json!({"status": status.as_str(), "progress": progress}),
-        )
-        .await?;
-        self.event(
-            job.id,
-            "agent",
-            json!({"agent": step.as_str(), "state": "running"}),
-        )
-        .await?;
-        Ok(true)
-    }
-
-    async fn agent_done(
-        &self,
-        id: Uuid,
-        step: Step,
-        reasoning: &str,
-        usage: &TokenUsage,
-    ) -> anyhow::Result<()> {
-        self.event(
-            id,
-            "agent",
-            json!({"agent": step.as_str(), "state": "completed", "reasoning": reasoning, "tokenUsage": usage_json(usage)}),
-        )
-        .await
+        if step != Step::Render {
+            events.push(agent_event(step, AgentRun::Running, None));
+        }
+        Ok(self
+            .jobs
+            .checkpoint(job.id, worker, status, progress, state, usage, &events)
+            .await?
+            == Lease::Held)
     }
 
     async fn fail_agent(
@@ -465,30 +528,81 @@ impl Pipeline {
         job: &GenerationJob,
         worker: &str,
         step: Step,
-        e: &AgentError,
+        e: AgentError,
         usage: &TokenUsage,
     ) -> anyhow::Result<RunOutcome> {
-        self.fail(job, worker, JobFailure::from_agent(step, e), usage)
-            .await
+        let failure = JobFailure::from_agent(step, &e);
+        let cause = matches!(e, AgentError::Unexpected(_)).then(|| format!("{e:#}"));
+        self.fail(job, worker, failure, usage, cause).await
     }
 
+    /// Fails the job (if this worker still holds it) and settles its quota.
     async fn fail(
         &self,
         job: &GenerationJob,
         worker: &str,
         failure: JobFailure,
         usage: &TokenUsage,
+        cause: Option<String>,
     ) -> anyhow::Result<RunOutcome> {
         Ok(
-            match self
-                .jobs
-                .fail(job.id, worker, failure.code, &failure.message, usage)
-                .await?
-            {
-                Some(_) => RunOutcome::Failed(failure),
+            match self.jobs.fail(job.id, worker, &failure, usage).await? {
+                Some(_) => self.settled(job, failure, usage, cause).await,
                 None => RunOutcome::Abandoned,
             },
         )
+    }
+
+    /// Settles the quota of a job this run failed.
+    async fn settled(
+        &self,
+        job: &GenerationJob,
+        failure: JobFailure,
+        usage: &TokenUsage,
+        cause: Option<String>,
+    ) -> RunOutcome {
+        let spent = GenerationJob {
+            token_usage: *usage,
+            ..job.clone()
+        };
+        settle_quota(&*self.quota, &spent, failure.code).await;
+        RunOutcome::Failed { failure, cause }
+    }
+}
+
+/// One `progress` event per file group (with how many files it holds) followed by a `file` event
+/// per file of the group, in path order.
+pub fn file_events(files: &[BuiltFile]) -> Vec<JobEventData> {
+    let mut events = Vec::with_capacity(files.len() + 8);
+    let mut rest = files;
+    while let Some(first) = rest.first() {
+        let n = rest.iter().take_while(|f| f.group == first.group).count();
+        let (group, tail) = rest.split_at(n);
+        events.push(JobEventData::Progress {
+            status: JobStatus::Generating.as_str().to_owned(),
+            progress: 95,
+            attempt: None,
+            step: Some(Step::Render),
+            group: Some(first.group.clone()),
+            files: u32::try_from(n).ok(),
+        });
+        events.extend(group.iter().map(|f| JobEventData::File {
+            path: f.path.clone(),
+            size: f.size,
+            group: f.group.clone(),
+        }));
+        rest = tail;
+    }
+    events
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "non-string panic payload".to_owned()
     }
 }
 

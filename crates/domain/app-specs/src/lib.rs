@@ -5,6 +5,7 @@
 pub mod agents;
 pub mod diff;
 pub mod errors;
+pub mod job;
 pub mod jobs;
 pub mod lifecycle;
 pub mod ports;
@@ -16,5 +17,6 @@ pub mod validation;
 
 pub use agents::*;
 pub use errors::*;
+pub use job::{FailureCode, JobFailure};
 pub use lifecycle::SpecStatus;
 pub use spec::AppSpec;

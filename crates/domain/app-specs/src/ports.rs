@@ -3,7 +3,10 @@
 //! MUST return.
 
 use crate::agents::TokenUsage;
-use crate::jobs::{GenerationJob, JobEvent, JobRequest, JobStatus};
+use crate::job::{
+    GenerationJob, JobEvent, JobEventData, JobFailure, JobRequest, JobState, JobStatus, JobSummary,
+    RenderedCode, VersionCheckpoint,
+};
 use crate::lifecycle::SpecStatus;
 use async_trait::async_trait;
 use ingenio_kernel::chrono::{DateTime, Utc};
@@ -87,13 +90,8 @@ pub struct NewVersion {
     pub quality_score: Option<i32>,
 }
 
-/// Whose specs a query may see: the owner's, or any in the tenant for an admin.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Viewer {
-    pub tenant: TenantId,
-    pub user: UserId,
-    pub admin: bool,
-}
+/// Whose specs a query may see: the owner's, or any in the tenant for an admin (kernel type).
+pub use ingenio_kernel::Viewer;
 
 /// The outcome of appending a version.
 // A short-lived return value that is matched at once; boxing the common case buys nothing.
@@ -157,6 +155,8 @@ pub struct NewJob {
     pub idempotency_key: Option<String>,
     /// The quota reservation to refund if the job fails or is cancelled.
     pub quota_reservation: Option<String>,
+    /// Checkpoints the job starts with (a render job starts with its version known).
+    pub state: JobState,
 }
 
 /// `create` found an existing job with the same idempotency key, or made a new one.
@@ -184,24 +184,62 @@ pub enum Lease {
     Lost,
 }
 
-/// The version a successful job writes, and where.
+/// What [`JobRepository::claim`] found.
 #[derive(Debug, Clone, PartialEq)]
-pub struct JobResult {
+pub enum Claim {
+    /// The job to run, leased to the caller, `attempts` incremented.
+    Run(GenerationJob),
+    /// The oldest runnable job had already been claimed `max_attempts` times: this call failed it
+    /// for good (code `1000`, an `error` event) instead of handing it out again. The caller
+    /// settles its quota reservation.
+    GaveUp(GenerationJob),
+}
+
+/// The version a job writes once its spec passed validation, and where.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobVersion {
     /// `Some` when regenerating an existing spec (append), `None` to create a new spec.
     pub target_spec: Option<Uuid>,
     pub version: NewVersion,
     pub usage: TokenUsage,
-    /// Stored on the job (quality score, findings, summaries).
-    pub summary: Value,
+}
+
+/// What [`JobRepository::write_version`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WriteVersionOutcome {
+    /// The version was written and checkpointed (`state.version`, the job's spec id and number).
+    Written(VersionCheckpoint),
+    /// The target spec is gone: the job was failed with `3000` (the caller settles the quota).
+    Failed(JobFailure),
+    /// The lease was lost or the job is final: nothing was written.
+    NotHeld,
+}
+
+/// How a job ends successfully.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Completion {
+    /// The version the job produced or rendered.
+    pub version: VersionCheckpoint,
+    /// The rendered code to record (a `generated_code` row), when the job rendered.
+    pub code: Option<RenderedCode>,
+    /// The spec's status after completion when the move is allowed from its current status and
+    /// the spec is still at `version` (a user edit meanwhile keeps its draft status).
+    pub spec_status: SpecStatus,
+    pub summary: JobSummary,
+    pub usage: TokenUsage,
 }
 
 /// What [`JobRepository::complete`] did.
 #[derive(Debug, Clone, PartialEq)]
 pub enum CompleteOutcome {
-    /// The version was written and the job completed.
-    Completed { app_spec_id: Uuid, version: i32 },
-    /// The target spec is gone: the job was failed with this failure (the caller refunds).
-    Failed(crate::errors::JobFailure),
+    /// The job completed; `code` is the recorded code (an existing record of the same version,
+    /// renderer and content is reused rather than duplicated).
+    Completed {
+        version: VersionCheckpoint,
+        code: Option<RenderedCode>,
+    },
+    /// The spec vanished before completion: the job was failed with `3000`.
+    Failed(JobFailure),
     /// The lease was lost or the job is already final: nothing was written.
     NotHeld,
 }
@@ -226,13 +264,16 @@ pub trait JobRepository: Send + Sync {
         status: Option<JobStatus>,
         page: PageRequest,
     ) -> Result<Page<GenerationJob>, StoreError>;
-    /// Claims one runnable job (pending, or running with an expired lease) with
-    /// `FOR UPDATE SKIP LOCKED`, sets the lease to `worker` for `lease`, increments `attempts`.
+    /// Takes the oldest runnable job (pending, or running with an expired lease) with
+    /// `FOR UPDATE SKIP LOCKED`: below `max_attempts` claims, leases it to `worker` for `lease`
+    /// and increments `attempts` ([`Claim::Run`]); at `max_attempts` fails it for good
+    /// ([`Claim::GaveUp`]).
     async fn claim(
         &self,
         worker: &str,
         lease: Duration,
-    ) -> Result<Option<GenerationJob>, StoreError>;
+        max_attempts: i32,
+    ) -> Result<Option<Claim>, StoreError>;
     /// Extends the lease if `worker` still holds it and the job is not final.
     async fn renew(&self, id: Uuid, worker: &str, lease: Duration) -> Result<Lease, StoreError>;
     /// Deletes the events of jobs that finished before `finished_before` (the job rows, their
@@ -242,18 +283,20 @@ pub trait JobRepository: Send + Sync {
     /// instance claims it at once instead of after the lease; the checkpoints stay. `true` when
     /// `worker` held the job.
     async fn release(&self, id: Uuid, worker: &str) -> Result<bool, StoreError>;
-    /// Records progress and the per-step checkpoint state (used to resume after a takeover).
+    /// Records the status, progress and checkpoints (used to resume after a takeover) and, in the
+    /// same transaction, appends `events`. Refuses final statuses (an `Unexpected` error).
     async fn checkpoint(
         &self,
         id: Uuid,
         worker: &str,
         status: JobStatus,
         progress: u8,
-        state: &Value,
+        state: &JobState,
         usage: &TokenUsage,
+        events: &[JobEventData],
     ) -> Result<Lease, StoreError>;
-    /// Appends an event; ids increase strictly per job (and globally).
-    async fn append_event(&self, id: Uuid, kind: &str, data: &Value) -> Result<i64, StoreError>;
+    /// Appends events in order; ids increase strictly per job (and globally). Returns the last id.
+    async fn append_events(&self, id: Uuid, events: &[JobEventData]) -> Result<i64, StoreError>;
     /// Events with id > `after`, oldest first, at most `limit`.
     async fn events_after(
         &self,
@@ -262,24 +305,33 @@ pub trait JobRepository: Send + Sync {
         limit: i64,
     ) -> Result<Vec<JobEvent>, StoreError>;
     /// In ONE transaction, if `worker` holds the job and it is not final: writes the version (new
-    /// spec or next version of `target_spec`), marks the job completed with the spec id and version
-    /// number, and appends the `complete` event. When the target spec vanished meanwhile the job is
-    /// failed with 3000 instead (and nothing is stored). Nothing is written when the lease was lost
-    /// or the job was cancelled meanwhile.
+    /// spec or next version of `target_spec`), records it on the job (`app_spec_id`,
+    /// `version_number`, `state.version`) with status `generating`. When the target spec vanished
+    /// the job is failed with `3000` instead (nothing stored). Nothing is written when the lease
+    /// was lost or the job was cancelled meanwhile.
+    async fn write_version(
+        &self,
+        id: Uuid,
+        worker: &str,
+        version: JobVersion,
+    ) -> Result<WriteVersionOutcome, StoreError>;
+    /// In ONE transaction, if `worker` holds the job and it is not final: records the code
+    /// (reusing an identical record of the same spec version and renderer), moves the spec to
+    /// `spec_status` when allowed, completes the job and appends the `complete` event. Fails the
+    /// job with `3000` when the spec vanished.
     async fn complete(
         &self,
         id: Uuid,
         worker: &str,
-        result: JobResult,
+        completion: Completion,
     ) -> Result<CompleteOutcome, StoreError>;
     /// Marks the job failed (if `worker` holds it and it is not final) and appends the `error`
-    /// event. Returns the job when this call made the transition (so the caller refunds once).
+    /// event. Returns the job when this call made the transition (so the caller settles once).
     async fn fail(
         &self,
         id: Uuid,
         worker: &str,
-        code: &str,
-        message: &str,
+        failure: &JobFailure,
         usage: &TokenUsage,
     ) -> Result<Option<GenerationJob>, StoreError>;
     /// Moves a non-final job to `cancelled` and appends an `error` event with code `cancelled`.
@@ -314,16 +366,57 @@ pub trait AiQuota: Send + Sync {
     async fn peek(&self, user: UserId, limit: u32) -> anyhow::Result<QuotaState>;
 }
 
-/// The pipeline's final step: turns a validated spec into code and a preview. Implemented by the
-/// code-generation domain; absent until then (the job completes after validation).
+/// A spec version to render (SPEC §4 "Generated code and preview").
+#[derive(Debug, Clone, PartialEq)]
+pub struct BuildRequest {
+    pub tenant: TenantId,
+    pub app_spec_id: Uuid,
+    pub version: i32,
+    pub spec: Value,
+    /// The renderer to use; the configured default when `None`.
+    pub renderer: Option<String>,
+}
+
+/// One file written into an artifact (for `file` events).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuiltFile {
+    pub path: String,
+    pub size: u64,
+    /// The first path segment (`root` for top-level files), for `render` progress per group.
+    pub group: String,
+}
+
+/// A rendered, stored artifact and the files in it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BuiltCode {
+    pub code: RenderedCode,
+    pub files: Vec<BuiltFile>,
+}
+
+/// Why a build failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// No renderer of that name (`1001` at the edge; `4000` in a job).
+    #[error("unknown renderer {0:?}")]
+    UnknownRenderer(String),
+    /// The spec could not be rendered (`4000`).
+    #[error("the spec could not be rendered: {0}")]
+    Render(String),
+    /// The object store could not take the artifact (`7000`).
+    #[error("the object store is unavailable")]
+    Storage(#[source] anyhow::Error),
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+/// The pipeline's render step: renders a spec version into code and stores the zip, reusing an
+/// identical stored artifact (same renderer version and content hash) instead of uploading it
+/// again. Implemented by the code-generation domain.
 #[async_trait]
-pub trait SpecRenderer: Send + Sync {
-    /// Renders `spec`; returns a short summary stored in the job (files, sizes, preview URL).
-    async fn render(
-        &self,
-        spec_id: Uuid,
-        version: i32,
-        spec: &Value,
-        renderer: &str,
-    ) -> anyhow::Result<Value>;
+pub trait CodeBuilder: Send + Sync {
+    /// The renderer used when a request names none.
+    fn default_renderer(&self) -> String;
+    /// Whether `name` is a renderer this builder knows.
+    fn knows(&self, name: &str) -> bool;
+    async fn build(&self, request: BuildRequest) -> Result<BuiltCode, BuildError>;
 }

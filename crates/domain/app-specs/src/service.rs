@@ -3,7 +3,10 @@
 
 use crate::diff::{diff, SpecDiff};
 use crate::errors::AppSpecError;
-use crate::jobs::{GenerationJob, JobEvent, JobRequest, JobStatus};
+use crate::jobs::{
+    settle_quota, FailureCode, GenerationJob, JobEvent, JobKind, JobRequest, JobState, JobStatus,
+    VersionCheckpoint,
+};
 use crate::lifecycle::SpecStatus;
 use crate::ports::{
     AiQuota, AppSpecRepository, AppendOutcome, CancelOutcome, ChangeType, CreateJob, JobRepository,
@@ -58,6 +61,16 @@ fn description(d: Option<String>) -> Result<Option<String>, AppSpecError> {
             "must be at most 500 characters",
         )),
         other => Ok(other),
+    }
+}
+
+fn check_idempotency_key(key: Option<&str>) -> Result<(), AppSpecError> {
+    match key {
+        Some(k) if k.is_empty() || k.len() > 200 => Err(AppSpecError::invalid(
+            "Idempotency-Key",
+            "must be 1 to 200 characters",
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -256,14 +269,7 @@ impl AppSpecService {
                 "must be between 0 and 100",
             ));
         }
-        if let Some(key) = &idempotency_key {
-            if key.is_empty() || key.len() > 200 {
-                return Err(AppSpecError::invalid(
-                    "Idempotency-Key",
-                    "must be 1 to 200 characters",
-                ));
-            }
-        }
+        check_idempotency_key(idempotency_key.as_deref())?;
         request.requirement = request.requirement.trim().to_owned();
         if let Some(key) = &idempotency_key {
             if let Some(job) = self.jobs.find_by_key(viewer, key).await? {
@@ -279,6 +285,7 @@ impl AppSpecService {
                 request,
                 idempotency_key,
                 quota_reservation: reservation.as_ref().map(|r| r.0.clone()),
+                state: JobState::default(),
             })
             .await;
         match created {
@@ -292,6 +299,66 @@ impl AppSpecService {
                 Err(e.into())
             }
         }
+    }
+
+    /// Accepts a render job for version `version` (the current one when `None`) of the caller's
+    /// own spec with `renderer` (validated by the caller): no AI, no quota. Idempotent per key like
+    /// [`Self::submit`]. Returns the job and whether it is new.
+    pub async fn submit_render(
+        &self,
+        viewer: Viewer,
+        id: Uuid,
+        version: Option<i32>,
+        renderer: Option<String>,
+        idempotency_key: Option<String>,
+    ) -> Result<(GenerationJob, bool), AppSpecError> {
+        check_idempotency_key(idempotency_key.as_deref())?;
+        let spec = self
+            .specs
+            .get(viewer, id)
+            .await?
+            .filter(|s| s.owner == viewer.user)
+            .ok_or(AppSpecError::NotFound)?;
+        let number = version.unwrap_or(spec.version);
+        self.version(viewer, id, number).await?;
+        if let Some(key) = &idempotency_key {
+            if let Some(job) = self.jobs.find_by_key(viewer, key).await? {
+                return Ok((job, false));
+            }
+        }
+        let request = JobRequest {
+            kind: JobKind::Render,
+            requirement: String::new(),
+            age_group: None,
+            magic_prompt_id: None,
+            variables: Value::Null,
+            app_spec_id: Some(id),
+            version: Some(number),
+            renderer,
+            quality_threshold: 0,
+        };
+        let state = JobState {
+            version: Some(VersionCheckpoint {
+                app_spec_id: id,
+                version_number: number,
+            }),
+            ..JobState::default()
+        };
+        let created = self
+            .jobs
+            .create(NewJob {
+                tenant: viewer.tenant,
+                user: viewer.user,
+                request,
+                idempotency_key,
+                quota_reservation: None,
+                state,
+            })
+            .await?;
+        Ok(match created {
+            CreateJob::Created(job) => (job, true),
+            CreateJob::Existing(job) => (job, false),
+        })
     }
 
     async fn reserve(&self, viewer: Viewer) -> Result<Option<Reservation>, AppSpecError> {
@@ -332,12 +399,12 @@ impl AppSpecService {
         Ok(self.jobs.list(viewer, status, page).await?)
     }
 
-    /// Cancels a job that has not finished; its quota reservation is refunded and nothing is stored.
+    /// Cancels a job that has not finished; nothing more is stored. The quota reservation is
+    /// refunded unless the AI had already answered (the user chose to throw that work away).
     pub async fn cancel(&self, viewer: Viewer, id: Uuid) -> Result<GenerationJob, AppSpecError> {
         match self.jobs.cancel(viewer, id).await? {
             CancelOutcome::Cancelled(job) => {
-                self.refund(job.quota_reservation.clone().map(Reservation).as_ref())
-                    .await;
+                settle_quota(&*self.quota, &job, FailureCode::Cancelled).await;
                 Ok(job)
             }
             CancelOutcome::AlreadyFinished(job) => Ok(job),

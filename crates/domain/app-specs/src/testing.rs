@@ -22,12 +22,15 @@
 use crate::agents::{
     AgentError, AgentOutput, AiReview, GenerationInput, SpecGenerator, TokenUsage,
 };
-use crate::errors::JobFailure;
-use crate::jobs::{GenerationJob, JobEvent, JobStatus, Step};
+use crate::job::{
+    FailureCode, GenerationJob, JobEvent, JobEventData, JobFailure, JobState, JobStatus,
+    RenderedCode, Step, VersionCheckpoint,
+};
 use crate::ports::{
-    AiQuota, AppSpecRepository, AppendOutcome, CancelOutcome, CompleteOutcome, CreateJob,
-    JobRepository, JobResult, Lease, NewJob, NewVersion, QuotaState, Reservation, SpecVersion,
-    StoredSpec, Viewer,
+    AiQuota, AppSpecRepository, AppendOutcome, BuildError, BuildRequest, BuiltCode, BuiltFile,
+    CancelOutcome, Claim, CodeBuilder, CompleteOutcome, Completion, CreateJob, JobRepository,
+    JobVersion, Lease, NewJob, NewVersion, QuotaState, Reservation, SpecVersion, StoredSpec,
+    Viewer, WriteVersionOutcome,
 };
 use async_trait::async_trait;
 use ingenio_kernel::chrono::{DateTime, TimeDelta, Utc};
@@ -112,6 +115,8 @@ struct Db {
     jobs: HashMap<Uuid, Row<GenerationJob>>,
     /// All jobs' events, in id order.
     events: Vec<JobEvent>,
+    /// Recorded code per spec (the `generated_code` rows), oldest first.
+    codes: HashMap<Uuid, Vec<(i32, RenderedCode)>>,
     seq: u64,
     last_event_id: i64,
 }
@@ -129,22 +134,12 @@ struct Shared {
     unavailable: AtomicBool,
 }
 
-/// The event kinds the `generation_job_events` CHECK constraint accepts.
-pub const EVENT_KINDS: &[&str] = &["progress", "agent", "file", "complete", "error"];
-
-/// The `error_code` column's width.
-const ERROR_CODE_MAX: usize = 10;
-
 fn visible_spec(s: &StoredSpec, v: Viewer) -> bool {
     s.tenant_id == v.tenant && (s.owner == v.user || v.admin)
 }
 
 fn visible_job(j: &GenerationJob, v: Viewer) -> bool {
     j.tenant_id == v.tenant && (j.user_id == v.user || v.admin)
-}
-
-fn truncated(code: &str) -> String {
-    code.chars().take(ERROR_CODE_MAX).collect()
 }
 
 /// Newest first (ties: the later insert first), then the requested page.
@@ -264,13 +259,13 @@ fn append_locked(
     AppendOutcome::Appended(spec.clone(), version)
 }
 
-fn insert_event(db: &mut Db, id: Uuid, kind: &str, data: &Value, now: DateTime<Utc>) -> i64 {
+fn insert_event(db: &mut Db, id: Uuid, data: &JobEventData, now: DateTime<Utc>) -> i64 {
     db.last_event_id += 1;
     let event = JobEvent {
         id: db.last_event_id,
         job_id: id,
-        kind: kind.to_owned(),
-        data: data.clone(),
+        kind: data.kind(),
+        data: data.to_value(),
         created_at: now,
     };
     db.events.push(event);
@@ -290,28 +285,25 @@ fn mark_failed(
     db: &mut Db,
     id: Uuid,
     worker: &str,
-    code: &str,
-    message: &str,
+    failure: &JobFailure,
     usage: &TokenUsage,
     now: DateTime<Utc>,
 ) -> Option<GenerationJob> {
     let job = held(db, id, worker)?;
     job.status = JobStatus::Failed;
-    job.error_code = Some(truncated(code));
-    job.error_message = Some(message.to_owned());
+    job.error_code = Some(failure.code);
+    job.error_message = Some(failure.message.clone());
     job.token_usage = *usage;
     job.finished_at = Some(now);
     job.lease_owner = None;
     job.lease_expires_at = None;
     job.updated_at = now;
     let job = job.clone();
-    insert_event(
-        db,
-        id,
-        "error",
-        &json!({"code": code, "message": message}),
-        now,
-    );
+    let error = JobEventData::Error {
+        code: failure.code,
+        message: failure.message.clone(),
+    };
+    insert_event(db, id, &error, now);
     Some(job)
 }
 
@@ -420,6 +412,15 @@ impl InMemoryStore {
         }
     }
 
+    /// The code recorded for a spec (`generated_code` rows), oldest first, with version numbers.
+    pub fn codes(&self, spec: Uuid) -> Vec<(i32, RenderedCode)> {
+        lock(&self.shared.db)
+            .codes
+            .get(&spec)
+            .cloned()
+            .unwrap_or_default()
+    }
+
     /// All events of a job, oldest first.
     pub fn events(&self, id: Uuid) -> Vec<JobEvent> {
         lock(&self.shared.db)
@@ -434,6 +435,19 @@ impl InMemoryStore {
 /// `AppSpecRepository` over an [`InMemoryStore`].
 #[derive(Clone, Default)]
 pub struct InMemoryAppSpecs(pub InMemoryStore);
+
+/// The failure of a job whose spec vanished.
+fn spec_gone() -> JobFailure {
+    JobFailure::new(FailureCode::SpecNotFound, "app spec not found")
+}
+
+/// The failure of a job claimed too often.
+pub fn gave_up(attempts: i32) -> JobFailure {
+    JobFailure::new(
+        FailureCode::System,
+        format!("gave up after {attempts} attempts"),
+    )
+}
 
 /// `JobRepository` over an [`InMemoryStore`].
 #[derive(Clone, Default)]
@@ -573,7 +587,7 @@ impl JobRepository for InMemoryJobs {
             progress: 0,
             request: job.request,
             idempotency_key: job.idempotency_key,
-            state: json!({}),
+            state: job.state,
             result: None,
             app_spec_id: None,
             version_number: None,
@@ -651,7 +665,8 @@ impl JobRepository for InMemoryJobs {
         &self,
         worker: &str,
         lease: Duration,
-    ) -> Result<Option<GenerationJob>, StoreError> {
+        max_attempts: i32,
+    ) -> Result<Option<Claim>, StoreError> {
         let now = self.0.now();
         let mut db = self.0.db()?;
         let next = db
@@ -671,12 +686,19 @@ impl JobRepository for InMemoryJobs {
             return Ok(None);
         };
         let job = &mut job.value;
+        if job.attempts >= max_attempts {
+            let id = job.id;
+            job.lease_owner = Some(worker.to_owned());
+            let failure = gave_up(job.attempts);
+            let usage = job.token_usage;
+            return Ok(mark_failed(&mut db, id, worker, &failure, &usage, now).map(Claim::GaveUp));
+        }
         job.lease_owner = Some(worker.to_owned());
         job.lease_expires_at = Some(plus(now, lease));
         job.attempts += 1;
         job.started_at = job.started_at.or(Some(now));
         job.updated_at = now;
-        Ok(Some(job.clone()))
+        Ok(Some(Claim::Run(job.clone())))
     }
 
     async fn renew(&self, id: Uuid, worker: &str, lease: Duration) -> Result<Lease, StoreError> {
@@ -725,8 +747,9 @@ impl JobRepository for InMemoryJobs {
         worker: &str,
         status: JobStatus,
         progress: u8,
-        state: &Value,
+        state: &JobState,
         usage: &TokenUsage,
+        events: &[JobEventData],
     ) -> Result<Lease, StoreError> {
         if status.is_final() {
             return Err(StoreError::Unexpected(anyhow::anyhow!(
@@ -743,13 +766,16 @@ impl JobRepository for InMemoryJobs {
                 job.state = state.clone();
                 job.token_usage = *usage;
                 job.updated_at = now;
+                for e in events {
+                    insert_event(&mut db, id, e, now);
+                }
                 Lease::Held
             }
             None => Lease::Lost,
         })
     }
 
-    async fn append_event(&self, id: Uuid, kind: &str, data: &Value) -> Result<i64, StoreError> {
+    async fn append_events(&self, id: Uuid, events: &[JobEventData]) -> Result<i64, StoreError> {
         let now = self.0.now();
         let mut db = self.0.db()?;
         if !db.jobs.contains_key(&id) {
@@ -757,12 +783,11 @@ impl JobRepository for InMemoryJobs {
                 "generation job {id} does not exist"
             )));
         }
-        if !EVENT_KINDS.contains(&kind) {
-            return Err(StoreError::Unexpected(anyhow::anyhow!(
-                "event kind {kind:?} violates chk_generation_job_events_kind"
-            )));
+        let mut last = db.last_event_id;
+        for e in events {
+            last = insert_event(&mut db, id, e, now);
         }
-        Ok(insert_event(&mut db, id, kind, data, now))
+        Ok(last)
     }
 
     async fn events_after(
@@ -781,85 +806,122 @@ impl JobRepository for InMemoryJobs {
             .collect())
     }
 
-    async fn complete(
+    async fn write_version(
         &self,
         id: Uuid,
         worker: &str,
-        result: JobResult,
-    ) -> Result<CompleteOutcome, StoreError> {
+        version: JobVersion,
+    ) -> Result<WriteVersionOutcome, StoreError> {
         let now = self.0.now();
         let mut db = self.0.db()?;
         let Some(job) = held(&mut db, id, worker).map(|j| j.clone()) else {
-            return Ok(CompleteOutcome::NotHeld);
+            return Ok(WriteVersionOutcome::NotHeld);
         };
-        let (spec_id, number) = match result.target_spec {
+        let (spec_id, number) = match version.target_spec {
             Some(target) => {
-                let viewer = Viewer {
-                    tenant: job.tenant_id,
-                    user: job.user_id,
-                    admin: false,
-                };
-                match append_locked(&mut db, viewer, target, None, &result.version, now) {
-                    AppendOutcome::Appended(spec, version) => (spec.id, version.version_number),
+                let owner = Viewer::owner(job.tenant_id, job.user_id);
+                match append_locked(&mut db, owner, target, None, &version.version, now) {
+                    AppendOutcome::Appended(spec, v) => (spec.id, v.version_number),
                     AppendOutcome::Stale { .. } | AppendOutcome::NotFound => {
-                        mark_failed(
-                            &mut db,
-                            id,
-                            worker,
-                            "3000",
-                            "app spec not found",
-                            &result.usage,
-                            now,
-                        );
-                        return Ok(CompleteOutcome::Failed(JobFailure::new(
-                            "3000",
-                            "app spec not found",
-                        )));
+                        let failure = spec_gone();
+                        mark_failed(&mut db, id, worker, &failure, &version.usage, now);
+                        return Ok(WriteVersionOutcome::Failed(failure));
                     }
                 }
             }
             None => {
-                let (spec, version) = insert_spec(&mut db, job.tenant_id, &result.version, now);
-                (spec.id, version.version_number)
+                let (spec, v) = insert_spec(&mut db, job.tenant_id, &version.version, now);
+                (spec.id, v.version_number)
             }
         };
+        let written = VersionCheckpoint {
+            app_spec_id: spec_id,
+            version_number: number,
+        };
+        if let Some(j) = held(&mut db, id, worker) {
+            j.status = JobStatus::Generating;
+            j.progress = 90;
+            j.app_spec_id = Some(spec_id);
+            j.version_number = Some(number);
+            j.state.version = Some(written);
+            j.token_usage = version.usage;
+            j.updated_at = now;
+        }
+        Ok(WriteVersionOutcome::Written(written))
+    }
+
+    async fn complete(
+        &self,
+        id: Uuid,
+        worker: &str,
+        completion: Completion,
+    ) -> Result<CompleteOutcome, StoreError> {
+        let now = self.0.now();
+        let mut db = self.0.db()?;
+        if held(&mut db, id, worker).is_none() {
+            return Ok(CompleteOutcome::NotHeld);
+        }
+        let v = completion.version;
+        let Some(spec) = db.specs.get_mut(&v.app_spec_id).map(|r| &mut r.value) else {
+            let failure = spec_gone();
+            mark_failed(&mut db, id, worker, &failure, &completion.usage, now);
+            return Ok(CompleteOutcome::Failed(failure));
+        };
+        if spec.version == v.version_number && spec.status.can_transition(completion.spec_status) {
+            spec.status = completion.spec_status;
+            spec.updated_at = now;
+        }
+        let code = completion.code.map(|code| {
+            let codes = db.codes.entry(v.app_spec_id).or_default();
+            let same = codes.iter().find(|(n, c)| {
+                *n == v.version_number
+                    && c.renderer == code.renderer
+                    && c.content_hash == code.content_hash
+            });
+            match same {
+                Some((_, c)) => c.clone(),
+                None => {
+                    codes.push((v.version_number, code.clone()));
+                    code
+                }
+            }
+        });
+        let mut summary = completion.summary;
+        summary.code = code.clone();
         if let Some(row) = db.jobs.get_mut(&id) {
             let j = &mut row.value;
             j.status = JobStatus::Completed;
             j.progress = 100;
-            j.app_spec_id = Some(spec_id);
-            j.version_number = Some(number);
-            j.token_usage = result.usage;
-            j.result = Some(result.summary.clone());
+            j.app_spec_id = Some(v.app_spec_id);
+            j.version_number = Some(v.version_number);
+            j.token_usage = completion.usage;
+            j.result = Some(summary.clone());
             j.finished_at = Some(now);
             j.lease_owner = None;
             j.lease_expires_at = None;
             j.updated_at = now;
         }
-        let data = json!({
-            "appSpecId": spec_id,
-            "versionNumber": number,
-            "qualityScore": result.summary.get("qualityScore").cloned().unwrap_or(Value::Null),
-            "tokenUsage": serde_json::to_value(result.usage).unwrap_or(Value::Null),
-        });
-        insert_event(&mut db, id, "complete", &data, now);
-        Ok(CompleteOutcome::Completed {
-            app_spec_id: spec_id,
-            version: number,
-        })
+        let done = JobEventData::Complete {
+            app_spec_id: v.app_spec_id,
+            version_number: v.version_number,
+            quality_score: summary.quality_score,
+            usage: completion.usage,
+            code: code.clone(),
+        };
+        insert_event(&mut db, id, &done, now);
+        Ok(CompleteOutcome::Completed { version: v, code })
     }
 
     async fn fail(
         &self,
         id: Uuid,
         worker: &str,
-        code: &str,
-        message: &str,
+        failure: &JobFailure,
         usage: &TokenUsage,
     ) -> Result<Option<GenerationJob>, StoreError> {
         let now = self.0.now();
         let mut db = self.0.db()?;
-        Ok(mark_failed(&mut db, id, worker, code, message, usage, now))
+        Ok(mark_failed(&mut db, id, worker, failure, usage, now))
     }
 
     async fn cancel(&self, viewer: Viewer, id: Uuid) -> Result<CancelOutcome, StoreError> {
@@ -881,13 +943,11 @@ impl JobRepository for InMemoryJobs {
         job.error_message = Some("cancelled by user".to_owned());
         job.updated_at = now;
         let job = job.clone();
-        insert_event(
-            &mut db,
-            id,
-            "error",
-            &json!({"code": "cancelled", "message": "cancelled by user"}),
-            now,
-        );
+        let cancelled = JobEventData::Error {
+            code: FailureCode::Cancelled,
+            message: "cancelled by user".to_owned(),
+        };
+        insert_event(&mut db, id, &cancelled, now);
         Ok(CancelOutcome::Cancelled(job))
     }
 }
@@ -1242,4 +1302,125 @@ impl SpecGenerator for ScriptedGenerator {
             DEFAULT_USAGE[2],
         )
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// code builder
+
+/// A `CodeBuilder` that renders a spec into one file per page plus `index.html` (content derived
+/// from the spec, so the hash identifies it), remembers what it stored, and can simulate an object
+/// store outage, a render error or a panic.
+#[derive(Default)]
+pub struct FakeBuilder {
+    builds: Mutex<Vec<BuildRequest>>,
+    uploads: Mutex<Vec<String>>,
+    stored: Mutex<std::collections::HashSet<String>>,
+    store_down: AtomicBool,
+    render_error: Mutex<Option<String>>,
+    panic: AtomicBool,
+}
+
+impl FakeBuilder {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Makes every upload fail as if the object store were down.
+    pub fn set_store_down(&self, down: bool) {
+        self.store_down.store(down, Ordering::SeqCst);
+    }
+    /// Makes every render fail with this message.
+    pub fn set_render_error(&self, message: Option<&str>) {
+        *lock(&self.render_error) = message.map(str::to_owned);
+    }
+    /// Makes the next builds panic.
+    pub fn set_panic(&self, panic: bool) {
+        self.panic.store(panic, Ordering::SeqCst);
+    }
+    /// Build requests so far.
+    pub fn builds(&self) -> Vec<BuildRequest> {
+        lock(&self.builds).clone()
+    }
+    /// Content hashes uploaded so far (a reused artifact is not uploaded again).
+    pub fn uploads(&self) -> Vec<String> {
+        lock(&self.uploads).clone()
+    }
+}
+
+#[async_trait]
+impl CodeBuilder for FakeBuilder {
+    fn default_renderer(&self) -> String {
+        "static-web".to_owned()
+    }
+
+    fn knows(&self, name: &str) -> bool {
+        matches!(name, "static-web" | "react-next" | "vue-vite")
+    }
+
+    async fn build(&self, request: BuildRequest) -> Result<BuiltCode, BuildError> {
+        lock(&self.builds).push(request.clone());
+        if self.panic.load(Ordering::SeqCst) {
+            panic!("the fake renderer was told to panic");
+        }
+        let renderer = request
+            .renderer
+            .clone()
+            .unwrap_or_else(|| self.default_renderer());
+        if !self.knows(&renderer) {
+            return Err(BuildError::UnknownRenderer(renderer));
+        }
+        if let Some(m) = lock(&self.render_error).clone() {
+            return Err(BuildError::Render(m));
+        }
+        let mut files = vec![BuiltFile {
+            path: "index.html".to_owned(),
+            size: 100,
+            group: "root".to_owned(),
+        }];
+        let pages = request.spec["pages"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        for p in &pages {
+            let id = p["id"].as_str().unwrap_or("page");
+            files.push(BuiltFile {
+                path: format!("pages/{id}.html"),
+                size: 10,
+                group: "pages".to_owned(),
+            });
+        }
+        let text = format!("{renderer}:{}", request.spec);
+        let hash = format!("{:016x}{:016x}", fnv(text.as_bytes()), text.len());
+        let reused = lock(&self.stored).contains(&hash);
+        if !reused {
+            if self.store_down.load(Ordering::SeqCst) {
+                return Err(BuildError::Storage(anyhow::anyhow!("connection refused")));
+            }
+            lock(&self.stored).insert(hash.clone());
+            lock(&self.uploads).push(hash.clone());
+        }
+        let project_key = format!("p_{}", Uuid::new_v4().simple());
+        Ok(BuiltCode {
+            code: RenderedCode {
+                renderer: renderer.clone(),
+                renderer_version: "1.0.0".to_owned(),
+                framework: "html".to_owned(),
+                storage_key: format!("artifacts/{hash}.zip"),
+                preview_url: Some(format!("http://preview.test/{project_key}/")),
+                project_key,
+                content_hash: hash,
+                file_count: u32::try_from(files.len()).unwrap_or(u32::MAX),
+                total_size_bytes: files.iter().map(|f| f.size).sum(),
+                zip_size_bytes: 64,
+                reused,
+            },
+            files,
+        })
+    }
+}
+
+/// FNV-1a, a stable hash for the fake's content hashes.
+fn fnv(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
