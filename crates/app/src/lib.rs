@@ -8,6 +8,7 @@ pub mod http;
 pub mod openapi;
 pub mod startup;
 pub mod state;
+pub mod storage;
 pub mod telemetry;
 pub mod workers;
 

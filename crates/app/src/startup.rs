@@ -22,7 +22,9 @@ use ingenio_embedded::{FailoverAiQuota, InProcessAiQuota, OfflineGenerator};
 use ingenio_embedded::{FailoverRateLimiter, InProcessRateLimiter};
 use ingenio_kernel::{Clock, RateLimiter, SystemClock, TenantId};
 use ingenio_postgres::app_specs::PgAppSpecRepository;
+use ingenio_postgres::code::PgCodeRepository;
 use ingenio_postgres::jobs::PgJobRepository;
+use ingenio_code_gen::service::{CodeService, CodeSettings};
 use ingenio_postgres::pool::{build_pool, PgPoolSettings};
 use ingenio_postgres::users::{PgSessionStore, PgUserRepository};
 use ingenio_redis::RedisAiQuota;
@@ -143,6 +145,7 @@ impl Application {
         let spec_repo = Arc::new(PgAppSpecRepository::new(db.clone()));
         let job_repo: Arc<dyn JobRepository> = Arc::new(PgJobRepository::new(db.clone()));
         let (generator, deepseek) = build_generator(&settings)?;
+        let quota_port = quota.clone();
         let specs = AppSpecService::new(
             spec_repo.clone(),
             job_repo.clone(),
@@ -152,6 +155,53 @@ impl Application {
                 ai_calls_per_hour: settings.ingenio.rate_limit.ai_calls_per_hour,
             },
         );
+        // Bind first: the local artifact store and the default preview URL name this listener.
+        let listener = TcpListener::bind((settings.server.address.as_str(), settings.server.port))
+            .with_context(|| {
+                format!(
+                    "bind {}:{} (is another server using the port? set PORT)",
+                    settings.server.address, settings.server.port
+                )
+            })?;
+        let port = listener
+            .local_addr()
+            .context("read the bound address")?
+            .port();
+        let metrics = Metrics::new().context("create the metrics registry")?;
+        let ctx = settings.server.context_path.trim_end_matches('/');
+        let host = match settings.server.address.as_str() {
+            "0.0.0.0" | "::" | "" => "localhost",
+            a => a,
+        };
+        let public_api = format!("http://{host}:{port}{ctx}");
+        let preview_base = match settings.ingenio.preview.base_url.trim().trim_end_matches('/') {
+            "" => format!("{public_api}/preview"),
+            b => b.to_owned(),
+        };
+        let (store, stores) = crate::storage::build_store(&settings, &public_api, metrics.clone()).await?;
+        let cg = &settings.ingenio.code_gen;
+        let code = CodeService::new(
+            store,
+            Arc::new(PgCodeRepository::new(db.clone())),
+            CodeSettings {
+                default_renderer: cg.default_renderer.clone(),
+                preview_base_url: preview_base,
+                presign_ttl: Duration::from_secs(cg.presign_ttl_seconds.clamp(60, 7 * 24 * 3600)),
+                max_preview_zip_bytes: settings.ingenio.preview.max_zip_mb.max(1) * 1024 * 1024,
+            },
+        );
+        if !code.knows_renderer(&cg.default_renderer) {
+            anyhow::bail!(
+                "ingenio.code-gen.default-renderer {:?} is not one of {}",
+                cg.default_renderer,
+                code.renderer_names().join(", ")
+            );
+        }
+        let builder = Arc::new(crate::storage::OffloadedBuilder::new(
+            code.clone(),
+            cg.max_concurrent_renders,
+            metrics.clone(),
+        ));
         let jobs_wakeup = Arc::new(tokio::sync::Notify::new());
         let job_wakeups = ingenio_postgres::notify::JobWakeups::start(
             ds.database_url().expose_secret().to_owned(),
@@ -169,9 +219,14 @@ impl Application {
             db,
             redis,
             limiter,
-            metrics: Metrics::new().context("create the metrics registry")?,
+            metrics,
             log_control,
             started_at: Instant::now(),
+            code,
+            stores,
+            previews: Arc::new(crate::storage::PreviewCache::new(
+                settings.ingenio.preview.cache_mb * 1024 * 1024,
+            )),
         };
         spawn_housekeeping(
             sessions,
@@ -183,6 +238,8 @@ impl Application {
             jobs: job_repo.clone(),
             generator,
             specs: spec_repo,
+            builder,
+            quota: quota_port,
         });
         let workers = workers::start(
             &state,
@@ -191,17 +248,6 @@ impl Application {
             settings.ingenio.generation.workers,
         );
 
-        let listener = TcpListener::bind((settings.server.address.as_str(), settings.server.port))
-            .with_context(|| {
-                format!(
-                    "bind {}:{} (is another server using the port? set PORT)",
-                    settings.server.address, settings.server.port
-                )
-            })?;
-        let port = listener
-            .local_addr()
-            .context("read the bound address")?
-            .port();
         let server = http_server(state.clone(), listener)?;
         Ok(Self {
             port,

@@ -5,6 +5,8 @@ use crate::config::Settings;
 use crate::telemetry::{LogControl, Metrics};
 use ingenio_app_specs::service::AppSpecService;
 use ingenio_app_specs::SpecGenerator;
+use ingenio_code_gen::service::CodeService;
+use crate::storage::{PreviewCache, Stores};
 use ingenio_kernel::RateLimiter;
 use ingenio_postgres::DbPool;
 use ingenio_users::UserService;
@@ -33,4 +35,10 @@ pub struct AppState {
     pub metrics: Metrics,
     pub log_control: LogControl,
     pub started_at: Instant,
+    /// Generated code: records, downloads, previews.
+    pub code: CodeService,
+    /// Which artifact store is in use (the local one verifies its own signed URLs).
+    pub stores: Stores,
+    /// Preview zips in memory, by content hash.
+    pub previews: Arc<PreviewCache>,
 }

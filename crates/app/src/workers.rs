@@ -3,8 +3,8 @@
 //! whose instance dies is claimed again after its lease expires and resumes from its last step.
 
 use crate::state::AppState;
-use ingenio_app_specs::jobs::{GenerationJob, Pipeline, RunOutcome};
-use ingenio_app_specs::ports::{JobRepository, Lease, Reservation};
+use ingenio_app_specs::jobs::{GenerationJob, Pipeline, RunOutcome, MAX_ATTEMPTS};
+use ingenio_app_specs::ports::{Claim, JobRepository, Lease};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -125,11 +125,17 @@ impl Worker {
             if *self.stop.borrow() {
                 break;
             }
-            match self.jobs.claim(&self.id, self.lease()).await {
-                Ok(Some(job)) => {
+            match self.jobs.claim(&self.id, self.lease(), MAX_ATTEMPTS).await {
+                Ok(Some(Claim::Run(job))) => {
                     self.set_current(Some(job.id));
                     self.process(job).await;
                     self.set_current(None);
+                    continue;
+                }
+                Ok(Some(Claim::GaveUp(job))) => {
+                    tracing::warn!(job = %job.id, attempts = job.attempts, "generation job given up after too many attempts");
+                    self.count("gave_up");
+                    self.pipeline.gave_up(&job).await;
                     continue;
                 }
                 Ok(None) => {}
@@ -144,11 +150,12 @@ impl Worker {
         tracing::debug!(worker = %self.id, "generation worker stopped");
     }
 
-    /// Gives the job's quota reservation back; called only by the run that failed the job.
-    async fn refund(&self, job: &GenerationJob) {
-        if let Some(r) = &job.quota_reservation {
-            self.state.specs.refund(Some(&Reservation(r.clone()))).await;
-        }
+    fn count(&self, outcome: &str) {
+        self.state.metrics.inc_counter(
+            "ingenio_generation_jobs_total",
+            "Generation jobs by outcome",
+            &[("outcome", outcome)],
+        );
     }
 
     async fn process(&self, job: GenerationJob) {
@@ -166,53 +173,38 @@ impl Worker {
             }
         };
         let outcome = tokio::select! {
-            r = self.pipeline.run(&job, &self.id) => Some(r),
+            r = self.pipeline.run_claimed(&job, &self.id) => Some(r),
             () = heartbeat => None,
         };
-        let m = &self.state.metrics;
         match outcome {
-            Some(Ok(RunOutcome::Completed {
+            Some(RunOutcome::Completed {
                 app_spec_id,
                 version,
-            })) => {
-                tracing::info!(job = %job.id, %app_spec_id, version, elapsed_ms = started.elapsed().as_millis() as u64, "generation job completed");
-                m.inc_counter(
-                    "ingenio_generation_jobs_total",
-                    "Generation jobs by outcome",
-                    &[("outcome", "completed")],
-                );
-                m.observe_seconds(
+                code,
+            }) => {
+                let elapsed = started.elapsed();
+                tracing::info!(job = %job.id, %app_spec_id, version, renderer = code.as_ref().map(|c| c.renderer.as_str()), reused = code.as_ref().is_some_and(|c| c.reused), elapsed_ms = elapsed.as_millis() as u64, "generation job completed");
+                self.count("completed");
+                self.state.metrics.observe_seconds(
                     "ingenio_generation_job_seconds",
                     "Time from claim to completion",
                     &[],
-                    started.elapsed().as_secs_f64(),
+                    elapsed.as_secs_f64(),
                 );
             }
-            Some(Ok(RunOutcome::Failed(f))) => {
-                tracing::info!(job = %job.id, code = f.code, message = %f.message, "generation job failed");
-                m.inc_counter(
-                    "ingenio_generation_jobs_total",
-                    "Generation jobs by outcome",
-                    &[("outcome", "failed")],
-                );
-                self.refund(&job).await;
+            Some(RunOutcome::Failed { failure, cause }) => {
+                match cause {
+                    Some(cause) => tracing::warn!(job = %job.id, code = failure.code.as_str(), message = %failure.message, %cause, "generation job failed"),
+                    None => tracing::info!(job = %job.id, code = failure.code.as_str(), message = %failure.message, "generation job failed"),
+                }
+                self.count("failed");
             }
-            Some(Ok(RunOutcome::Abandoned)) | None => {
+            Some(RunOutcome::Abandoned) | None => {
                 tracing::info!(job = %job.id, "generation job left (cancelled or taken over)");
             }
-            Some(Err(e)) => {
+            Some(RunOutcome::Interrupted { cause }) => {
                 // infrastructure trouble (database down, ...): the lease expires and a worker retries
-                tracing::warn!(job = %job.id, error = format!("{e:#}"), "generation job interrupted; it will be retried");
-                if job.attempts >= 5 {
-                    let msg = format!("gave up after {} attempts: {e:#}", job.attempts);
-                    if let Ok(Some(_)) = self
-                        .jobs
-                        .fail(job.id, &self.id, "1000", &msg, &job.token_usage)
-                        .await
-                    {
-                        self.refund(&job).await;
-                    }
-                }
+                tracing::warn!(job = %job.id, attempt = job.attempts, %cause, "generation job interrupted; it will be retried");
             }
         }
     }

@@ -12,19 +12,21 @@ use diesel::sql_types::{BigInt, Bool, Double, Jsonb, Nullable, SmallInt, Text, U
 use diesel::IntoSql;
 use diesel_async::scoped_futures::ScopedFutureExt;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use ingenio_app_specs::jobs::{GenerationJob, JobEvent, JobRequest, JobStatus};
-use ingenio_app_specs::ports::{
-    CancelOutcome, CompleteOutcome, CreateJob, JobRepository, JobResult, Lease, NewJob, Viewer,
+use crate::code::record_code;
+use ingenio_app_specs::job::{
+    EventKind, FailureCode, GenerationJob, JobEvent, JobEventData, JobFailure, JobRequest,
+    JobState, JobStatus, JobSummary, VersionCheckpoint,
 };
-use ingenio_app_specs::{JobFailure, TokenUsage};
+use ingenio_app_specs::ports::{
+    CancelOutcome, Claim, CompleteOutcome, Completion, CreateJob, JobRepository, JobVersion, Lease,
+    NewJob, Viewer, WriteVersionOutcome,
+};
+use ingenio_app_specs::{SpecStatus, TokenUsage};
 use ingenio_kernel::chrono::{DateTime, Utc};
 use ingenio_kernel::uuid::Uuid;
 use ingenio_kernel::{Page, PageRequest, StoreError, TenantId};
 use serde_json::{json, Value};
 use std::time::Duration;
-
-/// The `error_code` column's width.
-const ERROR_CODE_MAX: usize = 10;
 
 /// A `generation_jobs` row as stored (without `metadata`).
 #[derive(Debug, Clone, Queryable, Selectable, QueryableByName)]
@@ -97,12 +99,12 @@ impl TryFrom<JobRow> for GenerationJob {
             progress: u8::try_from(r.progress.clamp(0, 100)).unwrap_or(0),
             request,
             idempotency_key: r.idempotency_key,
-            state: r.state,
-            result: r.result,
+            state: JobState::from_stored(&r.state),
+            result: r.result.as_ref().map(JobSummary::from_stored),
             app_spec_id: r.app_spec_id,
             version_number: r.version_number,
             token_usage: usage_from_json(&r.token_usage),
-            error_code: r.error_code,
+            error_code: r.error_code.as_deref().map(FailureCode::parse),
             error_message: r.error_message,
             attempts: r.attempts,
             quota_reservation: r.quota_reservation,
@@ -127,19 +129,24 @@ pub struct EventRow {
     pub created_at: DateTime<Utc>,
 }
 
-impl From<EventRow> for JobEvent {
-    fn from(r: EventRow) -> Self {
-        JobEvent {
+impl TryFrom<EventRow> for JobEvent {
+    type Error = StoreError;
+    fn try_from(r: EventRow) -> Result<Self, StoreError> {
+        let kind = EventKind::parse(&r.kind).ok_or_else(|| {
+            StoreError::Unexpected(anyhow::anyhow!("event {} has an unknown kind {:?}", r.id, r.kind))
+        })?;
+        Ok(JobEvent {
             id: r.id,
             job_id: r.job_id,
-            kind: r.kind,
+            kind,
             data: r.data,
             created_at: r.created_at,
-        }
+        })
     }
 }
 
 #[derive(QueryableByName)]
+#[allow(dead_code)] // read only to learn whether a row came back
 struct IdRow {
     #[diesel(sql_type = BigInt)]
     id: i64,
@@ -154,29 +161,33 @@ fn is_final_status(s: &str) -> bool {
     JobStatus::parse(s).is_none_or(|st| st.is_final())
 }
 
-fn truncated(code: &str) -> &str {
-    match code.char_indices().nth(ERROR_CODE_MAX) {
-        Some((i, _)) => &code[..i],
-        None => code,
-    }
-}
-
-/// Inserts an event inside the caller's transaction (which already holds the job's row lock).
-async fn insert_event(
+/// Inserts events in order, in one statement, inside the caller's transaction (which already
+/// holds the job's row lock, so a job's events commit in id order). Returns the last id (0 when
+/// there were none).
+async fn insert_events(
     c: &mut AsyncPgConnection,
     id: Uuid,
-    kind: &str,
-    data: &Value,
+    events: &[JobEventData],
 ) -> Result<i64, DieselError> {
-    diesel::insert_into(generation_job_events::table)
-        .values((
-            generation_job_events::job_id.eq(id),
-            generation_job_events::kind.eq(kind),
-            generation_job_events::data.eq(data),
-        ))
+    if events.is_empty() {
+        return Ok(0);
+    }
+    let rows: Vec<_> = events
+        .iter()
+        .map(|e| {
+            (
+                generation_job_events::job_id.eq(id),
+                generation_job_events::kind.eq(e.kind().as_str()),
+                generation_job_events::data.eq(e.to_value()),
+            )
+        })
+        .collect();
+    let ids: Vec<i64> = diesel::insert_into(generation_job_events::table)
+        .values(rows)
         .returning(generation_job_events::id)
-        .get_result(c)
-        .await
+        .get_results(c)
+        .await?;
+    Ok(ids.into_iter().max().unwrap_or(0))
 }
 
 /// Marks a job failed and clears its lease if `worker` holds it and it is not final, appending
@@ -185,8 +196,7 @@ async fn mark_failed(
     c: &mut AsyncPgConnection,
     id: Uuid,
     worker: &str,
-    code: &str,
-    message: &str,
+    failure: &JobFailure,
     usage: &Value,
 ) -> Result<Option<JobRow>, DieselError> {
     let row: Option<JobRow> = diesel::sql_query(
@@ -198,16 +208,41 @@ async fn mark_failed(
     )
     .bind::<SqlUuid, _>(id)
     .bind::<Text, _>(worker)
-    .bind::<Text, _>(truncated(code))
-    .bind::<Text, _>(message)
+    .bind::<Text, _>(failure.code.as_str())
+    .bind::<Text, _>(&failure.message)
     .bind::<Jsonb, _>(usage)
     .get_result(c)
     .await
     .optional()?;
     if row.is_some() {
-        insert_event(c, id, "error", &json!({"code": code, "message": message})).await?;
+        let error = JobEventData::Error {
+            code: failure.code,
+            message: failure.message.clone(),
+        };
+        insert_events(c, id, &[error]).await?;
     }
     Ok(row)
+}
+
+/// The failure of a job whose spec vanished.
+fn spec_gone() -> JobFailure {
+    JobFailure::new(FailureCode::SpecNotFound, "app spec not found")
+}
+
+/// Locks the job row if `worker` holds it and it is not final (inside the caller's transaction).
+async fn lock_held(
+    c: &mut AsyncPgConnection,
+    id: Uuid,
+    worker: &str,
+) -> Result<Option<JobRow>, DieselError> {
+    let job: Option<JobRow> = generation_jobs::table
+        .filter(generation_jobs::id.eq(id))
+        .select(JobRow::as_select())
+        .for_update()
+        .first(c)
+        .await
+        .optional()?;
+    Ok(job.filter(|j| j.lease_owner.as_deref() == Some(worker) && !is_final_status(&j.status)))
 }
 
 fn lease_secs(lease: Duration) -> f64 {
@@ -361,30 +396,61 @@ impl JobRepository for PgJobRepository {
         &self,
         worker: &str,
         lease: Duration,
-    ) -> Result<Option<GenerationJob>, StoreError> {
+        max_attempts: i32,
+    ) -> Result<Option<Claim>, StoreError> {
         let mut c = conn(&self.pool).await?;
-        // Runnable: not final and without a live lease (a claimed job stays `pending` until its
-        // first checkpoint, so a pending job with a live lease is running, not runnable).
-        let row: Option<JobRow> = diesel::sql_query(
-            "UPDATE generation_jobs SET lease_owner = $1, \
-             lease_expires_at = now() + make_interval(secs => $2), \
-             attempts = attempts + 1, started_at = COALESCE(started_at, now()) \
-             WHERE id = ( \
-               SELECT id FROM generation_jobs \
-               WHERE status NOT IN ('completed', 'failed', 'cancelled') \
-                 AND (lease_expires_at IS NULL OR lease_expires_at < now()) \
-               ORDER BY created_at, id \
-               LIMIT 1 \
-               FOR UPDATE SKIP LOCKED) \
-             RETURNING *",
-        )
-        .bind::<Text, _>(worker)
-        .bind::<Double, _>(lease_secs(lease))
-        .get_result(&mut c)
+        c.transaction::<_, DieselError, _>(|c| {
+            async move {
+                // Runnable: not final and without a live lease (a claimed job stays `pending`
+                // until its first checkpoint, so a pending job with a live lease is running). A
+                // runnable job already claimed `max_attempts` times is failed here for good.
+                let row: Option<JobRow> = diesel::sql_query(
+                    "WITH next AS ( \
+                       SELECT id, attempts >= $3 AS give_up FROM generation_jobs \
+                       WHERE status NOT IN ('completed', 'failed', 'cancelled') \
+                         AND (lease_expires_at IS NULL OR lease_expires_at < now()) \
+                       ORDER BY created_at, id \
+                       LIMIT 1 \
+                       FOR UPDATE SKIP LOCKED) \
+                     UPDATE generation_jobs j SET \
+                       lease_owner = CASE WHEN next.give_up THEN NULL ELSE $1 END, \
+                       lease_expires_at = CASE WHEN next.give_up THEN NULL \
+                         ELSE now() + make_interval(secs => $2) END, \
+                       attempts = CASE WHEN next.give_up THEN j.attempts ELSE j.attempts + 1 END, \
+                       status = CASE WHEN next.give_up THEN 'failed' ELSE j.status END, \
+                       error_code = CASE WHEN next.give_up THEN '1000' ELSE j.error_code END, \
+                       error_message = CASE WHEN next.give_up \
+                         THEN 'gave up after ' || j.attempts || ' attempts' ELSE j.error_message END, \
+                       finished_at = CASE WHEN next.give_up THEN now() ELSE j.finished_at END, \
+                       started_at = COALESCE(j.started_at, now()) \
+                     FROM next WHERE j.id = next.id \
+                     RETURNING j.*",
+                )
+                .bind::<Text, _>(worker)
+                .bind::<Double, _>(lease_secs(lease))
+                .bind::<diesel::sql_types::Integer, _>(max_attempts)
+                .get_result(c)
+                .await
+                .optional()?;
+                let Some(row) = row else { return Ok(None) };
+                if row.status == JobStatus::Failed.as_str() {
+                    let error = JobEventData::Error {
+                        code: FailureCode::System,
+                        message: row.error_message.clone().unwrap_or_default(),
+                    };
+                    insert_events(c, row.id, &[error]).await?;
+                    return Ok(Some((row, true)));
+                }
+                Ok(Some((row, false)))
+            }
+            .scope_boxed()
+        })
         .await
-        .optional()
-        .map_err(store_err)?;
-        one(row)
+        .map_err(store_err)?
+        .map(|(row, gave_up)| {
+            GenerationJob::try_from(row).map(|job| if gave_up { Claim::GaveUp(job) } else { Claim::Run(job) })
+        })
+        .transpose()
     }
 
     async fn renew(&self, id: Uuid, worker: &str, lease: Duration) -> Result<Lease, StoreError> {
@@ -442,8 +508,9 @@ impl JobRepository for PgJobRepository {
         worker: &str,
         status: JobStatus,
         progress: u8,
-        state: &Value,
+        state: &JobState,
         usage: &TokenUsage,
+        events: &[JobEventData],
     ) -> Result<Lease, StoreError> {
         if status.is_final() {
             // Final statuses go through complete / fail / cancel, which also set finished_at,
@@ -454,40 +521,61 @@ impl JobRepository for PgJobRepository {
             )));
         }
         let usage = usage_to_json(usage)?;
+        let state = state.to_stored();
         let mut c = conn(&self.pool).await?;
-        let n = diesel::sql_query(
-            "UPDATE generation_jobs SET status = $3, progress = $4, state = $5, token_usage = $6 \
-             WHERE id = $1 AND lease_owner = $2 AND status NOT IN ('completed', 'failed', 'cancelled')",
-        )
-        .bind::<SqlUuid, _>(id)
-        .bind::<Text, _>(worker)
-        .bind::<Text, _>(status.as_str())
-        .bind::<SmallInt, _>(i16::from(progress.min(100)))
-        .bind::<Jsonb, _>(state)
-        .bind::<Jsonb, _>(&usage)
-        .execute(&mut c)
-        .await
-        .map_err(store_err)?;
-        Ok(if n == 1 { Lease::Held } else { Lease::Lost })
+        let (usage, state) = (&usage, &state);
+        let held = c
+            .transaction::<_, DieselError, _>(|c| {
+                async move {
+                    let n = diesel::sql_query(
+                        "UPDATE generation_jobs SET status = $3, progress = $4, state = $5, token_usage = $6 \
+                         WHERE id = $1 AND lease_owner = $2 AND status NOT IN ('completed', 'failed', 'cancelled')",
+                    )
+                    .bind::<SqlUuid, _>(id)
+                    .bind::<Text, _>(worker)
+                    .bind::<Text, _>(status.as_str())
+                    .bind::<SmallInt, _>(i16::from(progress.min(100)))
+                    .bind::<Jsonb, _>(state)
+                    .bind::<Jsonb, _>(usage)
+                    .execute(c)
+                    .await?;
+                    if n == 1 {
+                        insert_events(c, id, events).await?;
+                    }
+                    Ok(n == 1)
+                }
+                .scope_boxed()
+            })
+            .await
+            .map_err(store_err)?;
+        Ok(if held { Lease::Held } else { Lease::Lost })
     }
 
-    async fn append_event(&self, id: Uuid, kind: &str, data: &Value) -> Result<i64, StoreError> {
+    async fn append_events(&self, id: Uuid, events: &[JobEventData]) -> Result<i64, StoreError> {
         let mut c = conn(&self.pool).await?;
-        // The job's row lock is held from before the id is drawn until commit, so a job's events
-        // commit in id order and a reader paging with `events_after` never skips one.
-        let row: Option<IdRow> = diesel::sql_query(
-            "INSERT INTO generation_job_events (job_id, kind, data) \
-             SELECT id, $2, $3 FROM generation_jobs WHERE id = $1 FOR NO KEY UPDATE \
-             RETURNING id",
-        )
-        .bind::<SqlUuid, _>(id)
-        .bind::<Text, _>(kind)
-        .bind::<Jsonb, _>(data)
-        .get_result(&mut c)
-        .await
-        .optional()
-        .map_err(store_err)?;
-        row.map(|r| r.id).ok_or_else(|| {
+        let last = c
+            .transaction::<_, DieselError, _>(|c| {
+                async move {
+                    // The job's row lock is held from before the ids are drawn until commit, so a
+                    // job's events commit in id order and a reader paging with `events_after`
+                    // never skips one.
+                    let locked: Option<Uuid> = generation_jobs::table
+                        .filter(generation_jobs::id.eq(id))
+                        .select(generation_jobs::id)
+                        .for_no_key_update()
+                        .first(c)
+                        .await
+                        .optional()?;
+                    match locked {
+                        Some(_) => insert_events(c, id, events).await.map(Some),
+                        None => Ok(None),
+                    }
+                }
+                .scope_boxed()
+            })
+            .await
+            .map_err(store_err)?;
+        last.ok_or_else(|| {
             StoreError::Unexpected(anyhow::anyhow!("generation job {id} does not exist"))
         })
     }
@@ -508,56 +596,122 @@ impl JobRepository for PgJobRepository {
             .load(&mut c)
             .await
             .map_err(store_err)?;
-        Ok(rows.into_iter().map(JobEvent::from).collect())
+        rows.into_iter().map(JobEvent::try_from).collect()
+    }
+
+    async fn write_version(
+        &self,
+        id: Uuid,
+        worker: &str,
+        version: JobVersion,
+    ) -> Result<WriteVersionOutcome, StoreError> {
+        let usage = usage_to_json(&version.usage)?;
+        let mut c = conn(&self.pool).await?;
+        let (usage, version) = (&usage, &version);
+        c.transaction::<_, DieselError, _>(|c| {
+            async move {
+                let Some(job) = lock_held(c, id, worker).await? else {
+                    return Ok(WriteVersionOutcome::NotHeld);
+                };
+                let (spec_id, number) = match version.target_spec {
+                    Some(target) => {
+                        let owner = Viewer::owner(TenantId::from(job.tenant_id), job.user_id.into());
+                        match append_locked(c, owner, target, None, &version.version).await? {
+                            RawAppend::Appended(spec, v) => (spec.id, v.version_number),
+                            RawAppend::Stale(_) | RawAppend::NotFound => {
+                                let failure = spec_gone();
+                                mark_failed(c, id, worker, &failure, usage).await?;
+                                return Ok(WriteVersionOutcome::Failed(failure));
+                            }
+                        }
+                    }
+                    None => {
+                        let (spec, v) =
+                            insert_spec(c, TenantId::from(job.tenant_id), &version.version).await?;
+                        (spec.id, v.version_number)
+                    }
+                };
+                let written = VersionCheckpoint {
+                    app_spec_id: spec_id,
+                    version_number: number,
+                };
+                let checkpoint = json!({"version": written});
+                diesel::sql_query(
+                    "UPDATE generation_jobs SET status = 'generating', progress = 90, \
+                     app_spec_id = $2, version_number = $3, token_usage = $4, state = state || $5 \
+                     WHERE id = $1",
+                )
+                .bind::<SqlUuid, _>(id)
+                .bind::<SqlUuid, _>(spec_id)
+                .bind::<diesel::sql_types::Integer, _>(number)
+                .bind::<Jsonb, _>(usage)
+                .bind::<Jsonb, _>(&checkpoint)
+                .execute(c)
+                .await?;
+                Ok(WriteVersionOutcome::Written(written))
+            }
+            .scope_boxed()
+        })
+        .await
+        .map_err(store_err)
     }
 
     async fn complete(
         &self,
         id: Uuid,
         worker: &str,
-        result: JobResult,
+        completion: Completion,
     ) -> Result<CompleteOutcome, StoreError> {
-        let usage = usage_to_json(&result.usage)?;
+        let usage = usage_to_json(&completion.usage)?;
         let mut c = conn(&self.pool).await?;
-        let (usage, result) = (&usage, &result);
+        let (usage, completion) = (&usage, &completion);
         c.transaction::<_, DieselError, _>(|c| {
             async move {
-                let job: Option<JobRow> = generation_jobs::table
-                    .filter(generation_jobs::id.eq(id))
-                    .select(JobRow::as_select())
-                    .for_update()
-                    .first(c)
-                    .await
-                    .optional()?;
-                let Some(job) = job else {
+                let Some(job) = lock_held(c, id, worker).await? else {
                     return Ok(CompleteOutcome::NotHeld);
                 };
-                if job.lease_owner.as_deref() != Some(worker) || is_final_status(&job.status) {
-                    return Ok(CompleteOutcome::NotHeld);
+                let v = completion.version;
+                // The spec row lock orders this against a concurrent edit: the status moves only
+                // when the spec is still at the rendered version and the lifecycle allows it.
+                let sources: Vec<&str> = SpecStatus::ALL
+                    .into_iter()
+                    .filter(|s| s.can_transition(completion.spec_status))
+                    .map(|s| s.as_str())
+                    .collect();
+                let spec: Option<IdRow> = diesel::sql_query(
+                    "WITH locked AS (SELECT id, version, status FROM app_specs \
+                       WHERE id = $1 AND tenant_id = $2 FOR UPDATE), \
+                     moved AS (UPDATE app_specs a SET status = $4 FROM locked \
+                       WHERE a.id = locked.id AND locked.version = $3 \
+                         AND locked.status = ANY($5) AND locked.status <> $4 RETURNING a.id) \
+                     SELECT 0::bigint AS id FROM locked",
+                )
+                .bind::<SqlUuid, _>(v.app_spec_id)
+                .bind::<SqlUuid, _>(job.tenant_id)
+                .bind::<diesel::sql_types::Integer, _>(v.version_number)
+                .bind::<Text, _>(completion.spec_status.as_str())
+                .bind::<diesel::sql_types::Array<Text>, _>(&sources)
+                .get_result(c)
+                .await
+                .optional()?;
+                if spec.is_none() {
+                    let failure = spec_gone();
+                    mark_failed(c, id, worker, &failure, usage).await?;
+                    return Ok(CompleteOutcome::Failed(failure));
                 }
-                let (spec_id, number) = match result.target_spec {
-                    Some(target) => {
-                        let viewer = Viewer {
-                            tenant: TenantId::from(job.tenant_id),
-                            user: job.user_id.into(),
-                            admin: false,
-                        };
-                        match append_locked(c, viewer, target, None, &result.version).await? {
-                            RawAppend::Appended(spec, version) => (spec.id, version.version_number),
-                            RawAppend::Stale(_) | RawAppend::NotFound => {
-                                mark_failed(c, id, worker, "3000", "app spec not found", usage).await?;
-                                return Ok(CompleteOutcome::Failed(JobFailure::new(
-                                    "3000",
-                                    "app spec not found",
-                                )));
-                            }
-                        }
+                let code = match &completion.code {
+                    Some(code) => {
+                        let row = record_code(c, job.tenant_id, v.app_spec_id, v.version_number, code).await?;
+                        let mut recorded = row.rendered();
+                        recorded.reused = code.reused;
+                        Some(recorded)
                     }
-                    None => {
-                        let (spec, version) = insert_spec(c, TenantId::from(job.tenant_id), &result.version).await?;
-                        (spec.id, version.version_number)
-                    }
+                    None => None,
                 };
+                let mut summary = completion.summary.clone();
+                summary.code = code.clone();
+                let summary_json = serde_json::to_value(&summary)
+                    .map_err(|e| DieselError::SerializationError(Box::new(e)))?;
                 diesel::sql_query(
                     "UPDATE generation_jobs SET status = 'completed', progress = 100, app_spec_id = $2, \
                      version_number = $3, token_usage = $4, result = $5, finished_at = now(), \
@@ -565,23 +719,21 @@ impl JobRepository for PgJobRepository {
                      WHERE id = $1",
                 )
                 .bind::<SqlUuid, _>(id)
-                .bind::<SqlUuid, _>(spec_id)
-                .bind::<diesel::sql_types::Integer, _>(number)
+                .bind::<SqlUuid, _>(v.app_spec_id)
+                .bind::<diesel::sql_types::Integer, _>(v.version_number)
                 .bind::<Jsonb, _>(usage)
-                .bind::<Jsonb, _>(&result.summary)
+                .bind::<Jsonb, _>(&summary_json)
                 .execute(c)
                 .await?;
-                let data = json!({
-                    "appSpecId": spec_id,
-                    "versionNumber": number,
-                    "qualityScore": result.summary.get("qualityScore").cloned().unwrap_or(Value::Null),
-                    "tokenUsage": usage,
-                });
-                insert_event(c, id, "complete", &data).await?;
-                Ok(CompleteOutcome::Completed {
-                    app_spec_id: spec_id,
-                    version: number,
-                })
+                let done = JobEventData::Complete {
+                    app_spec_id: v.app_spec_id,
+                    version_number: v.version_number,
+                    quality_score: summary.quality_score,
+                    usage: completion.usage,
+                    code: code.clone(),
+                };
+                insert_events(c, id, &[done]).await?;
+                Ok(CompleteOutcome::Completed { version: v, code })
             }
             .scope_boxed()
         })
@@ -593,8 +745,7 @@ impl JobRepository for PgJobRepository {
         &self,
         id: Uuid,
         worker: &str,
-        code: &str,
-        message: &str,
+        failure: &JobFailure,
         usage: &TokenUsage,
     ) -> Result<Option<GenerationJob>, StoreError> {
         let usage = usage_to_json(usage)?;
@@ -602,11 +753,7 @@ impl JobRepository for PgJobRepository {
         let usage = &usage;
         let row = c
             .transaction::<_, DieselError, _>(|c| {
-                async move {
-                    let row = mark_failed(c, id, worker, code, message, usage).await?;
-                    Ok(row)
-                }
-                .scope_boxed()
+                async move { mark_failed(c, id, worker, failure, usage).await }.scope_boxed()
             })
             .await
             .map_err(store_err)?;
@@ -633,13 +780,11 @@ impl JobRepository for PgJobRepository {
                     .await
                     .optional()?;
                     if row.is_some() {
-                        insert_event(
-                            c,
-                            id,
-                            "error",
-                            &json!({"code": "cancelled", "message": "cancelled by user"}),
-                        )
-                        .await?;
+                        let cancelled = JobEventData::Error {
+                            code: FailureCode::Cancelled,
+                            message: "cancelled by user".to_owned(),
+                        };
+                        insert_events(c, id, &[cancelled]).await?;
                     }
                     Ok(row)
                 }

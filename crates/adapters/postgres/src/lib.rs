@@ -2,6 +2,7 @@
 //! repositories that implement the domain ports.
 
 pub mod app_specs;
+pub mod code;
 pub mod jobs;
 pub mod migrate;
 pub mod notify;

@@ -197,6 +197,7 @@ pub struct IngenioSettings {
     pub deepseek: DeepseekSettings,
     pub minio: MinioSettings,
     pub preview: PreviewSettings,
+    pub code_gen: CodeGenSettings,
     pub otel: OtelSettings,
     pub generation: GenerationSettings,
 }
@@ -281,16 +282,44 @@ pub struct DeepseekSettings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct MinioSettings {
+    /// `MINIO_ENDPOINT`; empty = the local-directory store (`ingenio.code-gen.local-dir`).
     pub endpoint: String,
     pub access_key: SecretString,
     pub secret_key: SecretString,
     pub bucket: String,
+    /// S3 region for signatures (MinIO accepts any; `us-east-1` by default).
+    pub region: String,
+    /// Seconds one object-store request may take before it counts as a failure.
+    pub request_timeout: u64,
+    /// Zips larger than this many MiB are uploaded in parts.
+    pub multipart_threshold_mb: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct PreviewSettings {
+    /// `PREVIEW_BASE_URL`: previews live at `{base-url}/{project_key}/`.
     pub base_url: String,
+    /// A second listener that serves only previews (at `/{project_key}/…`), so that
+    /// `PREVIEW_BASE_URL` can name an origin apart from the API's; 0 = none.
+    pub port: u16,
+    /// MiB of unpacked zip indexes kept in memory for previews (LRU by content hash).
+    pub cache_mb: u64,
+    /// Zips larger than this many MiB are not previewed (they can still be downloaded).
+    pub max_zip_mb: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct CodeGenSettings {
+    /// `static-web`, `react-next` or `vue-vite`: the renderer when a request names none.
+    pub default_renderer: String,
+    /// Where artifacts are kept when no object store endpoint is configured.
+    pub local_dir: String,
+    /// Seconds a presigned download URL stays valid.
+    pub presign_ttl_seconds: u64,
+    /// Concurrent renders per instance (CPU-bound work runs off the async threads).
+    pub max_concurrent_renders: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]

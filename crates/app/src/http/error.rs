@@ -7,6 +7,7 @@ use actix_web::error::{JsonPayloadError, PathError, PayloadError, QueryPayloadEr
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use ingenio_app_specs::AppSpecError;
+use ingenio_code_gen::service::CodeError;
 use ingenio_kernel::StoreError;
 use ingenio_users::UserError;
 use serde_json::{json, Value};
@@ -110,6 +111,39 @@ impl ResponseError for ApiError {
             data: self.data.clone(),
             timestamp: chrono::Utc::now().timestamp_millis(),
         })
+    }
+}
+
+impl From<CodeError> for ApiError {
+    fn from(e: CodeError) -> Self {
+        match e {
+            CodeError::SpecNotFound => {
+                Self::new(StatusCode::NOT_FOUND, "3000", "app spec not found")
+            }
+            CodeError::NotFound => Self::new(
+                StatusCode::NOT_FOUND,
+                "1002",
+                "no generated code for that version and renderer",
+            ),
+            CodeError::ObjectMissing => {
+                tracing::error!("a generated_code record points at a missing object");
+                Self::new(
+                    StatusCode::NOT_FOUND,
+                    "7002",
+                    "the stored code is missing; render the version again",
+                )
+            }
+            CodeError::StorageUnavailable(e) => {
+                tracing::error!(error = format!("{e:#}"), "object store unavailable");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "7001",
+                    "the code cannot be downloaded right now, please retry shortly",
+                )
+            }
+            CodeError::Unavailable(e) => Self::unavailable(&e),
+            CodeError::Unexpected(e) => Self::internal(&e),
+        }
     }
 }
 

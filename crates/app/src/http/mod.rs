@@ -2,6 +2,7 @@
 
 pub mod actuator;
 pub mod appspecs;
+pub mod code;
 pub mod envelope;
 pub mod error;
 pub mod extract;
@@ -18,6 +19,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::scope("/v1")
                 .configure(users::routes)
                 .configure(appspecs::routes)
-                .configure(generate::routes),
-        );
+                .configure(generate::routes)
+                .configure(code::routes),
+        )
+        .service(web::scope("/preview").configure(code::preview::routes));
 }

@@ -2,8 +2,10 @@
 //! archives of those trees (same spec + same renderer version ⇒ the same bytes), and the port of
 //! the object store that keeps them.
 
+pub mod archive;
 pub mod ports;
 pub mod render;
+pub mod service;
 pub mod tree;
 
 pub use ports::{ArtifactStore, ByteStream, StorageError};

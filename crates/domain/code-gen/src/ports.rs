@@ -3,6 +3,9 @@
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use ingenio_kernel::chrono::{DateTime, Utc};
+use ingenio_kernel::uuid::Uuid;
+use ingenio_kernel::{StoreError, TenantId, Viewer};
 use futures::stream::BoxStream;
 use std::time::Duration;
 
@@ -90,4 +93,43 @@ pub fn check_key(key: &str) -> Result<(), StorageError> {
         return bad("empty or dot segment");
     }
     Ok(())
+}
+
+/// A `generated_code` record: one rendered artifact of one spec version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodeRecord {
+    pub id: Uuid,
+    pub tenant_id: TenantId,
+    pub app_spec_id: Uuid,
+    pub version_number: i32,
+    /// Unguessable; names the preview (`{PREVIEW_BASE_URL}/{project_key}/`).
+    pub project_key: String,
+    pub renderer: String,
+    pub renderer_version: String,
+    pub framework: Option<String>,
+    pub storage_key: String,
+    pub file_count: i32,
+    pub total_size_bytes: i64,
+    pub zip_size_bytes: i64,
+    pub content_hash: String,
+    pub build_status: String,
+    pub preview_url: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The `generated_code` records (written by the job adapter when a job completes).
+#[async_trait]
+pub trait CodeRepository: Send + Sync {
+    /// The records of a spec the viewer may see, newest first; `Ok(None)` when the spec is not
+    /// visible (the caller answers 404).
+    async fn list_for_spec(
+        &self,
+        viewer: Viewer,
+        app_spec_id: Uuid,
+    ) -> Result<Option<Vec<CodeRecord>>, StoreError>;
+    /// The record with this project key, whoever owns it (previews are shared by link).
+    async fn by_project_key(&self, project_key: &str) -> Result<Option<CodeRecord>, StoreError>;
+    /// The storage key of an artifact already stored with this content hash, if any (so an
+    /// identical artifact is not uploaded again).
+    async fn stored_object(&self, content_hash: &str) -> Result<Option<String>, StoreError>;
 }

@@ -11,7 +11,9 @@ use actix_web::http::{header, StatusCode};
 use actix_web::web::Bytes;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
-use ingenio_app_specs::jobs::{GenerationJob, JobEvent, JobRequest, JobStatus};
+use ingenio_app_specs::jobs::{
+    AgentRun, EventKind, GenerationJob, JobEvent, JobKind, JobRequest, JobStatus, RenderedCode, Step,
+};
 use ingenio_app_specs::ports::Viewer;
 use ingenio_app_specs::service::EVENTS_PAGE;
 use ingenio_app_specs::{AgeGroup, TokenUsage};
@@ -95,6 +97,8 @@ impl GenerateRequest {
         // the range (0–100) is the domain's rule: `AppSpecService::submit` checks it
         let threshold = self.quality_threshold.unwrap_or(default_threshold);
         Ok(JobRequest {
+            kind: JobKind::Generate,
+            version: None,
             requirement: self.requirement.trim().to_owned(),
             age_group,
             magic_prompt_id: self.magic_prompt_id,
@@ -110,6 +114,9 @@ impl GenerateRequest {
 #[serde(rename_all = "camelCase")]
 pub struct JobResponse {
     pub job_id: Uuid,
+    /// `generate` (the AI pipeline) or `render` (rendering an existing version).
+    #[schema(example = "generate")]
+    pub kind: &'static str,
     #[schema(example = "executing")]
     pub status: &'static str,
     pub progress: u8,
@@ -125,6 +132,14 @@ pub struct JobResponse {
     pub quality_score: Option<Value>,
     #[schema(value_type = Object)]
     pub token_usage: TokenUsage,
+    /// The renderer asked for (the configured default when absent).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub renderer: Option<String>,
+    /// The rendered code once the render step is done: renderer, contentHash, fileCount,
+    /// totalSizeBytes, projectKey, previewUrl, reused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub code: Option<RenderedCode>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_code: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -137,52 +152,59 @@ pub struct JobResponse {
     pub finished_at: Option<DateTime<Utc>>,
 }
 
-fn agent_state(job: &GenerationJob, step: &str, order: u8) -> Value {
-    let s = &job.state[step];
-    let running = match job.status {
-        JobStatus::Planning => 1,
-        JobStatus::Executing => 2,
-        JobStatus::Validating => 3,
-        _ => 0,
-    };
-    let state = if !(s.is_null() || step == "validate" && s.get("finalScore").is_none()) {
-        "completed"
-    } else if running == order {
-        "running"
-    } else if job.status == JobStatus::Failed && running == 0 && job.state.get(step).is_none() {
-        "skipped"
+/// An agent's state as the job view shows it: completed when its checkpoint is complete, running
+/// while the job is in its status, skipped when the job failed before reaching it.
+fn agent_state(job: &GenerationJob, step: Step) -> Value {
+    let running = step.entry().0 == job.status;
+    let state = if job.state.done(step) {
+        AgentRun::Completed
+    } else if running {
+        AgentRun::Running
+    } else if job.status.is_final() && job.status != JobStatus::Completed {
+        AgentRun::Skipped
     } else {
-        "pending"
+        AgentRun::Pending
     };
     let mut out = json!({"state": state});
-    if step == "validate" {
-        if !s.is_null() {
-            out["ruleScore"] = s["ruleScore"].clone();
-            out["aiScore"] = s["aiScore"].clone();
-            out["finalScore"] = s["finalScore"].clone();
-            out["reasoning"] = s["review"]["reasoning"].clone();
-            out["tokenUsage"] = s["review"]["usage"].clone();
+    if step == Step::Validate {
+        if let Some(v) = &job.state.validate {
+            out["ruleScore"] = json!(v.rule_score);
+            out["aiScore"] = json!(v.ai_score);
+            out["finalScore"] = json!(v.final_score);
+            if let Some(r) = &v.review {
+                out["reasoning"] = json!(r.reasoning);
+                out["tokenUsage"] = json!(r.usage);
+            }
         }
-    } else if !s.is_null() {
-        out["reasoning"] = s["reasoning"].clone();
-        out["tokenUsage"] = s["usage"].clone();
-        out["model"] = s["model"].clone();
+    } else if let Some(c) = job.state.agent(step) {
+        out["reasoning"] = json!(c.reasoning);
+        out["tokenUsage"] = json!(c.usage);
+        out["model"] = json!(c.model);
     }
     out
 }
 
 impl From<GenerationJob> for JobResponse {
     fn from(job: GenerationJob) -> Self {
-        let agents = json!({
-            "plan": agent_state(&job, "plan", 1),
-            "execute": agent_state(&job, "execute", 2),
-            "validate": agent_state(&job, "validate", 3),
-        });
+        let agents = match job.request.kind {
+            JobKind::Generate => json!({
+                "plan": agent_state(&job, Step::Plan),
+                "execute": agent_state(&job, Step::Execute),
+                "validate": agent_state(&job, Step::Validate),
+            }),
+            JobKind::Render => json!({}),
+        };
         let quality = job
             .result
             .as_ref()
-            .and_then(|r| r.get("qualityScore").cloned())
-            .or_else(|| job.state["validate"].get("finalScore").cloned());
+            .and_then(|r| r.quality_score)
+            .or_else(|| job.state.validate.as_ref().and_then(|v| v.final_score))
+            .map(Value::from);
+        let code = job
+            .result
+            .as_ref()
+            .and_then(|r| r.code.clone())
+            .or_else(|| job.state.render.clone());
         Self {
             job_id: job.id,
             status: job.status.as_str(),
@@ -193,7 +215,13 @@ impl From<GenerationJob> for JobResponse {
             version_number: job.version_number,
             quality_score: quality,
             token_usage: job.token_usage,
-            error_code: job.error_code.clone(),
+            error_code: job.error_code.map(|c| c.as_str().to_owned()),
+            kind: match job.request.kind {
+                JobKind::Generate => "generate",
+                JobKind::Render => "render",
+            },
+            renderer: job.request.renderer.clone(),
+            code,
             error_message: job.error_message.clone(),
             attempts: job.attempts,
             created_at: job.created_at,
@@ -320,7 +348,7 @@ fn sse_frame(e: &JobEvent) -> Bytes {
     .unwrap_or_else(|_| "{}".to_owned());
     Bytes::from(format!(
         "id: {}\nevent: {}\ndata: {}\n\n",
-        e.id, e.kind, data
+        e.id, e.kind.as_str(), data
     ))
 }
 
@@ -344,8 +372,8 @@ struct Stream {
 
 /// Every final transition appends one of these in the same transaction, so seeing one ends the
 /// stream without asking for the job's status.
-fn is_terminal(kind: &str) -> bool {
-    matches!(kind, "complete" | "error")
+fn is_terminal(kind: &EventKind) -> bool {
+    matches!(kind, EventKind::Complete | EventKind::Error)
 }
 
 /// Poll interval while the notification listener is down.

@@ -1,12 +1,15 @@
 //! Unit tests of `AppSpecService` on the in-memory fakes: CRUD and viewer scoping, the time
 //! machine (versions, stale edits, diff, rollback) and the acceptance side of generation (quota,
-//! idempotency, cancel with refund).
+//! idempotency, render jobs, cancel with the refund rule).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use super::*;
-use crate::jobs::{Pipeline, RunOutcome};
+use crate::jobs::{EventKind, Pipeline, RunOutcome, Step, MAX_ATTEMPTS};
+use crate::ports::Claim;
 use crate::spec::fixtures::sample;
-use crate::testing::{InMemoryQuota, InMemoryStore, ScriptedGenerator, QUOTA_RESET_AFTER};
+use crate::testing::{
+    FakeBuilder, InMemoryQuota, InMemoryStore, ScriptedGenerator, DEFAULT_USAGE, QUOTA_RESET_AFTER,
+};
 use ingenio_kernel::{TenantId, UserId};
 use serde_json::json;
 use std::time::Duration;
@@ -14,6 +17,7 @@ use std::time::Duration;
 struct Harness {
     store: InMemoryStore,
     quota: Arc<InMemoryQuota>,
+    builder: Arc<FakeBuilder>,
     service: AppSpecService,
     tenant: TenantId,
     user: UserId,
@@ -38,6 +42,7 @@ fn harness_with(limit: u32, quota_enabled: bool) -> Harness {
     Harness {
         store,
         quota,
+        builder: Arc::new(FakeBuilder::new()),
         service,
         tenant: TenantId::default(),
         user: UserId::new_random(),
@@ -46,11 +51,13 @@ fn harness_with(limit: u32, quota_enabled: bool) -> Harness {
 
 fn request(app_spec_id: Option<Uuid>) -> JobRequest {
     JobRequest {
+        kind: JobKind::Generate,
         requirement: "  a vocabulary quiz for primary school pupils \n".to_owned(),
         age_group: None,
         magic_prompt_id: None,
         variables: Value::Null,
         app_spec_id,
+        version: None,
         renderer: None,
         quality_threshold: 80,
     }
@@ -90,18 +97,29 @@ impl Harness {
 
     /// Claims the next job as `worker` and runs it with default agent answers.
     async fn run_next(&self, worker: &str) -> RunOutcome {
-        let jobs = Arc::new(self.store.jobs());
-        let job = jobs
-            .claim(worker, Duration::from_secs(30))
+        self.run_next_with(worker, Arc::new(ScriptedGenerator::new()))
             .await
-            .unwrap()
+    }
+
+    /// Claims the next job as `worker` and runs it with `generator`, the harness's builder and
+    /// quota.
+    async fn run_next_with(&self, worker: &str, generator: Arc<ScriptedGenerator>) -> RunOutcome {
+        let jobs = Arc::new(self.store.jobs());
+        let claim = jobs
+            .claim(worker, Duration::from_secs(30), MAX_ATTEMPTS)
+            .await
             .unwrap();
+        let Some(Claim::Run(job)) = claim else {
+            panic!("nothing to run: {claim:?}");
+        };
         let pipeline = Pipeline {
             jobs,
-            generator: Arc::new(ScriptedGenerator::new()),
+            generator,
             specs: Arc::new(self.store.specs()),
+            builder: self.builder.clone(),
+            quota: self.quota.clone(),
         };
-        pipeline.run(&job, worker).await.unwrap()
+        pipeline.run_claimed(&job, worker).await
     }
 }
 
@@ -589,7 +607,7 @@ async fn a_job_that_cannot_be_stored_gives_its_reservation_back() {
 }
 
 #[tokio::test]
-async fn cancel_refunds_the_reservation_once() {
+async fn cancel_before_any_ai_call_refunds_the_reservation_once() {
     let h = harness(5);
     let (job, _) = h.service.submit(h.me(), request(None), None).await.unwrap();
 
@@ -605,14 +623,14 @@ async fn cancel_refunds_the_reservation_once() {
     let events = h.service.events_after(job.id, 0).await.unwrap();
     assert_eq!(events.len(), 1);
     assert_eq!(
-        (events[0].kind.as_str(), &events[0].data["code"]),
-        ("error", &json!("cancelled"))
+        (events[0].kind, &events[0].data["code"]),
+        (EventKind::Error, &json!("cancelled"))
     );
     // a cancelled job is never claimed
     assert!(h
         .store
         .jobs()
-        .claim("w", Duration::from_secs(30))
+        .claim("w", Duration::from_secs(30), MAX_ATTEMPTS)
         .await
         .unwrap()
         .is_none());
@@ -641,6 +659,7 @@ async fn cancelling_a_finished_job_changes_nothing_and_refunds_nothing() {
     let RunOutcome::Completed {
         app_spec_id,
         version,
+        ..
     } = outcome
     else {
         panic!("{outcome:?}");
@@ -669,7 +688,7 @@ async fn events_after_resumes_without_repeats_or_gaps() {
     let all = h.service.events_after(job.id, 0).await.unwrap();
     assert!(all.len() > 3);
     assert!(all.windows(2).all(|w| w[0].id < w[1].id));
-    assert_eq!(all.last().unwrap().kind, "complete");
+    assert_eq!(all.last().unwrap().kind, EventKind::Complete);
     let rest = h.service.events_after(job.id, all[2].id).await.unwrap();
     assert_eq!(rest, all[3..].to_vec());
     assert!(h
@@ -726,4 +745,222 @@ async fn an_admin_regeneration_of_another_users_spec_is_refused() {
         other => panic!("{other:?}"),
     }
     assert_eq!(h.quota.reservations_made(), 0);
+}
+
+/// A generator that cancels `job` through the service when `step` is called (before its answer).
+fn cancelling_at(h: &Harness, step: Step, job: Uuid) -> Arc<ScriptedGenerator> {
+    let generator = Arc::new(ScriptedGenerator::new());
+    let (service, me) = (h.service.clone(), h.me());
+    generator.on_call(Arc::new(move |at| {
+        let service = service.clone();
+        Box::pin(async move {
+            if at == step {
+                let cancelled = service.cancel(me, job).await.unwrap();
+                assert_eq!(cancelled.status, JobStatus::Cancelled);
+            }
+        })
+    }));
+    generator
+}
+
+#[tokio::test]
+async fn cancel_after_the_plan_answered_is_charged() {
+    let h = harness(5);
+    let (job, _) = h.service.submit(h.me(), request(None), None).await.unwrap();
+    let generator = cancelling_at(&h, Step::Execute, job.id);
+
+    let outcome = h.run_next_with("w", generator.clone()).await;
+
+    assert_eq!(outcome, RunOutcome::Abandoned);
+    let now = h.store.job(job.id).unwrap();
+    assert_eq!(now.status, JobStatus::Cancelled);
+    let (p, c) = DEFAULT_USAGE[0];
+    assert_eq!(now.token_usage.total_tokens, p + c, "the plan was paid for");
+    assert_eq!(
+        (h.quota.refunds(), h.quota.used(h.user)),
+        (0, 1),
+        "the user threw the AI's work away: no refund"
+    );
+    assert_eq!(generator.calls(Step::Validate), 0);
+    assert_eq!(h.store.version_count(), 0);
+}
+
+#[tokio::test]
+async fn cancel_while_the_first_ai_call_runs_is_refunded() {
+    let h = harness(5);
+    let (job, _) = h.service.submit(h.me(), request(None), None).await.unwrap();
+    let generator = cancelling_at(&h, Step::Plan, job.id);
+
+    let outcome = h.run_next_with("w", generator.clone()).await;
+
+    assert_eq!(outcome, RunOutcome::Abandoned);
+    assert_eq!(h.store.job(job.id).unwrap().status, JobStatus::Cancelled);
+    assert_eq!((h.quota.refunds(), h.quota.used(h.user)), (1, 0));
+    assert_eq!(generator.calls(Step::Execute), 0);
+}
+
+#[tokio::test]
+async fn submit_render_reserves_no_quota_and_renders_the_requested_version_not_the_latest() {
+    // a quota of 0: any reservation would be refused
+    let h = harness(0);
+    let id = h.created().await;
+    h.service
+        .edit(h.me(), id, None, renamed("Second"), None)
+        .await
+        .unwrap();
+
+    let (job, created) = h
+        .service
+        .submit_render(h.me(), id, Some(1), None, None)
+        .await
+        .unwrap();
+
+    assert!(created);
+    assert_eq!(job.status, JobStatus::Pending);
+    assert_eq!(
+        (
+            job.request.kind,
+            job.request.app_spec_id,
+            job.request.version
+        ),
+        (JobKind::Render, Some(id), Some(1))
+    );
+    assert_eq!(job.quota_reservation, None);
+    assert_eq!(
+        job.state.version,
+        Some(VersionCheckpoint {
+            app_spec_id: id,
+            version_number: 1
+        })
+    );
+    assert_eq!(h.quota.reservations_made(), 0);
+
+    let outcome = h.run_next("w").await;
+
+    let RunOutcome::Completed {
+        app_spec_id,
+        version,
+        code: Some(code),
+    } = outcome
+    else {
+        panic!("{outcome:?}");
+    };
+    assert_eq!((app_spec_id, version), (id, 1));
+    let builds = h.builder.builds();
+    assert_eq!(builds.len(), 1);
+    assert_eq!((builds[0].version, &builds[0].spec), (1, &sample()));
+    assert_eq!(h.store.codes(id), vec![(1, code)]);
+    assert_eq!(
+        h.store.versions_of(id).len(),
+        2,
+        "rendering writes no version"
+    );
+    let spec = h.store.spec(id).unwrap();
+    assert_eq!((spec.version, spec.status), (2, SpecStatus::Draft));
+    assert_eq!(h.quota.used(h.user), 0);
+    assert_eq!(h.store.job(job.id).unwrap().status, JobStatus::Completed);
+}
+
+#[tokio::test]
+async fn rendering_the_current_draft_leaves_its_status_alone() {
+    let h = harness(5);
+    let id = h.created().await;
+    assert_eq!(h.store.spec(id).unwrap().status, SpecStatus::Draft);
+
+    let (job, _) = h
+        .service
+        .submit_render(h.me(), id, None, Some("react-next".to_owned()), None)
+        .await
+        .unwrap();
+    assert_eq!(job.request.version, Some(1), "the current version");
+    assert_eq!(job.request.renderer.as_deref(), Some("react-next"));
+    let outcome = h.run_next("w").await;
+
+    assert!(
+        matches!(outcome, RunOutcome::Completed { version: 1, .. }),
+        "{outcome:?}"
+    );
+    assert_eq!(
+        h.store.spec(id).unwrap().status,
+        SpecStatus::Draft,
+        "draft → generated is not a lifecycle move"
+    );
+    let codes = h.store.codes(id);
+    assert_eq!(codes.len(), 1);
+    assert_eq!(codes[0].1.renderer, "react-next");
+}
+
+#[tokio::test]
+async fn submit_render_refuses_unknown_versions_and_other_users_specs_and_enqueues_nothing() {
+    let h = harness(5);
+    let id = h.created().await;
+    let s = &h.service;
+    let err = s
+        .submit_render(h.me(), id, Some(9), None, None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AppSpecError::VersionNotFound(9)), "{err:?}");
+    let err = s
+        .submit_render(h.stranger(), id, None, None, None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AppSpecError::NotFound), "{err:?}");
+    let admin = Viewer {
+        admin: true,
+        ..h.stranger()
+    };
+    let err = s
+        .submit_render(admin, id, Some(1), None, None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, AppSpecError::NotFound),
+        "an admin renders only their own specs: {err:?}"
+    );
+    let err = s
+        .submit_render(h.me(), Uuid::new_v4(), None, None, None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AppSpecError::NotFound), "{err:?}");
+    let err = s
+        .submit_render(h.me(), id, None, None, Some(String::new()))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, AppSpecError::Invalid { field, .. } if field == "Idempotency-Key"),
+        "{err:?}"
+    );
+    assert!(h
+        .store
+        .jobs()
+        .claim("w", Duration::from_secs(30), MAX_ATTEMPTS)
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(h.quota.reservations_made(), 0);
+}
+
+#[tokio::test]
+async fn submit_render_with_the_same_idempotency_key_returns_the_same_job() {
+    let h = harness(5);
+    let id = h.created().await;
+    let key = Some("render-1".to_owned());
+    let (first, created) = h
+        .service
+        .submit_render(h.me(), id, None, None, key.clone())
+        .await
+        .unwrap();
+    assert!(created);
+    let (again, created) = h
+        .service
+        .submit_render(h.me(), id, None, None, key)
+        .await
+        .unwrap();
+    assert_eq!((again.id, created), (first.id, false));
+    let all = h
+        .service
+        .jobs(h.me(), None, PageRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(all.total, 1);
 }
