@@ -4,6 +4,8 @@
 
 pub mod ports;
 pub mod render;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod tree;
 
 pub use ports::{ArtifactStore, ByteStream, StorageError};
