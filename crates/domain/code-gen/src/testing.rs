@@ -2,7 +2,7 @@
 //! that can simulate an outage, and the contract suite every `ArtifactStore` adapter must pass.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use crate::ports::{check_key, ArtifactStore, ByteStream, StorageError};
+use crate::ports::{check_key, encode_key, ArtifactStore, ByteStream, StorageError};
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures::StreamExt;
@@ -114,15 +114,7 @@ impl ArtifactStore for InMemoryArtifactStore {
 
     async fn presign_get(&self, key: &str, expires_in: Duration) -> Result<String, StorageError> {
         self.available(Some(key))?;
-        let encoded: String = key
-            .bytes()
-            .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
-                    char::from(b).to_string()
-                }
-                _ => format!("%{b:02X}"),
-            })
-            .collect();
+        let encoded = encode_key(key);
         Ok(format!(
             "memory://artifacts/{encoded}?expires_in={}",
             expires_in.as_secs()
@@ -455,6 +447,16 @@ mod tests {
             Some("application/zip")
         );
         assert_eq!(store.keys(), vec!["a/b.zip".to_owned()]);
+    }
+
+    #[test]
+    fn keys_are_percent_encoded_per_byte_keeping_separators() {
+        use crate::ports::encode_key;
+        assert_eq!(
+            encode_key("projects/中文 键/a+b~c.zip"),
+            "projects/%E4%B8%AD%E6%96%87%20%E9%94%AE/a%2Bb~c.zip"
+        );
+        assert_eq!(encode_key("a?b#c%d"), "a%3Fb%23c%25d");
     }
 
     #[test]
