@@ -250,6 +250,17 @@ async fn a_closed_port_is_unavailable_quickly() {
     assert_unavailable("get", store.get("a/b").await.map(|_| ()));
     assert_unavailable("size", store.size("a/b").await);
     assert_unavailable("delete", store.delete("a/b").await);
+    // https endpoints go through rustls (a client without TLS would fail with a builder error,
+    // which maps to Unexpected).
+    let tls = MinioSettings {
+        endpoint: s.endpoint.replace("http://", "https://"),
+        ..s.clone()
+    };
+    let tls_store = S3ArtifactStore::new(&tls).unwrap();
+    assert_unavailable(
+        "https put",
+        tls_store.put("a/b", Bytes::from("x"), "x").await,
+    );
     // Bounded by the timeouts (rust-s3 retries a failed read once, after 1 s).
     assert!(
         started.elapsed() < Duration::from_secs(20),
