@@ -24,6 +24,7 @@ const FORBIDDEN: &[&str] = &[
     "ingenio-postgres",
     "ingenio-redis",
     "ingenio-minio",
+    "ingenio-testkit-s3",
     "ingenio-deepseek",
     "ingenio-embedded",
     "ingenio-server",

@@ -1,10 +1,13 @@
 //! Embedded defaults used when a service is not configured: the in-process rate limiter and the
-//! failover limiter that falls back to it when the shared (Redis) limiter is unreachable.
+//! failover limiter that falls back to it when the shared (Redis) limiter is unreachable, and the
+//! local-directory artifact store.
 
+pub mod artifacts;
 pub mod failover;
 pub mod limiter;
 pub mod quota;
 
+pub use artifacts::LocalArtifactStore;
 pub use failover::FailoverRateLimiter;
 pub use limiter::InProcessRateLimiter;
 pub use quota::{FailoverAiQuota, InProcessAiQuota};

@@ -6,6 +6,8 @@ pub mod archive;
 pub mod ports;
 pub mod render;
 pub mod service;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod tree;
 
 pub use ports::{ArtifactStore, ByteStream, StorageError};

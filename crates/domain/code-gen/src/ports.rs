@@ -89,10 +89,28 @@ pub fn check_key(key: &str) -> Result<(), StorageError> {
     if key.chars().any(char::is_control) {
         return bad("contains a control character");
     }
-    if key.split('/').any(|s| s.is_empty() || s == "." || s == "..") {
+    if key
+        .split('/')
+        .any(|s| s.is_empty() || s == "." || s == "..")
+    {
         return bad("empty or dot segment");
     }
     Ok(())
+}
+
+/// Percent-encodes a (checked) key for the path of a URL: `/` separators and RFC 3986 unreserved
+/// characters stay, every other byte of the UTF-8 text becomes `%XX`.
+pub fn encode_key(key: &str) -> String {
+    let mut out = String::with_capacity(key.len());
+    for b in key.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                out.push(char::from(b));
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
 }
 
 /// A `generated_code` record: one rendered artifact of one spec version.
