@@ -508,4 +508,46 @@ mod tests {
             }
         }
     }
+
+    /// Percent-decodes a URL path (what the app's router hands the download route).
+    fn decode(path: &str) -> String {
+        let bytes = path.as_bytes();
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < bytes.len() {
+            if bytes[i] == b'%' {
+                out.push(u8::from_str_radix(&path[i + 1..i + 3], 16).unwrap());
+                i += 3;
+            } else {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+        String::from_utf8(out).unwrap()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+        #[test]
+        fn arbitrary_keys_round_trip_and_their_urls_verify(
+            segments in prop::collection::vec("[a-zA-Z0-9 +&=%?#'!$(),;:@~._\\-中文é🚀]{1,10}", 1..4),
+            n in 0usize..5000,
+        ) {
+            let key = segments.join("/");
+            prop_assume!(check_key(&key).is_ok());
+            let dir = scratch();
+            let store = store(&dir);
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(async {
+                let body = Bytes::from(vec![7u8; n]);
+                store.put(&key, body.clone(), "application/zip").await.unwrap();
+                let (read, _) = read_to_end(store.get(&key).await.unwrap()).await.unwrap();
+                assert!(read == body, "{key:?}");
+                let url = store.presign_get(&key, Duration::from_secs(60)).await.unwrap();
+                let (encoded, expires, signature) = query(&url);
+                assert_eq!(decode(&encoded), key);
+                assert!(store.verify_presigned(&decode(&encoded), expires, &signature, SystemTime::now()));
+            });
+        }
+    }
 }

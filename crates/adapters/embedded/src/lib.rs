@@ -1,6 +1,5 @@
 //! Embedded defaults used when a service is not configured: the in-process rate limiter and the
-//! failover limiter that falls back to it when the shared (Redis) limiter is unreachable, and the
-//! local-directory artifact store.
+//! failover limiter that falls back to it when the shared (Redis) limiter is unreachable.
 
 pub mod artifacts;
 pub mod failover;
