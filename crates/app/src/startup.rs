@@ -18,13 +18,13 @@ use ingenio_app_specs::jobs::Pipeline;
 use ingenio_app_specs::ports::{AiQuota, JobRepository};
 use ingenio_app_specs::service::{AppSpecConfig, AppSpecService};
 use ingenio_app_specs::SpecGenerator;
+use ingenio_code_gen::service::{CodeService, CodeSettings};
 use ingenio_embedded::{FailoverAiQuota, InProcessAiQuota, OfflineGenerator};
 use ingenio_embedded::{FailoverRateLimiter, InProcessRateLimiter};
 use ingenio_kernel::{Clock, RateLimiter, SystemClock, TenantId};
 use ingenio_postgres::app_specs::PgAppSpecRepository;
 use ingenio_postgres::code::PgCodeRepository;
 use ingenio_postgres::jobs::PgJobRepository;
-use ingenio_code_gen::service::{CodeService, CodeSettings};
 use ingenio_postgres::pool::{build_pool, PgPoolSettings};
 use ingenio_postgres::users::{PgSessionStore, PgUserRepository};
 use ingenio_redis::RedisAiQuota;
@@ -174,11 +174,18 @@ impl Application {
             a => a,
         };
         let public_api = format!("http://{host}:{port}{ctx}");
-        let preview_base = match settings.ingenio.preview.base_url.trim().trim_end_matches('/') {
+        let preview_base = match settings
+            .ingenio
+            .preview
+            .base_url
+            .trim()
+            .trim_end_matches('/')
+        {
             "" => format!("{public_api}/preview"),
             b => b.to_owned(),
         };
-        let (store, stores) = crate::storage::build_store(&settings, &public_api, metrics.clone()).await?;
+        let (store, stores) =
+            crate::storage::build_store(&settings, &public_api, metrics.clone()).await?;
         let cg = &settings.ingenio.code_gen;
         let code = CodeService::new(
             store,

@@ -2,11 +2,11 @@
 
 use crate::auth::jwt::JwtTokens;
 use crate::config::Settings;
+use crate::storage::{PreviewCache, Stores};
 use crate::telemetry::{LogControl, Metrics};
 use ingenio_app_specs::service::AppSpecService;
 use ingenio_app_specs::SpecGenerator;
 use ingenio_code_gen::service::CodeService;
-use crate::storage::{PreviewCache, Stores};
 use ingenio_kernel::RateLimiter;
 use ingenio_postgres::DbPool;
 use ingenio_users::UserService;

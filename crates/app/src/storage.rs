@@ -67,7 +67,8 @@ pub async fn build_store(
             Ok(store) => store,
             Err(StorageError::Unavailable(e)) => {
                 tracing::warn!(endpoint = %m.endpoint, error = format!("{e:#}"), "object store unreachable at start; renders fail with 7000 until it answers");
-                S3ArtifactStore::new(&s).map_err(|e| anyhow::anyhow!("object store settings: {e}"))?
+                S3ArtifactStore::new(&s)
+                    .map_err(|e| anyhow::anyhow!("object store settings: {e}"))?
             }
             Err(e) => anyhow::bail!("object store {}: {e}", m.endpoint),
         };
@@ -79,7 +80,13 @@ pub async fn build_store(
             },
         )
     };
-    Ok((Arc::new(MeteredStore { inner: store, metrics }), kind))
+    Ok((
+        Arc::new(MeteredStore {
+            inner: store,
+            metrics,
+        }),
+        kind,
+    ))
 }
 
 /// Counts uploads, bytes and failures of the wrapped store

@@ -194,8 +194,12 @@ impl Worker {
             }
             Some(RunOutcome::Failed { failure, cause }) => {
                 match cause {
-                    Some(cause) => tracing::warn!(job = %job.id, code = failure.code.as_str(), message = %failure.message, %cause, "generation job failed"),
-                    None => tracing::info!(job = %job.id, code = failure.code.as_str(), message = %failure.message, "generation job failed"),
+                    Some(cause) => {
+                        tracing::warn!(job = %job.id, code = failure.code.as_str(), message = %failure.message, %cause, "generation job failed")
+                    }
+                    None => {
+                        tracing::info!(job = %job.id, code = failure.code.as_str(), message = %failure.message, "generation job failed")
+                    }
                 }
                 self.count("failed");
             }

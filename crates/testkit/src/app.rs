@@ -86,6 +86,14 @@ impl TestAppBuilder {
         self.set("ingenio.deepseek.api-key", "sk-test-0123456789")
             .set("ingenio.deepseek.base-url", base_url)
     }
+    /// Keep artifacts in an S3 server (e.g. the testkit's in-process one) under `bucket`.
+    pub fn s3(self, server: &crate::s3::S3Server, bucket: &str) -> Self {
+        self.set("ingenio.minio.endpoint", &server.endpoint)
+            .set("ingenio.minio.access-key", &server.access_key)
+            .set("ingenio.minio.secret-key", &server.secret_key)
+            .set("ingenio.minio.region", &server.region)
+            .set("ingenio.minio.bucket", bucket)
+    }
     /// Use Redis at host:port with a key prefix (unique per test so tests never share counters).
     pub fn redis(mut self, host: &str, port: u16, key_prefix: &str) -> Self {
         self.redis = Some((host.to_owned(), port, key_prefix.to_owned()));
@@ -114,6 +122,13 @@ impl TestAppBuilder {
             (
                 "ingenio.jwt.secret".to_owned(),
                 "testkit-shared-secret-0123456789abcdef".to_owned(),
+            ),
+            // previews and signed downloads on this instance's own port
+            ("ingenio.preview.base-url".to_owned(), String::new()),
+            // artifacts of one database's instances in one directory of their own
+            (
+                "ingenio.code-gen.local-dir".to_owned(),
+                artifact_dir(&db.url).display().to_string(),
             ),
         ];
         match &self.redis {
@@ -148,6 +163,13 @@ impl TestAppBuilder {
             workers,
         }
     }
+}
+
+/// The local artifact directory of the instances sharing database `url` (under the target dir,
+/// so `cargo clean` removes it).
+fn artifact_dir(url: &str) -> PathBuf {
+    let name = url.rsplit('/').next().unwrap_or("db");
+    repo_root().join("target").join("test-artifacts").join(name)
 }
 
 /// Settings of the `test` profile from the repository's `config/`, with overrides and an empty

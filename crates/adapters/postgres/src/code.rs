@@ -4,7 +4,9 @@
 use crate::pool::{conn, store_err, DbPool};
 use async_trait::async_trait;
 use diesel::result::Error as DieselError;
-use diesel::sql_types::{BigInt, Bool, Integer, Jsonb, Nullable, Text, Timestamptz, Uuid as SqlUuid, Varchar};
+use diesel::sql_types::{
+    BigInt, Bool, Integer, Jsonb, Nullable, Text, Timestamptz, Uuid as SqlUuid, Varchar,
+};
 use diesel::QueryableByName;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use ingenio_app_specs::job::RenderedCode;
@@ -55,14 +57,24 @@ const COLUMNS: &str = "id, tenant_id, app_spec_id, app_spec_version_number, proj
 
 impl From<CodeRow> for CodeRecord {
     fn from(r: CodeRow) -> Self {
-        let meta_str = |k: &str| r.metadata.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+        let meta_str = |k: &str| {
+            r.metadata
+                .get(k)
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned()
+        };
         CodeRecord {
             id: r.id,
             tenant_id: TenantId::from(r.tenant_id),
             app_spec_id: r.app_spec_id,
             version_number: r.app_spec_version_number,
             renderer_version: meta_str("rendererVersion"),
-            zip_size_bytes: r.metadata.get("zipSizeBytes").and_then(Value::as_i64).unwrap_or(0),
+            zip_size_bytes: r
+                .metadata
+                .get("zipSizeBytes")
+                .and_then(Value::as_i64)
+                .unwrap_or(0),
             project_key: r.project_key,
             renderer: r.renderer_type,
             framework: r.framework,

@@ -2,6 +2,7 @@
 //! `FOR UPDATE SKIP LOCKED` claiming with leases, checkpoints, atomic completion) and their event log.
 
 use crate::app_specs::{append_locked, insert_spec, RawAppend};
+use crate::code::record_code;
 use crate::pool::{conn, store_err, DbPool};
 use crate::schema::{generation_job_events, generation_jobs};
 use async_trait::async_trait;
@@ -12,7 +13,6 @@ use diesel::sql_types::{BigInt, Bool, Double, Jsonb, Nullable, SmallInt, Text, U
 use diesel::IntoSql;
 use diesel_async::scoped_futures::ScopedFutureExt;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use crate::code::record_code;
 use ingenio_app_specs::job::{
     EventKind, FailureCode, GenerationJob, JobEvent, JobEventData, JobFailure, JobRequest,
     JobState, JobStatus, JobSummary, VersionCheckpoint,
@@ -133,7 +133,11 @@ impl TryFrom<EventRow> for JobEvent {
     type Error = StoreError;
     fn try_from(r: EventRow) -> Result<Self, StoreError> {
         let kind = EventKind::parse(&r.kind).ok_or_else(|| {
-            StoreError::Unexpected(anyhow::anyhow!("event {} has an unknown kind {:?}", r.id, r.kind))
+            StoreError::Unexpected(anyhow::anyhow!(
+                "event {} has an unknown kind {:?}",
+                r.id,
+                r.kind
+            ))
         })?;
         Ok(JobEvent {
             id: r.id,
@@ -502,6 +506,7 @@ impl JobRepository for PgJobRepository {
         Ok(!rows.is_empty())
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn checkpoint(
         &self,
         id: Uuid,
@@ -615,7 +620,8 @@ impl JobRepository for PgJobRepository {
                 };
                 let (spec_id, number) = match version.target_spec {
                     Some(target) => {
-                        let owner = Viewer::owner(TenantId::from(job.tenant_id), job.user_id.into());
+                        let owner =
+                            Viewer::owner(TenantId::from(job.tenant_id), job.user_id.into());
                         match append_locked(c, owner, target, None, &version.version).await? {
                             RawAppend::Appended(spec, v) => (spec.id, v.version_number),
                             RawAppend::Stale(_) | RawAppend::NotFound => {

@@ -110,8 +110,17 @@ impl Pipeline {
                 format!("panic: {}", panic_message(&*panic)),
             ),
         };
+        // the usage the run checkpointed so far (the claim-time figure misses this run's calls)
+        let spent = match self
+            .jobs
+            .get(Viewer::owner(job.tenant_id, job.user_id), job.id)
+            .await
+        {
+            Ok(Some(now)) => now.token_usage,
+            _ => job.token_usage,
+        };
         match self
-            .fail(job, worker, failure, &job.token_usage, Some(cause.clone()))
+            .fail(job, worker, failure, &spent, Some(cause.clone()))
             .await
         {
             Ok(outcome) => outcome,
@@ -415,7 +424,12 @@ impl Pipeline {
         let built = match self.builder.build(request).await {
             Ok(built) => built,
             Err(e) => {
-                let cause = Some(format!("{e:#}"));
+                let cause = Some(match &e {
+                    BuildError::Storage(inner) | BuildError::Unexpected(inner) => {
+                        format!("{e}: {inner:#}")
+                    }
+                    other => other.to_string(),
+                });
                 let failure = match e {
                     BuildError::UnknownRenderer(name) => JobFailure::new(
                         FailureCode::CodeGenerationFailed,
@@ -570,28 +584,29 @@ impl Pipeline {
     }
 }
 
-/// One `progress` event per file group (with how many files it holds) followed by a `file` event
-/// per file of the group, in path order.
+/// One `progress` event per file group (groups in name order, with how many files each holds)
+/// followed by a `file` event per file of the group, in path order.
 pub fn file_events(files: &[BuiltFile]) -> Vec<JobEventData> {
-    let mut events = Vec::with_capacity(files.len() + 8);
-    let mut rest = files;
-    while let Some(first) = rest.first() {
-        let n = rest.iter().take_while(|f| f.group == first.group).count();
-        let (group, tail) = rest.split_at(n);
+    let mut groups: std::collections::BTreeMap<&str, Vec<&BuiltFile>> = Default::default();
+    for f in files {
+        groups.entry(f.group.as_str()).or_default().push(f);
+    }
+    let mut events = Vec::with_capacity(files.len() + groups.len());
+    for (group, mut members) in groups {
+        members.sort_by(|a, b| a.path.cmp(&b.path));
         events.push(JobEventData::Progress {
             status: JobStatus::Generating.as_str().to_owned(),
             progress: 95,
             attempt: None,
             step: Some(Step::Render),
-            group: Some(first.group.clone()),
-            files: u32::try_from(n).ok(),
+            group: Some(group.to_owned()),
+            files: u32::try_from(members.len()).ok(),
         });
-        events.extend(group.iter().map(|f| JobEventData::File {
+        events.extend(members.into_iter().map(|f| JobEventData::File {
             path: f.path.clone(),
             size: f.size,
             group: f.group.clone(),
         }));
-        rest = tail;
     }
     events
 }

@@ -285,6 +285,7 @@ pub trait JobRepository: Send + Sync {
     async fn release(&self, id: Uuid, worker: &str) -> Result<bool, StoreError>;
     /// Records the status, progress and checkpoints (used to resume after a takeover) and, in the
     /// same transaction, appends `events`. Refuses final statuses (an `Unexpected` error).
+    #[allow(clippy::too_many_arguments)]
     async fn checkpoint(
         &self,
         id: Uuid,

@@ -741,6 +741,7 @@ impl JobRepository for InMemoryJobs {
         })
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn checkpoint(
         &self,
         id: Uuid,

@@ -145,10 +145,7 @@ impl ZipIndex {
             return None;
         }
         let mut out = Vec::with_capacity(usize::try_from(file.size()).unwrap_or(0));
-        let read = file
-            .take(MAX_ENTRY_BYTES + 1)
-            .read_to_end(&mut out)
-            .ok()?;
+        let read = file.take(MAX_ENTRY_BYTES + 1).read_to_end(&mut out).ok()?;
         (read as u64 <= MAX_ENTRY_BYTES).then_some(out)
     }
 
@@ -178,7 +175,8 @@ mod tests {
     fn tree() -> FileTree {
         let mut t = FileTree::new();
         t.add("index.html", "<!DOCTYPE html>".repeat(50)).unwrap();
-        t.add("assets/logo.png", vec![0x89, b'P', b'N', b'G']).unwrap();
+        t.add("assets/logo.png", vec![0x89, b'P', b'N', b'G'])
+            .unwrap();
         t.add("src/页面.js", "console.log(1)").unwrap();
         t
     }
@@ -231,7 +229,13 @@ mod tests {
         let bytes = w.finish().unwrap().into_inner();
         let index = ZipIndex::new(bytes).unwrap();
         assert_eq!(index.names().collect::<Vec<_>>(), vec!["ok.txt"]);
-        for bad in ["../evil.txt", "/etc/passwd", "evil.txt", "etc/passwd", "b.txt"] {
+        for bad in [
+            "../evil.txt",
+            "/etc/passwd",
+            "evil.txt",
+            "etc/passwd",
+            "b.txt",
+        ] {
             assert!(index.get(bad).is_none(), "{bad}");
         }
         assert_eq!(index.get("ok.txt").unwrap(), b"x");

@@ -3,10 +3,10 @@
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use futures::stream::BoxStream;
 use ingenio_kernel::chrono::{DateTime, Utc};
 use ingenio_kernel::uuid::Uuid;
 use ingenio_kernel::{StoreError, TenantId, Viewer};
-use futures::stream::BoxStream;
 use std::time::Duration;
 
 /// Why an object-store operation failed. Adapters map their own errors onto these and never leak
@@ -89,7 +89,10 @@ pub fn check_key(key: &str) -> Result<(), StorageError> {
     if key.chars().any(char::is_control) {
         return bad("contains a control character");
     }
-    if key.split('/').any(|s| s.is_empty() || s == "." || s == "..") {
+    if key
+        .split('/')
+        .any(|s| s.is_empty() || s == "." || s == "..")
+    {
         return bad("empty or dot segment");
     }
     Ok(())

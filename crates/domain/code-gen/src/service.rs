@@ -140,7 +140,8 @@ impl CodeService {
         let renderer = renderer(&name).ok_or(BuildError::UnknownRenderer(name))?;
         let spec = AppSpec::parse(&request.spec)
             .map_err(|e| BuildError::Render(format!("the spec does not parse: {e}")))?;
-        let artifact = archive::build(renderer, &spec).map_err(|e| BuildError::Render(e.to_string()))?;
+        let artifact =
+            archive::build(renderer, &spec).map_err(|e| BuildError::Render(e.to_string()))?;
         Ok(Rendered { renderer, artifact })
     }
 
@@ -202,7 +203,11 @@ impl CodeService {
     }
 
     /// The records of a spec the viewer owns, each with a fresh presigned URL.
-    pub async fn list(&self, viewer: Viewer, app_spec_id: Uuid) -> Result<Vec<CodeView>, CodeError> {
+    pub async fn list(
+        &self,
+        viewer: Viewer,
+        app_spec_id: Uuid,
+    ) -> Result<Vec<CodeView>, CodeError> {
         let records = self
             .codes
             .list_for_spec(viewer, app_spec_id)

@@ -143,7 +143,13 @@ pub async fn render(
     }
     let (job, new) = state
         .specs
-        .submit_render(viewer(&p), *id, body.version, renderer, idempotency_key(&req))
+        .submit_render(
+            viewer(&p),
+            *id,
+            body.version,
+            renderer,
+            idempotency_key(&req),
+        )
         .await?;
     if new {
         state.jobs_wakeup.notify_one();
@@ -192,7 +198,13 @@ pub struct DownloadQuery {
 fn safe_file_name(s: &str) -> String {
     let cleaned: String = s
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect();
     let trimmed = cleaned.trim_matches('-');
     if trimmed.is_empty() {

@@ -163,8 +163,10 @@ async fn serve(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpRespo
         StatusCode::OK
     });
     secure(&mut b);
-    b.insert_header((header::ETAG, tag))
-        .insert_header((header::CACHE_CONTROL, "private, max-age=60, must-revalidate"));
+    b.insert_header((header::ETAG, tag)).insert_header((
+        header::CACHE_CONTROL,
+        "private, max-age=60, must-revalidate",
+    ));
     if fresh {
         return Ok(b.finish());
     }

@@ -12,7 +12,8 @@ use actix_web::web::Bytes;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use ingenio_app_specs::jobs::{
-    AgentRun, EventKind, GenerationJob, JobEvent, JobKind, JobRequest, JobStatus, RenderedCode, Step,
+    AgentRun, EventKind, GenerationJob, JobEvent, JobKind, JobRequest, JobStatus, RenderedCode,
+    Step,
 };
 use ingenio_app_specs::ports::Viewer;
 use ingenio_app_specs::service::EVENTS_PAGE;
@@ -348,7 +349,9 @@ fn sse_frame(e: &JobEvent) -> Bytes {
     .unwrap_or_else(|_| "{}".to_owned());
     Bytes::from(format!(
         "id: {}\nevent: {}\ndata: {}\n\n",
-        e.id, e.kind.as_str(), data
+        e.id,
+        e.kind.as_str(),
+        data
     ))
 }
 

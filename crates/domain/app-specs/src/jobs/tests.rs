@@ -1003,20 +1003,21 @@ async fn a_completed_job_builds_once_records_its_code_and_streams_its_files_befo
             json!({"status": "generating", "progress": 95, "step": "render", "group": name, "files": files}),
         )
     };
-    let mut expected = vec![
-        group("root", 1),
-        (
-            EventKind::File,
-            json!({"path": "index.html", "size": 100, "group": "root"}),
-        ),
-        group("pages", pages.len()),
-    ];
-    expected.extend(pages.iter().map(|p| {
+    // groups in name order ("pages" < "root"), files in path order within each
+    let mut expected = vec![group("pages", pages.len())];
+    let mut sorted = pages.clone();
+    sorted.sort();
+    expected.extend(sorted.iter().map(|p| {
         (
             EventKind::File,
             json!({"path": p, "size": 10, "group": "pages"}),
         )
     }));
+    expected.push(group("root", 1));
+    expected.push((
+        EventKind::File,
+        json!({"path": "index.html", "size": 100, "group": "root"}),
+    ));
     let after: Vec<(EventKind, Value)> = events[entered + 1..]
         .iter()
         .map(|e| (e.kind, e.data.clone()))
