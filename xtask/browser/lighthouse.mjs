@@ -1,9 +1,11 @@
 // Lighthouse accessibility and best-practices scores of pages, on a phone, in Debian's chromium.
 //
-//   node lighthouse.mjs <url>... [--threshold 95] [--json scores.json]
+//   node lighthouse.mjs <url>... [--threshold 95] [--required id,id,...] [--json scores.json]
 //
 // Prints one line per URL and the failing audits; writes [{url, accessibility, bestPractices,
-// failing: [{id, category, title, nodes}]}] to --json; exits 1 when a score is below the threshold.
+// failing: [{id, category, title, nodes}], requiredFailed: [id]}] to --json; exits 1 when a score
+// is below the threshold or a required audit fails (one low-contrast text costs only a few points on
+// a page with many passing audits, so the score alone lets it through).
 import lighthouse from "lighthouse";
 import * as chromeLauncher from "chrome-launcher";
 import { writeFile } from "node:fs/promises";
@@ -11,6 +13,18 @@ import { CHROME_FLAGS, chromePath, freshProfile, parseArgs } from "./common.mjs"
 
 const CATEGORIES = { accessibility: "accessibility", "best-practices": "bestPractices" };
 const MAX_NODES = 3;
+/** Audits that fail the run whatever the score: what a child on a phone cannot work around. */
+const REQUIRED_AUDITS = [
+  "color-contrast",
+  "label",
+  "button-name",
+  "link-name",
+  "image-alt",
+  "html-has-lang",
+  "document-title",
+  "meta-viewport",
+  "errors-in-console",
+];
 
 const FLAGS = {
   logLevel: process.env.LH_LOG || "error",
@@ -47,10 +61,11 @@ function failingAudits(lhr) {
 }
 
 async function main() {
-  const { options, positional: urls } = parseArgs(process.argv.slice(2), ["threshold", "json"]);
+  const { options, positional: urls } = parseArgs(process.argv.slice(2), ["threshold", "required", "json"]);
+  const required = options.required === undefined ? REQUIRED_AUDITS : options.required.split(",").filter(Boolean);
   const threshold = Number(options.threshold ?? 95);
   if (urls.length === 0 || !Number.isFinite(threshold)) {
-    console.error("usage: node lighthouse.mjs <url>... [--threshold 95] [--json scores.json]");
+    console.error("usage: node lighthouse.mjs <url>... [--threshold 95] [--required id,id,...] [--json scores.json]");
     return 2;
   }
   const profile = await freshProfile("ingenio-lighthouse-");
@@ -71,23 +86,25 @@ async function main() {
       if (!lhr || lhr.runtimeError) {
         failed += 1;
         console.log(`FAIL  lighthouse ${url}: ${lhr?.runtimeError?.message ?? "no result"}`);
-        results.push({ url, accessibility: 0, bestPractices: 0, failing: [], error: lhr?.runtimeError?.message ?? "no result" });
+        results.push({ url, accessibility: 0, bestPractices: 0, failing: [], requiredFailed: [], error: lhr?.runtimeError?.message ?? "no result" });
         continue;
       }
       const scores = {};
       for (const [id, key] of Object.entries(CATEGORIES)) scores[key] = Math.round((lhr.categories[id]?.score ?? 0) * 100);
       const failing = failingAudits(lhr);
-      const low = Object.values(scores).some((score) => score < threshold);
+      const requiredFailed = failing.filter((audit) => required.includes(audit.id)).map((audit) => audit.id);
+      const low = Object.values(scores).some((score) => score < threshold) || requiredFailed.length > 0;
       if (low) failed += 1;
+      const must = requiredFailed.length ? `, required audits failed: ${requiredFailed.join(", ")}` : "";
       console.log(
-        `${low ? "FAIL" : "ok  "}  lighthouse ${url}: accessibility ${scores.accessibility}, best-practices ${scores.bestPractices} (threshold ${threshold}, ${seconds}s)`,
+        `${low ? "FAIL" : "ok  "}  lighthouse ${url}: accessibility ${scores.accessibility}, best-practices ${scores.bestPractices} (threshold ${threshold}${must}, ${seconds}s)`,
       );
       for (const audit of failing) {
         console.log(`        - ${audit.category}/${audit.id}: ${audit.title}`);
         for (const node of audit.nodes) console.log(`            ${String(node).replace(/\s+/g, " ").slice(0, 160)}`);
       }
       for (const warning of lhr.runWarnings ?? []) console.log(`        warning: ${warning}`);
-      results.push({ url, ...scores, failing });
+      results.push({ url, ...scores, failing, requiredFailed });
     }
   } finally {
     await chrome.kill();
@@ -100,4 +117,4 @@ async function main() {
 
 // Lighthouse leaves timers behind that keep Node alive for seconds: exit as soon as the work is done
 // (stdout is synchronous for files and pipes on Linux, so nothing printed is lost).
-process.exit(await main().catch((err) => (console.error(`lighthouse: ${err.stack ?? err}`), 1)));
+process.exit(await main().catch((err) => (console.error(`lighthouse: ${err.stack ?? err}`), 3)));

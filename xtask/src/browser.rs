@@ -2,8 +2,10 @@
 //! forms validating and storing records, no console errors, phone layout) and Lighthouse scores
 //! (accessibility, best practices), run from the Node project in `xtask/browser/`.
 
+mod self_test;
 mod serve;
 
+pub use self_test::run as self_test;
 pub use serve::StaticServer;
 
 use crate::util;
@@ -35,12 +37,16 @@ pub struct Scores {
     pub best_practices: u8,
     /// `category/audit-id: title` of each failing audit.
     pub failing: Vec<String>,
+    /// Ids of the failing audits that fail the run whatever the score (low contrast, no label, ...).
+    pub required_failed: Vec<String>,
 }
 
 impl Scores {
-    /// Whether both scores reach `threshold`.
+    /// Whether both scores reach `threshold` and no required audit failed.
     pub fn passes(&self, threshold: u8) -> bool {
-        self.accessibility >= threshold && self.best_practices >= threshold
+        self.accessibility >= threshold
+            && self.best_practices >= threshold
+            && self.required_failed.is_empty()
     }
 }
 
@@ -130,6 +136,22 @@ pub fn check_previews(apps: &[(String, Value)]) -> Result<()> {
 /// Like [`check_previews`], and returns for each app the URL of every page reached through its
 /// navigation (what [`lighthouse`] should score, since hidden pages are not audited).
 pub fn check_previews_report(apps: &[(String, Value)]) -> Result<Vec<Vec<String>>> {
+    let run = run_previews(apps)?;
+    if !run.passed {
+        bail!("preview checks failed:\n  {}", run.failures.join("\n  "));
+    }
+    Ok(run.page_urls)
+}
+
+/// What one run of check-preview.mjs found (it ran to the end; `passed` says whether all checks did).
+struct PreviewRun {
+    passed: bool,
+    page_urls: Vec<Vec<String>>,
+    failures: Vec<String>,
+}
+
+/// Runs check-preview.mjs; an error only when it could not run to the end.
+fn run_previews(apps: &[(String, Value)]) -> Result<PreviewRun> {
     let chromium = ensure_chromium()?;
     ensure_node_deps()?;
     let scratch = Scratch::new("check-preview")?;
@@ -148,36 +170,67 @@ pub fn check_previews_report(apps: &[(String, Value)]) -> Result<Vec<Vec<String>
     let mut cmd = node_script("check-preview.mjs", &chromium);
     cmd.arg(&input).arg("--out").arg(&output);
     let status = run_bounded(&mut cmd, budget)?;
-    if !status.success() {
-        bail!("preview checks failed ({status}); see the FAIL lines above");
-    }
-    let result: Value = read_json(&output)?;
-    Ok(page_urls(&result))
+    // The result file is written only when every app was checked.
+    let result = read_json(&output)
+        .with_context(|| format!("check-preview.mjs did not finish ({status})"))?;
+    Ok(PreviewRun {
+        passed: status.success(),
+        page_urls: page_urls(&result),
+        failures: strings(&result["failures"]),
+    })
 }
 
 fn page_urls(result: &Value) -> Vec<Vec<String>> {
-    result["apps"]
-        .as_array()
-        .map(|apps| {
-            apps.iter()
-                .map(|app| {
-                    app["pageUrls"]
-                        .as_array()
-                        .map(|urls| {
-                            urls.iter()
-                                .filter_map(|u| u.as_str().map(str::to_owned))
-                                .collect()
-                        })
-                        .unwrap_or_default()
-                })
-                .collect()
-        })
-        .unwrap_or_default()
+    items(&result["apps"])
+        .iter()
+        .map(|app| strings(&app["pageUrls"]))
+        .collect()
+}
+
+/// The elements of a JSON array (none for anything else).
+fn items(v: &Value) -> &[Value] {
+    v.as_array().map(Vec::as_slice).unwrap_or_default()
+}
+
+/// The strings of a JSON array.
+fn strings(v: &Value) -> Vec<String> {
+    items(v)
+        .iter()
+        .filter_map(|s| s.as_str().map(str::to_owned))
+        .collect()
 }
 
 /// Lighthouse accessibility and best-practices scores of each URL on a phone; fails when a score is
-/// below `threshold` (the failing audits are printed) or when Lighthouse cannot run.
+/// below `threshold`, when a required audit fails (colour contrast, labels, names, lang, title,
+/// viewport, console errors: see `REQUIRED_AUDITS` in lighthouse.mjs) or when Lighthouse cannot run.
+/// The failing audits are printed with the offending elements.
 pub fn lighthouse(urls: &[String], threshold: u8) -> Result<Vec<Scores>> {
+    let (passed, scores) = run_lighthouse(urls, threshold)?;
+    if !passed {
+        let low: Vec<String> = scores
+            .iter()
+            .filter(|s| !s.passes(threshold))
+            .map(|s| {
+                format!(
+                    "{} (accessibility {}, best-practices {}; failing: {})",
+                    s.url,
+                    s.accessibility,
+                    s.best_practices,
+                    s.failing.join(", ")
+                )
+            })
+            .collect();
+        bail!(
+            "Lighthouse below {threshold} or a required audit failed: {}",
+            low.join("; ")
+        );
+    }
+    Ok(scores)
+}
+
+/// Runs lighthouse.mjs: whether every URL passed, and the scores; an error only when it could not
+/// run to the end.
+fn run_lighthouse(urls: &[String], threshold: u8) -> Result<(bool, Vec<Scores>)> {
     anyhow::ensure!(!urls.is_empty(), "no URL to score");
     let chromium = ensure_chromium()?;
     ensure_node_deps()?;
@@ -191,64 +244,27 @@ pub fn lighthouse(urls: &[String], threshold: u8) -> Result<Vec<Scores>> {
         .arg("--json")
         .arg(&output);
     let status = run_bounded(&mut cmd, budget)?;
-    let scores = read_json(&output)
-        .map(|v| parse_scores(&v))
-        .unwrap_or_default();
-    if !status.success() {
-        let low: Vec<String> = scores
-            .iter()
-            .filter(|s| !s.passes(threshold))
-            .map(|s| {
-                format!(
-                    "{} (accessibility {}, best-practices {}: {})",
-                    s.url,
-                    s.accessibility,
-                    s.best_practices,
-                    s.failing.join(", ")
-                )
-            })
-            .collect();
-        bail!(
-            "Lighthouse below {threshold} ({status}): {}",
-            if low.is_empty() {
-                "see above".to_owned()
-            } else {
-                low.join("; ")
-            }
-        );
-    }
-    Ok(scores)
+    let scores =
+        read_json(&output).with_context(|| format!("lighthouse.mjs did not finish ({status})"))?;
+    Ok((status.success(), parse_scores(&scores)))
 }
 
 fn parse_scores(v: &Value) -> Vec<Scores> {
     let score = |s: &Value| u8::try_from(s.as_u64().unwrap_or(0).min(100)).unwrap_or(0);
-    v.as_array()
-        .map(|runs| {
-            runs.iter()
-                .map(|run| Scores {
-                    url: run["url"].as_str().unwrap_or_default().to_owned(),
-                    accessibility: score(&run["accessibility"]),
-                    best_practices: score(&run["bestPractices"]),
-                    failing: run["failing"]
-                        .as_array()
-                        .map(|audits| {
-                            audits
-                                .iter()
-                                .map(|a| {
-                                    format!(
-                                        "{}/{}: {}",
-                                        a["category"].as_str().unwrap_or("?"),
-                                        a["id"].as_str().unwrap_or("?"),
-                                        a["title"].as_str().unwrap_or("")
-                                    )
-                                })
-                                .collect()
-                        })
-                        .unwrap_or_default(),
-                })
-                .collect()
+    let audit = |a: &Value| {
+        let text = |key: &str| a[key].as_str().unwrap_or("?").to_owned();
+        format!("{}/{}: {}", text("category"), text("id"), text("title"))
+    };
+    items(v)
+        .iter()
+        .map(|run| Scores {
+            url: run["url"].as_str().unwrap_or_default().to_owned(),
+            accessibility: score(&run["accessibility"]),
+            best_practices: score(&run["bestPractices"]),
+            failing: items(&run["failing"]).iter().map(audit).collect(),
+            required_failed: strings(&run["requiredFailed"]),
         })
-        .unwrap_or_default()
+        .collect()
 }
 
 /// `cargo xtask browser-check`: serves a rendered app and runs both checks on it.
@@ -263,7 +279,10 @@ pub fn browser_check(
     ensure_chromium()?;
     let t = Instant::now();
     ensure_node_deps()?;
-    println!("xtask: node packages ready in {}", util::fmt_duration(t.elapsed()));
+    println!(
+        "xtask: node packages ready in {}",
+        util::fmt_duration(t.elapsed())
+    );
     let server = StaticServer::start(dir, DEV_PREFIX)?;
     let url = server.url();
     println!("xtask: serving {} at {url}", dir.display());
@@ -403,10 +422,12 @@ mod tests {
             {"url": "http://a/#home", "accessibility": 100, "bestPractices": 96, "failing": []},
             {"url": "http://a/#add", "accessibility": 88, "bestPractices": 100, "failing": [
                 {"id": "color-contrast", "category": "accessibility", "title": "Low contrast", "nodes": []}
-            ]}
+            ]},
+            {"url": "http://a/#x", "accessibility": 97, "bestPractices": 100, "failing": [],
+             "requiredFailed": ["label"]}
         ]);
         let scores = parse_scores(&v);
-        assert_eq!(scores.len(), 2);
+        assert_eq!(scores.len(), 3);
         assert!(scores[0].passes(95));
         assert!(!scores[0].passes(97));
         assert!(!scores[1].passes(95));

@@ -110,6 +110,8 @@ enum Command {
         #[arg(long)]
         no_lighthouse: bool,
     },
+    /// Prove the browser checks pass on the fixture app and fail on broken copies of it.
+    BrowserSelfTest,
 }
 
 fn main() -> ExitCode {
@@ -138,6 +140,7 @@ fn main() -> ExitCode {
             threshold,
             no_lighthouse,
         } => browser::browser_check(&dir, &spec, threshold, !no_lighthouse),
+        Command::BrowserSelfTest => browser::self_test(),
     };
     match result {
         Ok(code) => code,
