@@ -447,6 +447,19 @@ mod tests {
     }
 
     #[test]
+    fn valid_value_derivation_passes_its_node_tests() {
+        // values.mjs has no dependencies: its tests run without `npm ci` or a browser.
+        let out = Command::new("node")
+            .args(["--test", "values.test.mjs"])
+            .current_dir(browser_dir())
+            .output()
+            .expect("node (20+) must be on PATH");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{stdout}");
+        assert!(stdout.contains("# fail 0"), "{stdout}");
+    }
+
+    #[test]
     fn a_hung_script_is_killed_at_its_budget() {
         let start = Instant::now();
         let err = run_bounded(
