@@ -2,6 +2,7 @@
 
 mod backup;
 mod bench;
+mod browser;
 mod check_arch;
 mod ci;
 mod dotenv;
@@ -94,6 +95,23 @@ enum Command {
     },
     /// Everything CI runs: fmt check, check-arch, clippy, test.
     Ci,
+    /// Serve a rendered static-web app and prove it in chromium: pages, forms, Lighthouse.
+    BrowserCheck {
+        /// Directory of the rendered app (holding index.html).
+        #[arg(long)]
+        dir: PathBuf,
+        /// The AppSpec JSON the app was rendered from.
+        #[arg(long)]
+        spec: PathBuf,
+        /// Lowest accepted Lighthouse accessibility and best-practices score.
+        #[arg(long, default_value_t = browser::DEFAULT_THRESHOLD)]
+        threshold: u8,
+        /// Skip Lighthouse (preview checks only).
+        #[arg(long)]
+        no_lighthouse: bool,
+    },
+    /// Prove the browser checks pass on the fixture app and fail on broken copies of it.
+    BrowserSelfTest,
 }
 
 fn main() -> ExitCode {
@@ -116,6 +134,13 @@ fn main() -> ExitCode {
             auth_requests,
         } => bench::run(requests, auth_requests),
         Command::Ci => ci::run(),
+        Command::BrowserCheck {
+            dir,
+            spec,
+            threshold,
+            no_lighthouse,
+        } => browser::browser_check(&dir, &spec, threshold, !no_lighthouse),
+        Command::BrowserSelfTest => browser::self_test(),
     };
     match result {
         Ok(code) => code,
