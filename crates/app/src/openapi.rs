@@ -1,6 +1,6 @@
 //! The OpenAPI document (utoipa), served at `/api/api-docs` with Swagger UI at `/api/swagger-ui/`.
 
-use crate::http::{actuator, appspecs, generate, users};
+use crate::http::{actuator, appspecs, code, generate, users};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -59,6 +59,10 @@ with RateLimit-Limit/Remaining/Reset headers.",
         generate::cancel_job,
         generate::job_events,
         generate::quota,
+        code::render,
+        code::list_code,
+        code::download,
+        code::artifact,
         actuator::health,
         actuator::liveness,
         actuator::readiness,
@@ -76,6 +80,7 @@ with RateLimit-Limit/Remaining/Reset headers.",
         (name = "user", description = "The caller's profile and password"),
         (name = "appspecs", description = "App specs and the time machine"),
         (name = "generate", description = "Durable AI generation jobs and their event streams"),
+        (name = "code", description = "Generated code: render jobs, downloads; previews live at /api/preview/{projectKey}/"),
         (name = "actuator", description = "Health, metrics and log levels (guide §6)"),
     )
 )]
@@ -113,9 +118,28 @@ mod tests {
                 for method in ["get", "post", "put", "patch", "delete"] {
                     if let Some(rest) = line.strip_prefix(&format!("#[{method}(\"")) {
                         let path = rest.split('"').next().unwrap();
+                        // `{key:.*}` routes are documented as `{key}`
+                        let path = regex_free(path);
                         out.insert(format!("{} {prefix}{path}", method.to_uppercase()));
                     }
                 }
+            }
+        }
+        out
+    }
+
+    fn regex_free(path: &str) -> String {
+        let mut out = String::new();
+        let mut in_regex = false;
+        for c in path.chars() {
+            match c {
+                ':' if !in_regex && out.rfind('{') > out.rfind('}') => in_regex = true,
+                '}' if in_regex => {
+                    in_regex = false;
+                    out.push(c);
+                }
+                _ if in_regex => {}
+                _ => out.push(c),
             }
         }
         out
