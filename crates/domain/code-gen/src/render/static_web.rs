@@ -33,6 +33,7 @@ const TEMPLATES: &[(&str, &str)] = &[
 ];
 
 const APP_JS: &str = include_str!("../../templates/static-web/app.js");
+const FAVICON: &str = include_str!("../../templates/static-web/favicon.svg");
 
 /// A filter argument as text: strings as they are, numbers and booleans printed, none and
 /// undefined as the empty string.
@@ -106,6 +107,7 @@ impl Renderer for StaticWeb {
         tree.add("index.html", render_template("index.html", &view)?)?;
         tree.add("styles.css", render_template("styles.css", &view)?)?;
         tree.add("app.js", APP_JS)?;
+        tree.add("favicon.svg", FAVICON)?;
         Ok(tree)
     }
 }

@@ -60,7 +60,11 @@ fn every_sample_renders_every_hook() {
     for (name, spec) in parsed() {
         let tree = render(&spec);
         let names: Vec<&str> = tree.iter().map(|(p, _)| p.as_str()).collect();
-        assert_eq!(names, vec!["app.js", "index.html", "styles.css"], "{name}");
+        assert_eq!(
+            names,
+            vec!["app.js", "favicon.svg", "index.html", "styles.css"],
+            "{name}"
+        );
         let html = file(&tree, "index.html");
         assert_csp_clean(&html);
         let tags = tags(&html);
