@@ -1,6 +1,8 @@
 //! Renderers: pure functions `&AppSpec -> FileTree`, each with a stable name and a version string.
 //! Same spec + same renderer version ⇒ the same files (and, through `archive`, the same zip).
 
+mod static_web;
+
 use crate::tree::{FileTree, RelPathError};
 use ingenio_app_specs::AppSpec;
 
@@ -39,7 +41,7 @@ pub const DEFAULT_RENDERER: &str = "static-web";
 
 /// Every renderer, in a fixed order.
 pub fn renderers() -> &'static [&'static dyn Renderer] {
-    &[]
+    &[&static_web::StaticWeb]
 }
 
 /// The renderer called `name`, if any.
