@@ -431,6 +431,17 @@ fn label_items(v: Option<&Value>) -> Vec<Item> {
         .collect()
 }
 
+/// `YYYY-MM-DD`, the only value format of `<input type="date">`.
+fn is_iso_date(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
+}
+
 fn is_true(v: Option<&Value>) -> bool {
     matches!(v, Some(Value::Bool(true)))
         || matches!(v, Some(Value::String(s)) if s == "true" || s == "email")
@@ -974,6 +985,15 @@ impl Builder<'_> {
                 "unknown"
             }
         };
+        // a value the control cannot hold would only make the browser log a warning
+        let fits = match n.kind {
+            "number" => n.value.trim().parse::<f64>().is_ok_and(f64::is_finite),
+            "date" => is_iso_date(&n.value),
+            _ => true,
+        };
+        if !fits {
+            n.value.clear();
+        }
         self.finish(n, model, c, children, in_form, depth)
     }
 
