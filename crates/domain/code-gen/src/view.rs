@@ -187,6 +187,8 @@ pub(crate) struct Msgs {
     pub loaded: &'static str,
     pub storage: &'static str,
     pub need_form: &'static str,
+    pub show_answer: &'static str,
+    pub next_card: &'static str,
     pub yes: &'static str,
     pub no: &'static str,
 }
@@ -235,6 +237,8 @@ static EN: Msgs = Msgs {
     loaded: "{n} records loaded.",
     storage: "Could not store the data in this browser; it is kept until the page is closed.",
     need_form: "Fill in the form to add a record.",
+    show_answer: "Show answer",
+    next_card: "Next card",
     yes: "Yes",
     no: "No",
 };
@@ -283,6 +287,8 @@ static ZH: Msgs = Msgs {
     loaded: "已读取 {n} 条记录。",
     storage: "无法在此浏览器中保存数据；数据会保留到页面关闭。",
     need_form: "请填写表单来添加记录。",
+    show_answer: "显示答案",
+    next_card: "下一张",
     yes: "是",
     no: "否",
 };
