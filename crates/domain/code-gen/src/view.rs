@@ -187,6 +187,8 @@ pub(crate) struct Msgs {
     pub loaded: &'static str,
     pub storage: &'static str,
     pub need_form: &'static str,
+    pub show_answer: &'static str,
+    pub next_card: &'static str,
     pub yes: &'static str,
     pub no: &'static str,
 }
@@ -235,6 +237,8 @@ static EN: Msgs = Msgs {
     loaded: "{n} records loaded.",
     storage: "Could not store the data in this browser; it is kept until the page is closed.",
     need_form: "Fill in the form to add a record.",
+    show_answer: "Show answer",
+    next_card: "Next card",
     yes: "Yes",
     no: "No",
 };
@@ -283,6 +287,8 @@ static ZH: Msgs = Msgs {
     loaded: "已读取 {n} 条记录。",
     storage: "无法在此浏览器中保存数据；数据会保留到页面关闭。",
     need_form: "请填写表单来添加记录。",
+    show_answer: "显示答案",
+    next_card: "下一张",
     yes: "是",
     no: "否",
 };
@@ -429,6 +435,17 @@ fn label_items(v: Option<&Value>) -> Vec<Item> {
             ..Item::default()
         })
         .collect()
+}
+
+/// `YYYY-MM-DD`, the only value format of `<input type="date">`.
+fn is_iso_date(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
 }
 
 fn is_true(v: Option<&Value>) -> bool {
@@ -974,6 +991,15 @@ impl Builder<'_> {
                 "unknown"
             }
         };
+        // a value the control cannot hold would only make the browser log a warning
+        let fits = match n.kind {
+            "number" => n.value.trim().parse::<f64>().is_ok_and(f64::is_finite),
+            "date" => is_iso_date(&n.value),
+            _ => true,
+        };
+        if !fits {
+            n.value.clear();
+        }
         self.finish(n, model, c, children, in_form, depth)
     }
 

@@ -436,12 +436,39 @@
     node.textContent = String(Math.round(v * 100) / 100);
   }
 
+  /* A flashcard deck over a model's records: the title field asks, the other fields answer. */
+  function card(box, step) {
+    var mi = Number(box.getAttribute('data-mi'));
+    var recs = load(mi);
+    var fields = fieldsOf(mi);
+    var q = box.querySelector('[data-card-q]');
+    var a = box.querySelector('[data-card-a]');
+    if (!q || !a) return;
+    a.hidden = true;
+    if (!recs.length || !fields.length) {
+      q.textContent = msg('no_records');
+      a.textContent = '';
+      return;
+    }
+    var i = (Number(box.getAttribute('data-idx')) || 0) + step;
+    i = ((i % recs.length) + recs.length) % recs.length;
+    box.setAttribute('data-idx', String(i));
+    var r = recs[i];
+    q.textContent = display(own(r.v, str(fields[0].name)));
+    a.textContent = fields.slice(1).map(function (f) {
+      return str(f.label || f.name) + ': ' + display(own(r.v, str(f.name)));
+    }).join(' · ');
+  }
+
   function refresh(mi) {
     all('[data-list][data-mi]').forEach(function (list) {
       if (Number(list.getAttribute('data-mi')) === mi) renderList(list, mi);
     });
     all('[data-agg][data-mi]').forEach(function (node) {
       if (Number(node.getAttribute('data-mi')) === mi) aggregate(node, mi);
+    });
+    all('[data-cards][data-mi]').forEach(function (box) {
+      if (Number(box.getAttribute('data-mi')) === mi) card(box, 0);
     });
   }
 
@@ -523,6 +550,13 @@
     }
     if ((n = t.closest('[role="tab"]'))) { selectTab(n); return; }
     if ((n = t.closest('[data-quiz-check]'))) { checkQuiz(n); return; }
+    if ((n = t.closest('[data-card-next]'))) { var deck = n.closest('[data-cards]'); if (deck) card(deck, 1); return; }
+    if ((n = t.closest('[data-card-show]'))) {
+      var ans = n.closest('[data-cards]');
+      var an = ans ? ans.querySelector('[data-card-a]') : null;
+      if (an) an.hidden = false;
+      return;
+    }
     if ((n = t.closest('[data-timer-reset]'))) {
       var tn = document.getElementById(n.getAttribute('data-timer-reset') || '');
       if (tn) runTimer(tn, true);

@@ -255,3 +255,24 @@ proptest! {
         prop_assert!(data["pages"].as_array().unwrap().len() >= spec.pages.len().max(1));
     }
 }
+
+/// Writes 30 generated specs' files to `$INGENIO_DUMP_DIR/gen-N/` (deterministic seed), to run
+/// them in a browser and watch for script errors.
+#[test]
+#[ignore = "writes files; for manual browser checks"]
+fn dump_generated() {
+    use proptest::strategy::ValueTree;
+    let Some(dir) = std::env::var_os("INGENIO_DUMP_DIR") else {
+        return;
+    };
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    for n in 0..30 {
+        let spec = spec().new_tree(&mut runner).unwrap().current();
+        let tree = static_web().render(&spec).unwrap();
+        let out = std::path::Path::new(&dir).join(format!("gen-{n}"));
+        std::fs::create_dir_all(&out).unwrap();
+        for (path, bytes) in tree.iter() {
+            std::fs::write(out.join(path.as_str()), bytes).unwrap();
+        }
+    }
+}

@@ -55,85 +55,92 @@ fn one_sample_uses_every_component_type_and_action() {
     }
 }
 
+/// Renders `spec` and checks every hook of the crate README's table.
+fn assert_hooks(name: &str, spec: &AppSpec) {
+    let tree = render(spec);
+    let names: Vec<&str> = tree.iter().map(|(p, _)| p.as_str()).collect();
+    assert_eq!(
+        names,
+        vec!["app.js", "favicon.svg", "index.html", "styles.css"],
+        "{name}"
+    );
+    let html = file(&tree, "index.html");
+    assert_csp_clean(&html);
+    let tags = tags(&html);
+    for page in &spec.pages {
+        assert_eq!(
+            with_attr(&tags, "data-page", &page.id).len(),
+            1,
+            "{name}: page {}",
+            page.id
+        );
+        let links = with_attr(&tags, "data-nav", &page.id);
+        assert_eq!(links.len(), 1, "{name}: nav link to {}", page.id);
+        let href = ingenio_code_gen::escape::url(&format!("#{}", page.path));
+        assert_eq!(
+            links[0].attr("href"),
+            Some(href.as_str()),
+            "{name}: {}",
+            page.id
+        );
+    }
+    for model in &spec.data_models {
+        let forms = with_attr(&tags, "data-model", &model.name);
+        assert!(
+            !forms.is_empty() && forms.iter().all(|t| t.name == "form"),
+            "{name}: {}",
+            model.name
+        );
+        assert!(forms.iter().all(|f| f.attr("novalidate").is_some()));
+        assert!(
+            !with_attr(&tags, "data-list", &model.name).is_empty(),
+            "{name}: list {}",
+            model.name
+        );
+        for field in &model.fields {
+            let inputs = with_attr(&tags, "name", &field.name);
+            assert!(!inputs.is_empty(), "{name}: field {}", field.name);
+            for input in inputs {
+                let id = input.attr("id").unwrap();
+                assert_eq!(
+                    with_attr(&tags, "for", id).len(),
+                    1,
+                    "{name}: label for {id}"
+                );
+                let err = input.attr("aria-describedby").unwrap();
+                let errs = with_attr(&tags, "id", err);
+                assert_eq!(errs.len(), 1);
+                assert_eq!(errs[0].attr("data-error"), input.attr("name"));
+            }
+        }
+    }
+    for (_, c) in spec.components() {
+        let c = c.component;
+        let found = with_attr(&tags, "data-component", &c.id);
+        assert_eq!(found.len(), 1, "{name}: component {}", c.id);
+        assert_eq!(
+            found[0].attr("data-type"),
+            Some(ingenio_code_gen::escape::html_attr(&c.r#type).as_str())
+        );
+    }
+    let ids: Vec<&str> = tags.iter().filter_map(|t| t.attr("id")).collect();
+    let unique: std::collections::HashSet<&&str> = ids.iter().collect();
+    assert_eq!(ids.len(), unique.len(), "{name}: duplicate DOM ids");
+    let data = app_data(&html);
+    assert!(data["pages"].as_array().unwrap().len() >= spec.pages.len());
+    assert_eq!(
+        data["models"].as_array().unwrap().len(),
+        spec.data_models.len()
+    );
+}
+
 #[test]
 fn every_sample_renders_every_hook() {
     for (name, spec) in parsed() {
-        let tree = render(&spec);
-        let names: Vec<&str> = tree.iter().map(|(p, _)| p.as_str()).collect();
-        assert_eq!(
-            names,
-            vec!["app.js", "favicon.svg", "index.html", "styles.css"],
-            "{name}"
-        );
-        let html = file(&tree, "index.html");
-        assert_csp_clean(&html);
-        let tags = tags(&html);
-        for page in &spec.pages {
-            assert_eq!(
-                with_attr(&tags, "data-page", &page.id).len(),
-                1,
-                "{name}: page {}",
-                page.id
-            );
-            let links = with_attr(&tags, "data-nav", &page.id);
-            assert_eq!(links.len(), 1, "{name}: nav link to {}", page.id);
-            let href = ingenio_code_gen::escape::url(&format!("#{}", page.path));
-            assert_eq!(
-                links[0].attr("href"),
-                Some(href.as_str()),
-                "{name}: {}",
-                page.id
-            );
-        }
-        for model in &spec.data_models {
-            let forms = with_attr(&tags, "data-model", &model.name);
-            assert!(
-                !forms.is_empty() && forms.iter().all(|t| t.name == "form"),
-                "{name}: {}",
-                model.name
-            );
-            assert!(forms.iter().all(|f| f.attr("novalidate").is_some()));
-            assert!(
-                !with_attr(&tags, "data-list", &model.name).is_empty(),
-                "{name}: list {}",
-                model.name
-            );
-            for field in &model.fields {
-                let inputs = with_attr(&tags, "name", &field.name);
-                assert!(!inputs.is_empty(), "{name}: field {}", field.name);
-                for input in inputs {
-                    let id = input.attr("id").unwrap();
-                    assert_eq!(
-                        with_attr(&tags, "for", id).len(),
-                        1,
-                        "{name}: label for {id}"
-                    );
-                    let err = input.attr("aria-describedby").unwrap();
-                    let errs = with_attr(&tags, "id", err);
-                    assert_eq!(errs.len(), 1);
-                    assert_eq!(errs[0].attr("data-error"), input.attr("name"));
-                }
-            }
-        }
-        for (_, c) in spec.components() {
-            let c = c.component;
-            let found = with_attr(&tags, "data-component", &c.id);
-            assert_eq!(found.len(), 1, "{name}: component {}", c.id);
-            assert_eq!(
-                found[0].attr("data-type"),
-                Some(ingenio_code_gen::escape::html_attr(&c.r#type).as_str())
-            );
-        }
-        let ids: Vec<&str> = tags.iter().filter_map(|t| t.attr("id")).collect();
-        let unique: std::collections::HashSet<&&str> = ids.iter().collect();
-        assert_eq!(ids.len(), unique.len(), "{name}: duplicate DOM ids");
-        let data = app_data(&html);
-        assert!(data["pages"].as_array().unwrap().len() >= spec.pages.len());
-        assert_eq!(
-            data["models"].as_array().unwrap().len(),
-            spec.data_models.len()
-        );
+        assert_hooks(name, &spec);
     }
+    let fixture = AppSpec::parse(&ingenio_app_specs::spec::fixtures::sample()).unwrap();
+    assert_hooks("fixture", &fixture);
 }
 
 #[test]

@@ -157,6 +157,39 @@ fn unreferenced_models_get_a_data_page_whose_id_does_not_clash() {
 }
 
 #[test]
+fn pages_with_clashing_or_odd_paths_stay_reachable() {
+    let text = |id: &str| component(id, "Text", Map::new(), vec![]);
+    let spec = AppSpec {
+        app_name: "Paths".into(),
+        pages: vec![
+            page("a", "/same", vec![text("ta")]),
+            page("b", "/same", vec![text("tb")]),
+            page("c", "no-slash", vec![text("tc")]),
+            page("d", "", vec![text("td")]),
+        ],
+        ..AppSpec::default()
+    };
+    let html = file(&render(&spec), "index.html");
+    let t = tags(&html);
+    let mut hrefs = std::collections::HashSet::new();
+    for id in ["a", "b", "c", "d"] {
+        let links = with_attr(&t, "data-nav", id);
+        assert_eq!(links.len(), 1);
+        let href = links[0].attr("href").unwrap();
+        assert!(href.starts_with("#/"), "{href}");
+        assert!(hrefs.insert(href.to_owned()), "{href} used twice");
+    }
+    let data = crate::common::app_data(&html);
+    let routes: Vec<&str> = data["pages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["route"].as_str().unwrap())
+        .collect();
+    assert_eq!(routes, vec!["/same", "/~page-2", "/no-slash", "/"]);
+}
+
+#[test]
 fn models_used_on_pages_are_not_repeated_on_the_data_page() {
     let mut form_props = Map::new();
     form_props.insert("dataModel".into(), json!("m1"));
