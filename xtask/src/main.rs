@@ -13,6 +13,7 @@ mod server;
 mod services;
 mod test;
 mod util;
+mod verify_renderers;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -94,6 +95,16 @@ enum Command {
     },
     /// Everything CI runs: fmt check, check-arch, clippy, test.
     Ci,
+    /// Render the sample specs with every renderer and `npm run build` each source project
+    /// (one shared dependency install per renderer version, under target/verify-renderers/).
+    VerifyRenderers {
+        /// Only this renderer (e.g. `react-next`).
+        #[arg(long)]
+        renderer: Option<String>,
+        /// How many samples per renderer (default: all).
+        #[arg(long)]
+        samples: Option<usize>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -116,6 +127,9 @@ fn main() -> ExitCode {
             auth_requests,
         } => bench::run(requests, auth_requests),
         Command::Ci => ci::run(),
+        Command::VerifyRenderers { renderer, samples } => {
+            verify_renderers::run(&verify_renderers::Options { renderer, samples })
+        }
     };
     match result {
         Ok(code) => code,

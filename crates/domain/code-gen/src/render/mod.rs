@@ -1,6 +1,9 @@
 //! Renderers: pure functions `&AppSpec -> FileTree`, each with a stable name and a version string.
 //! Same spec + same renderer version ⇒ the same files (and, through `archive`, the same zip).
 
+mod project;
+pub mod react_next;
+
 use crate::tree::{FileTree, RelPathError};
 use ingenio_app_specs::AppSpec;
 
@@ -39,7 +42,7 @@ pub const DEFAULT_RENDERER: &str = "static-web";
 
 /// Every renderer, in a fixed order.
 pub fn renderers() -> &'static [&'static dyn Renderer] {
-    &[]
+    &[&react_next::ReactNext]
 }
 
 /// The renderer called `name`, if any.

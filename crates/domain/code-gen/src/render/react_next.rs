@@ -1,0 +1,156 @@
+//! The `react-next` renderer: a Next.js (App Router, TypeScript, static export) source project with
+//! one route per page, one component per component kind, one typed localStorage store per data
+//! model, and the spec's data in `lib/app-data.ts` (an escaped JSON literal, never code).
+
+use std::sync::OnceLock;
+
+use ingenio_app_specs::AppSpec;
+use minijinja::{context, Environment};
+
+use super::project::{self, kind_family, Plan, Templates};
+use super::{RenderError, Renderer};
+use crate::tree::FileTree;
+
+/// Exact dependency versions of the generated `package.json` (Node ≥ 20.9).
+pub const VERSIONS: &[(&str, &str)] = &[
+    ("next", "16.4.6"),
+    ("react", "19.3.1"),
+    ("react-dom", "19.3.1"),
+    ("typescript", "6.0.3"),
+    ("@types/node", "20.19.43"),
+    ("@types/react", "19.3.3"),
+    ("@types/react-dom", "19.3.0"),
+];
+
+macro_rules! templates {
+    ($($name:literal),* $(,)?) => {
+        &[$(($name, include_str!(concat!("../../templates/", $name)))),*]
+    };
+}
+
+const TEMPLATES: Templates = templates![
+    "react-next/package.json",
+    "react-next/next.config.mjs",
+    "react-next/tsconfig.json",
+    "react-next/.env",
+    "react-next/gitignore",
+    "react-next/README.md",
+    "react-next/app/layout.tsx",
+    "react-next/app/page.tsx",
+    "react-next/app/globals.css",
+    "react-next/lib/hooks.ts",
+    "react-next/components/ComponentNode.tsx",
+    "react-next/components/Children.tsx",
+    "react-next/components/UnknownComponent.tsx",
+    "react-next/components/PageView.tsx",
+    "react-next/components/NavBar.tsx",
+    "react-next/components/FieldControl.tsx",
+    "react-next/kinds/text.tsx",
+    "react-next/kinds/container.tsx",
+    "react-next/kinds/action.tsx",
+    "react-next/kinds/field.tsx",
+    "react-next/kinds/media.tsx",
+    "react-next/kinds/records.tsx",
+    "react-next/kinds/Form.tsx",
+    "react-next/kinds/Quiz.tsx",
+    "react-next/kinds/Timer.tsx",
+    "react-next/kinds/Chart.tsx",
+    "react-next/kinds/Progress.tsx",
+    "react-next/kinds/Modal.tsx",
+    "react-next/kinds/Tabs.tsx",
+    "react-next/kinds/Divider.tsx",
+    "web-common/lib/types.ts",
+    "web-common/lib/app.ts",
+    "web-common/lib/state.ts",
+    "web-common/lib/flows.ts",
+    "web-common/lib/i18n.ts",
+    "web-common/lib/validation.ts",
+    "web-common/lib/store.ts",
+    "web-common/lib/model-store.ts",
+    "web-common/lib/stores-index.ts",
+];
+
+/// Files rendered once per project: `(template, path)`.
+const PROJECT_FILES: &[(&str, &str)] = &[
+    ("react-next/package.json", "package.json"),
+    ("react-next/next.config.mjs", "next.config.mjs"),
+    ("react-next/tsconfig.json", "tsconfig.json"),
+    ("react-next/.env", ".env"),
+    ("react-next/gitignore", ".gitignore"),
+    ("react-next/README.md", "README.md"),
+    ("react-next/app/layout.tsx", "app/layout.tsx"),
+    ("react-next/app/globals.css", "app/globals.css"),
+    ("react-next/lib/hooks.ts", "lib/hooks.ts"),
+    ("react-next/components/ComponentNode.tsx", "components/ComponentNode.tsx"),
+    ("react-next/components/Children.tsx", "components/Children.tsx"),
+    ("react-next/components/UnknownComponent.tsx", "components/UnknownComponent.tsx"),
+    ("react-next/components/PageView.tsx", "components/PageView.tsx"),
+    ("react-next/components/NavBar.tsx", "components/NavBar.tsx"),
+    ("react-next/components/FieldControl.tsx", "components/FieldControl.tsx"),
+    ("web-common/lib/types.ts", "lib/types.ts"),
+    ("web-common/lib/app.ts", "lib/app.ts"),
+    ("web-common/lib/state.ts", "lib/state.ts"),
+    ("web-common/lib/flows.ts", "lib/flows.ts"),
+    ("web-common/lib/i18n.ts", "lib/i18n.ts"),
+    ("web-common/lib/validation.ts", "lib/validation.ts"),
+    ("web-common/lib/store.ts", "lib/store.ts"),
+    ("web-common/lib/stores-index.ts", "lib/stores/index.ts"),
+];
+
+/// Next.js + React + TypeScript source project.
+pub struct ReactNext;
+
+impl Renderer for ReactNext {
+    fn name(&self) -> &'static str {
+        "react-next"
+    }
+
+    fn version(&self) -> &'static str {
+        "1.0.0"
+    }
+
+    fn framework(&self) -> &'static str {
+        "react"
+    }
+
+    fn previewable(&self) -> bool {
+        false
+    }
+
+    fn render(&self, spec: &AppSpec) -> Result<FileTree, RenderError> {
+        static ENV: OnceLock<Result<Environment<'static>, String>> = OnceLock::new();
+        let env = project::environment(&ENV, TEMPLATES)?;
+        let plan = Plan::new(spec)?;
+        let base = project::context(&plan, VERSIONS);
+        let with = |extra: minijinja::Value| context! { ..extra, ..base.clone() };
+        let mut tree = FileTree::new();
+        let store_ctx = with(context! { store_import => "../store" });
+        for (template, path) in PROJECT_FILES {
+            project::emit(&mut tree, env, template, path, &store_ctx)?;
+        }
+        tree.add("lib/app-data.ts", plan.data_module())?;
+        for page in &plan.pages {
+            let path = if page.segment.is_empty() {
+                "app/page.tsx".to_owned()
+            } else {
+                format!("app/{}/page.tsx", page.segment)
+            };
+            let ctx = with(context! { page => minijinja::Value::from_serialize(page) });
+            project::emit(&mut tree, env, "react-next/app/page.tsx", &path, &ctx)?;
+        }
+        for kind in &plan.kinds {
+            let template = format!("react-next/kinds/{}.tsx", kind_family(kind));
+            let ctx = with(context! { kind => *kind });
+            project::emit(&mut tree, env, &template, &format!("components/{kind}.tsx"), &ctx)?;
+        }
+        for model in &plan.models {
+            let ctx = with(context! {
+                model => minijinja::Value::from_serialize(model),
+                store_import => "../store",
+            });
+            let path = format!("lib/stores/{}.ts", model.ident);
+            project::emit(&mut tree, env, "web-common/lib/model-store.ts", &path, &ctx)?;
+        }
+        Ok(tree)
+    }
+}
