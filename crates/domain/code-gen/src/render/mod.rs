@@ -1,8 +1,17 @@
 //! Renderers: pure functions `&AppSpec -> FileTree`, each with a stable name and a version string.
 //! Same spec + same renderer version ⇒ the same files (and, through `archive`, the same zip).
 
+/// `(name, source)` pairs of templates under `templates/`, embedded at compile time.
+macro_rules! templates {
+    ($($name:literal),* $(,)?) => {
+        &[$(($name, include_str!(concat!("../../templates/", $name)))),*]
+    };
+}
+use templates;
+
 mod project;
 pub mod react_next;
+pub mod vue_vite;
 
 use crate::tree::{FileTree, RelPathError};
 use ingenio_app_specs::AppSpec;
@@ -42,7 +51,7 @@ pub const DEFAULT_RENDERER: &str = "static-web";
 
 /// Every renderer, in a fixed order.
 pub fn renderers() -> &'static [&'static dyn Renderer] {
-    &[&react_next::ReactNext]
+    &[&react_next::ReactNext, &vue_vite::VueVite]
 }
 
 /// The renderer called `name`, if any.

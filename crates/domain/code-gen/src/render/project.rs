@@ -501,6 +501,67 @@ pub(crate) fn emit(
     Ok(())
 }
 
+/// Where a source-project renderer puts things and which templates make them.
+pub(crate) struct Layout {
+    /// Every template (name, source), embedded with `include_str!`.
+    pub templates: Templates,
+    /// Files rendered once per project: `(template, path)`.
+    pub project_files: &'static [(&'static str, &'static str)],
+    /// Exact versions of the npm dependencies.
+    pub versions: &'static [(&'static str, &'static str)],
+    /// Path of the generated app-data module.
+    pub data_module: &'static str,
+    /// Template of a page's route or view, and the path for a page.
+    pub page_template: &'static str,
+    pub page_path: fn(&PagePlan) -> String,
+    /// `<kinds_dir><family><kind_ext>` is the template of a kind; the file is
+    /// `<components_dir>/<Kind><kind_ext>`.
+    pub kinds_dir: &'static str,
+    pub kind_ext: &'static str,
+    pub components_dir: &'static str,
+    /// Folder of the per-model stores and the import path of the generic store from there.
+    pub stores_dir: &'static str,
+    pub store_import: &'static str,
+}
+
+/// Renders a whole source project: the fixed files, the data module, a route or view per page, a
+/// component per used kind, and a store per model.
+pub(crate) fn render_project(
+    layout: &Layout,
+    cell: &'static OnceLock<Result<Environment<'static>, String>>,
+    spec: &AppSpec,
+) -> Result<FileTree, RenderError> {
+    let env = environment(cell, layout.templates)?;
+    let plan = Plan::new(spec)?;
+    let base = context(&plan, layout.versions);
+    let with = |extra: minijinja::Value| minijinja::context! { ..extra, ..base.clone() };
+    let mut tree = FileTree::new();
+    let files_ctx = with(minijinja::context! { store_import => layout.store_import });
+    for (template, path) in layout.project_files {
+        emit(&mut tree, env, template, path, &files_ctx)?;
+    }
+    tree.add(layout.data_module, plan.data_module())?;
+    for page in &plan.pages {
+        let ctx = with(minijinja::context! { page => minijinja::Value::from_serialize(page) });
+        emit(&mut tree, env, layout.page_template, &(layout.page_path)(page), &ctx)?;
+    }
+    for kind in &plan.kinds {
+        let template = format!("{}{}{}", layout.kinds_dir, kind_family(kind), layout.kind_ext);
+        let path = format!("{}/{kind}{}", layout.components_dir, layout.kind_ext);
+        let ctx = with(minijinja::context! { kind => *kind });
+        emit(&mut tree, env, &template, &path, &ctx)?;
+    }
+    for model in &plan.models {
+        let ctx = with(minijinja::context! {
+            model => minijinja::Value::from_serialize(model),
+            store_import => layout.store_import,
+        });
+        let path = format!("{}/{}.ts", layout.stores_dir, model.ident);
+        emit(&mut tree, env, "web-common/lib/model-store.ts", &path, &ctx)?;
+    }
+    Ok(tree)
+}
+
 /// The template context of a plan: the plan itself plus the pinned dependency versions.
 pub(crate) fn context(plan: &Plan, versions: &[(&str, &str)]) -> minijinja::Value {
     let versions: Map<String, Value> = versions

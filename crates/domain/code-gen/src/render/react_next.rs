@@ -5,9 +5,9 @@
 use std::sync::OnceLock;
 
 use ingenio_app_specs::AppSpec;
-use minijinja::{context, Environment};
+use minijinja::Environment;
 
-use super::project::{self, kind_family, Plan, Templates};
+use super::project::{self, Layout, PagePlan, Templates};
 use super::{RenderError, Renderer};
 use crate::tree::FileTree;
 
@@ -22,13 +22,7 @@ pub const VERSIONS: &[(&str, &str)] = &[
     ("@types/react-dom", "19.3.0"),
 ];
 
-macro_rules! templates {
-    ($($name:literal),* $(,)?) => {
-        &[$(($name, include_str!(concat!("../../templates/", $name)))),*]
-    };
-}
-
-const TEMPLATES: Templates = templates![
+const TEMPLATES: Templates = super::templates![
     "react-next/package.json",
     "react-next/next.config.mjs",
     "react-next/tsconfig.json",
@@ -37,7 +31,7 @@ const TEMPLATES: Templates = templates![
     "react-next/README.md",
     "react-next/app/layout.tsx",
     "react-next/app/page.tsx",
-    "react-next/app/globals.css",
+    "web-common/style.css",
     "react-next/lib/hooks.ts",
     "react-next/components/ComponentNode.tsx",
     "react-next/components/Children.tsx",
@@ -79,7 +73,7 @@ const PROJECT_FILES: &[(&str, &str)] = &[
     ("react-next/gitignore", ".gitignore"),
     ("react-next/README.md", "README.md"),
     ("react-next/app/layout.tsx", "app/layout.tsx"),
-    ("react-next/app/globals.css", "app/globals.css"),
+    ("web-common/style.css", "app/globals.css"),
     ("react-next/lib/hooks.ts", "lib/hooks.ts"),
     ("react-next/components/ComponentNode.tsx", "components/ComponentNode.tsx"),
     ("react-next/components/Children.tsx", "components/Children.tsx"),
@@ -96,6 +90,29 @@ const PROJECT_FILES: &[(&str, &str)] = &[
     ("web-common/lib/store.ts", "lib/store.ts"),
     ("web-common/lib/stores-index.ts", "lib/stores/index.ts"),
 ];
+
+const LAYOUT: Layout = Layout {
+    templates: TEMPLATES,
+    project_files: PROJECT_FILES,
+    versions: VERSIONS,
+    data_module: "lib/app-data.ts",
+    page_template: "react-next/app/page.tsx",
+    page_path,
+    kinds_dir: "react-next/kinds/",
+    kind_ext: ".tsx",
+    components_dir: "components",
+    stores_dir: "lib/stores",
+    store_import: "../store",
+};
+
+/// `app/page.tsx` for the home page, `app/<segment>/page.tsx` for the others.
+fn page_path(page: &PagePlan) -> String {
+    if page.segment.is_empty() {
+        "app/page.tsx".to_owned()
+    } else {
+        format!("app/{}/page.tsx", page.segment)
+    }
+}
 
 /// Next.js + React + TypeScript source project.
 pub struct ReactNext;
@@ -119,38 +136,6 @@ impl Renderer for ReactNext {
 
     fn render(&self, spec: &AppSpec) -> Result<FileTree, RenderError> {
         static ENV: OnceLock<Result<Environment<'static>, String>> = OnceLock::new();
-        let env = project::environment(&ENV, TEMPLATES)?;
-        let plan = Plan::new(spec)?;
-        let base = project::context(&plan, VERSIONS);
-        let with = |extra: minijinja::Value| context! { ..extra, ..base.clone() };
-        let mut tree = FileTree::new();
-        let store_ctx = with(context! { store_import => "../store" });
-        for (template, path) in PROJECT_FILES {
-            project::emit(&mut tree, env, template, path, &store_ctx)?;
-        }
-        tree.add("lib/app-data.ts", plan.data_module())?;
-        for page in &plan.pages {
-            let path = if page.segment.is_empty() {
-                "app/page.tsx".to_owned()
-            } else {
-                format!("app/{}/page.tsx", page.segment)
-            };
-            let ctx = with(context! { page => minijinja::Value::from_serialize(page) });
-            project::emit(&mut tree, env, "react-next/app/page.tsx", &path, &ctx)?;
-        }
-        for kind in &plan.kinds {
-            let template = format!("react-next/kinds/{}.tsx", kind_family(kind));
-            let ctx = with(context! { kind => *kind });
-            project::emit(&mut tree, env, &template, &format!("components/{kind}.tsx"), &ctx)?;
-        }
-        for model in &plan.models {
-            let ctx = with(context! {
-                model => minijinja::Value::from_serialize(model),
-                store_import => "../store",
-            });
-            let path = format!("lib/stores/{}.ts", model.ident);
-            project::emit(&mut tree, env, "web-common/lib/model-store.ts", &path, &ctx)?;
-        }
-        Ok(tree)
+        project::render_project(&LAYOUT, &ENV, spec)
     }
 }
