@@ -62,7 +62,10 @@ pub fn run(opts: &Options) -> Result<ExitCode> {
     print_table(&rows);
     let failed = rows.iter().filter(|r| r.result.is_err()).count();
     if failed > 0 {
-        eprintln!("verify-renderers: {failed} failure(s); logs under {}", out_root.display());
+        eprintln!(
+            "verify-renderers: {failed} failure(s); logs under {}",
+            out_root.display()
+        );
     }
     Ok(util::ok_or_failure(failed == 0))
 }
@@ -87,15 +90,18 @@ fn load_samples() -> Result<Vec<(String, AppSpec)>> {
                 .file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            let text = fs::read_to_string(&path)
-                .with_context(|| format!("read {}", path.display()))?;
-            let value: Value = serde_json::from_str(&text)
-                .with_context(|| format!("parse {}", path.display()))?;
+            let text =
+                fs::read_to_string(&path).with_context(|| format!("read {}", path.display()))?;
+            let value: Value =
+                serde_json::from_str(&text).with_context(|| format!("parse {}", path.display()))?;
             out.push((name.clone(), parse(&name, &value)?));
         }
     } else {
         out.push(("zh-reading-log".to_owned(), parse("zh", &chinese_sample())?));
-        out.push(("hostile-text".to_owned(), parse("hostile", &hostile_sample())?));
+        out.push((
+            "hostile-text".to_owned(),
+            parse("hostile", &hostile_sample())?,
+        ));
     }
     Ok(out)
 }
@@ -167,7 +173,11 @@ fn verify_renderer(
             renderer: renderer.name().to_owned(),
             sample: name.clone(),
             files: tree.len().to_string(),
-            install: if i == 0 { install_time.clone() } else { "shared".into() },
+            install: if i == 0 {
+                install_time.clone()
+            } else {
+                "shared".into()
+            },
             build: util::fmt_duration(started.elapsed()),
             result,
         });
@@ -226,7 +236,8 @@ fn install_deps(tree: &FileTree, deps: &Path, log: &Path) -> Result<(String, Str
         m.insert("name".into(), json!("verify-renderers-deps"));
         m.insert("private".into(), json!(true));
     }
-    fs::write(deps.join("package.json"), format!("{pkg:#}\n")).context("write deps package.json")?;
+    fs::write(deps.join("package.json"), format!("{pkg:#}\n"))
+        .context("write deps package.json")?;
     let started = Instant::now();
     let mut cmd = npm(deps);
     cmd.args(["install", "--no-audit", "--no-fund", "--prefer-offline"]);
@@ -268,7 +279,10 @@ fn check_output(renderer: &dyn Renderer, tree: &FileTree, deps: &Path) -> Result
         "react-next" => {
             for (path, _) in tree.iter() {
                 let p = path.as_str();
-                if let Some(route) = p.strip_prefix("app/").and_then(|r| r.strip_suffix("page.tsx")) {
+                if let Some(route) = p
+                    .strip_prefix("app/")
+                    .and_then(|r| r.strip_suffix("page.tsx"))
+                {
                     let html = deps.join("out").join(route).join("index.html");
                     if !html.is_file() {
                         bail!("no {} after the build", html.display());
@@ -322,7 +336,9 @@ fn run_bounded(cmd: &mut Command, log: &Path) -> Result<()> {
         if started.elapsed() > STEP_TIMEOUT {
             let pid = child.id().to_string();
             // The group holds npm and everything it started (node, the bundler's workers).
-            let _ = Command::new("kill").args(["-KILL", &format!("-{pid}")]).status();
+            let _ = Command::new("kill")
+                .args(["-KILL", &format!("-{pid}")])
+                .status();
             let _ = child.kill();
             let _ = child.wait();
             bail!("killed after {}s", STEP_TIMEOUT.as_secs());

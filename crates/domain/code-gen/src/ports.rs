@@ -86,7 +86,10 @@ pub fn check_key(key: &str) -> Result<(), StorageError> {
     if key.chars().any(char::is_control) {
         return bad("contains a control character");
     }
-    if key.split('/').any(|s| s.is_empty() || s == "." || s == "..") {
+    if key
+        .split('/')
+        .any(|s| s.is_empty() || s == "." || s == "..")
+    {
         return bad("empty or dot segment");
     }
     Ok(())

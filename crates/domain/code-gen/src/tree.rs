@@ -129,11 +129,26 @@ mod tests {
     #[test]
     fn paths_that_escape_are_refused() {
         for bad in [
-            "", "/etc/passwd", "../x", "a/../../x", "a/./b", "a//b", "a\\b", "c:x", "a/\0", "a/",
+            "",
+            "/etc/passwd",
+            "../x",
+            "a/../../x",
+            "a/./b",
+            "a//b",
+            "a\\b",
+            "c:x",
+            "a/\0",
+            "a/",
         ] {
             assert!(RelPath::new(bad).is_err(), "{bad:?} accepted");
         }
-        for good in ["index.html", "src/pages/首页.vue", "a/b/c.js", ".gitignore", "..a"] {
+        for good in [
+            "index.html",
+            "src/pages/首页.vue",
+            "a/b/c.js",
+            ".gitignore",
+            "..a",
+        ] {
             assert!(RelPath::new(good).is_ok(), "{good:?} refused");
         }
     }

@@ -11,6 +11,8 @@ use templates;
 
 mod project;
 pub mod react_next;
+#[cfg(test)]
+mod source_tests;
 pub mod vue_vite;
 
 use crate::tree::{FileTree, RelPathError};

@@ -6,8 +6,8 @@
 use std::collections::{BTreeSet, HashSet};
 use std::sync::OnceLock;
 
-use ingenio_app_specs::validation::COMPONENT_TYPES;
 use ingenio_app_specs::spec::Component;
+use ingenio_app_specs::validation::COMPONENT_TYPES;
 use ingenio_app_specs::AppSpec;
 use minijinja::syntax::SyntaxConfig;
 use minijinja::{AutoEscape, Environment, UndefinedBehavior};
@@ -285,7 +285,9 @@ pub(crate) fn kind_family(kind: &'static str) -> &'static str {
         "Text" | "Header" | "Footer" | "Badge" | "Icon" | "Avatar" => "text",
         "Card" | "Container" | "Row" | "Column" | "Navbar" => "container",
         "Button" | "Link" => "action",
-        "Input" | "Textarea" | "Checkbox" | "Select" | "DatePicker" | "Switch" | "Slider" => "field",
+        "Input" | "Textarea" | "Checkbox" | "Select" | "DatePicker" | "Switch" | "Slider" => {
+            "field"
+        }
         "Image" | "Video" | "Audio" => "media",
         "List" | "Table" => "records",
         other => other,
@@ -469,7 +471,7 @@ pub(crate) fn environment(
         env.set_keep_trailing_newline(true);
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.set_auto_escape_callback(|_| AutoEscape::None);
-        for (name, source) in templates {
+        for (name, source) in COMMON_TEMPLATES.iter().chain(templates) {
             env.add_template(name, source)
                 .map_err(|e| format!("{name}: {e}"))?;
         }
@@ -501,16 +503,45 @@ pub(crate) fn emit(
     Ok(())
 }
 
+/// Templates every source project uses, whatever its framework.
+const COMMON_TEMPLATES: Templates = super::templates![
+    "web-common/style.css",
+    "web-common/lib/types.ts",
+    "web-common/lib/app.ts",
+    "web-common/lib/state.ts",
+    "web-common/lib/flows.ts",
+    "web-common/lib/i18n.ts",
+    "web-common/lib/validation.ts",
+    "web-common/lib/widgets.ts",
+    "web-common/lib/store.ts",
+    "web-common/lib/model-store.ts",
+    "web-common/lib/stores-index.ts",
+];
+
+/// The framework-free runtime library: `web-common/lib/<name>` becomes `<lib_dir>/<name>`.
+const COMMON_LIB: &[&str] = &[
+    "types.ts",
+    "app.ts",
+    "state.ts",
+    "flows.ts",
+    "i18n.ts",
+    "validation.ts",
+    "widgets.ts",
+    "store.ts",
+];
+
 /// Where a source-project renderer puts things and which templates make them.
 pub(crate) struct Layout {
-    /// Every template (name, source), embedded with `include_str!`.
+    /// The framework's templates (name, source), embedded with `include_str!`.
     pub templates: Templates,
     /// Files rendered once per project: `(template, path)`.
     pub project_files: &'static [(&'static str, &'static str)],
     /// Exact versions of the npm dependencies.
     pub versions: &'static [(&'static str, &'static str)],
-    /// Path of the generated app-data module.
-    pub data_module: &'static str,
+    /// Folder of the runtime library (and of the generated `app-data.ts`).
+    pub lib_dir: &'static str,
+    /// Path of the shared style sheet.
+    pub style_path: &'static str,
     /// Template of a page's route or view, and the path for a page.
     pub page_template: &'static str,
     pub page_path: fn(&PagePlan) -> String,
@@ -540,13 +571,52 @@ pub(crate) fn render_project(
     for (template, path) in layout.project_files {
         emit(&mut tree, env, template, path, &files_ctx)?;
     }
-    tree.add(layout.data_module, plan.data_module())?;
+    emit(
+        &mut tree,
+        env,
+        "web-common/style.css",
+        layout.style_path,
+        &files_ctx,
+    )?;
+    for name in COMMON_LIB {
+        let path = format!("{}/{name}", layout.lib_dir);
+        emit(
+            &mut tree,
+            env,
+            &format!("web-common/lib/{name}"),
+            &path,
+            &files_ctx,
+        )?;
+    }
+    let stores_index = format!("{}/index.ts", layout.stores_dir);
+    emit(
+        &mut tree,
+        env,
+        "web-common/lib/stores-index.ts",
+        &stores_index,
+        &files_ctx,
+    )?;
+    tree.add(
+        &format!("{}/app-data.ts", layout.lib_dir),
+        plan.data_module(),
+    )?;
     for page in &plan.pages {
         let ctx = with(minijinja::context! { page => minijinja::Value::from_serialize(page) });
-        emit(&mut tree, env, layout.page_template, &(layout.page_path)(page), &ctx)?;
+        emit(
+            &mut tree,
+            env,
+            layout.page_template,
+            &(layout.page_path)(page),
+            &ctx,
+        )?;
     }
     for kind in &plan.kinds {
-        let template = format!("{}{}{}", layout.kinds_dir, kind_family(kind), layout.kind_ext);
+        let template = format!(
+            "{}{}{}",
+            layout.kinds_dir,
+            kind_family(kind),
+            layout.kind_ext
+        );
         let path = format!("{}/{kind}{}", layout.components_dir, layout.kind_ext);
         let ctx = with(minijinja::context! { kind => *kind });
         emit(&mut tree, env, &template, &path, &ctx)?;
@@ -561,6 +631,40 @@ pub(crate) fn render_project(
     }
     Ok(tree)
 }
+
+/// Implements [`Renderer`](super::Renderer) for a unit struct: a source project (never
+/// previewable) rendered by [`render_project`] from `$layout`.
+macro_rules! source_renderer {
+    ($ty:ident, name: $name:literal, framework: $framework:literal, version: $version:literal, layout: $layout:expr) => {
+        impl super::Renderer for $ty {
+            fn name(&self) -> &'static str {
+                $name
+            }
+
+            fn version(&self) -> &'static str {
+                $version
+            }
+
+            fn framework(&self) -> &'static str {
+                $framework
+            }
+
+            fn previewable(&self) -> bool {
+                false
+            }
+
+            fn render(
+                &self,
+                spec: &ingenio_app_specs::AppSpec,
+            ) -> Result<crate::tree::FileTree, super::RenderError> {
+                static ENV: std::sync::OnceLock<Result<minijinja::Environment<'static>, String>> =
+                    std::sync::OnceLock::new();
+                super::project::render_project(&$layout, &ENV, spec)
+            }
+        }
+    };
+}
+pub(crate) use source_renderer;
 
 /// The template context of a plan: the plan itself plus the pinned dependency versions.
 pub(crate) fn context(plan: &Plan, versions: &[(&str, &str)]) -> minijinja::Value {

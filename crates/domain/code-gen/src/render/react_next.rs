@@ -2,14 +2,7 @@
 //! one route per page, one component per component kind, one typed localStorage store per data
 //! model, and the spec's data in `lib/app-data.ts` (an escaped JSON literal, never code).
 
-use std::sync::OnceLock;
-
-use ingenio_app_specs::AppSpec;
-use minijinja::Environment;
-
 use super::project::{self, Layout, PagePlan, Templates};
-use super::{RenderError, Renderer};
-use crate::tree::FileTree;
 
 /// Exact dependency versions of the generated `package.json` (Node ≥ 20.9).
 pub const VERSIONS: &[(&str, &str)] = &[
@@ -31,7 +24,6 @@ const TEMPLATES: Templates = super::templates![
     "react-next/README.md",
     "react-next/app/layout.tsx",
     "react-next/app/page.tsx",
-    "web-common/style.css",
     "react-next/lib/hooks.ts",
     "react-next/components/ComponentNode.tsx",
     "react-next/components/Children.tsx",
@@ -53,15 +45,6 @@ const TEMPLATES: Templates = super::templates![
     "react-next/kinds/Modal.tsx",
     "react-next/kinds/Tabs.tsx",
     "react-next/kinds/Divider.tsx",
-    "web-common/lib/types.ts",
-    "web-common/lib/app.ts",
-    "web-common/lib/state.ts",
-    "web-common/lib/flows.ts",
-    "web-common/lib/i18n.ts",
-    "web-common/lib/validation.ts",
-    "web-common/lib/store.ts",
-    "web-common/lib/model-store.ts",
-    "web-common/lib/stores-index.ts",
 ];
 
 /// Files rendered once per project: `(template, path)`.
@@ -73,29 +56,36 @@ const PROJECT_FILES: &[(&str, &str)] = &[
     ("react-next/gitignore", ".gitignore"),
     ("react-next/README.md", "README.md"),
     ("react-next/app/layout.tsx", "app/layout.tsx"),
-    ("web-common/style.css", "app/globals.css"),
     ("react-next/lib/hooks.ts", "lib/hooks.ts"),
-    ("react-next/components/ComponentNode.tsx", "components/ComponentNode.tsx"),
-    ("react-next/components/Children.tsx", "components/Children.tsx"),
-    ("react-next/components/UnknownComponent.tsx", "components/UnknownComponent.tsx"),
-    ("react-next/components/PageView.tsx", "components/PageView.tsx"),
+    (
+        "react-next/components/ComponentNode.tsx",
+        "components/ComponentNode.tsx",
+    ),
+    (
+        "react-next/components/Children.tsx",
+        "components/Children.tsx",
+    ),
+    (
+        "react-next/components/UnknownComponent.tsx",
+        "components/UnknownComponent.tsx",
+    ),
+    (
+        "react-next/components/PageView.tsx",
+        "components/PageView.tsx",
+    ),
     ("react-next/components/NavBar.tsx", "components/NavBar.tsx"),
-    ("react-next/components/FieldControl.tsx", "components/FieldControl.tsx"),
-    ("web-common/lib/types.ts", "lib/types.ts"),
-    ("web-common/lib/app.ts", "lib/app.ts"),
-    ("web-common/lib/state.ts", "lib/state.ts"),
-    ("web-common/lib/flows.ts", "lib/flows.ts"),
-    ("web-common/lib/i18n.ts", "lib/i18n.ts"),
-    ("web-common/lib/validation.ts", "lib/validation.ts"),
-    ("web-common/lib/store.ts", "lib/store.ts"),
-    ("web-common/lib/stores-index.ts", "lib/stores/index.ts"),
+    (
+        "react-next/components/FieldControl.tsx",
+        "components/FieldControl.tsx",
+    ),
 ];
 
 const LAYOUT: Layout = Layout {
     templates: TEMPLATES,
     project_files: PROJECT_FILES,
     versions: VERSIONS,
-    data_module: "lib/app-data.ts",
+    lib_dir: "lib",
+    style_path: "app/globals.css",
     page_template: "react-next/app/page.tsx",
     page_path,
     kinds_dir: "react-next/kinds/",
@@ -117,25 +107,4 @@ fn page_path(page: &PagePlan) -> String {
 /// Next.js + React + TypeScript source project.
 pub struct ReactNext;
 
-impl Renderer for ReactNext {
-    fn name(&self) -> &'static str {
-        "react-next"
-    }
-
-    fn version(&self) -> &'static str {
-        "1.0.0"
-    }
-
-    fn framework(&self) -> &'static str {
-        "react"
-    }
-
-    fn previewable(&self) -> bool {
-        false
-    }
-
-    fn render(&self, spec: &AppSpec) -> Result<FileTree, RenderError> {
-        static ENV: OnceLock<Result<Environment<'static>, String>> = OnceLock::new();
-        project::render_project(&LAYOUT, &ENV, spec)
-    }
-}
+project::source_renderer!(ReactNext, name: "react-next", framework: "react", version: "1.0.0", layout: LAYOUT);

@@ -7,12 +7,7 @@ import { useRecords } from "@/lib/hooks";
 import { t } from "@/lib/i18n";
 import { stores } from "@/lib/stores";
 import type { NodeData } from "@/lib/types";
-import { num, own, text } from "@/lib/types";
-
-interface Card {
-  question: string;
-  answer: string;
-}
+import { quizDeck } from "@/lib/widgets";
 
 export default function Quiz({ node }: { node: NodeData }) {
   const index = modelIndexOf(node);
@@ -20,19 +15,7 @@ export default function Quiz({ node }: { node: NodeData }) {
   const records = useRecords(index >= 0 ? stores[index] : undefined);
   const [at, setAt] = useState(0);
   const [shown, setShown] = useState(false);
-  const keys = (model?.fields ?? []).filter((f) => f.type === "string").map((f) => f.key);
-  const fromProps = own(node.props, "questions");
-  const cards: Card[] = model
-    ? records.map((r) => ({ question: String(r.values[keys[0]] ?? ""), answer: String(r.values[keys[1]] ?? "") }))
-    : Array.isArray(fromProps)
-      ? fromProps.map((q) =>
-          q !== null && typeof q === "object" && !Array.isArray(q)
-            ? { question: text(q, "question", "q", "text") ?? "", answer: text(q, "answer", "a") ?? "" }
-            : { question: String(q), answer: "" },
-        )
-      : [];
-  const limit = num(node.props, "questionCount", "count");
-  const deck = limit !== undefined && limit >= 0 ? cards.slice(0, limit) : cards;
+  const deck = quizDeck(node.props, model, records);
   if (deck.length === 0) return <div className="card muted">{t.empty}</div>;
   const card = deck[at % deck.length];
   return (

@@ -13,6 +13,19 @@ function show(value: unknown): string {
   return value === null || value === undefined ? "" : String(value);
 }
 
+function RecordActions({ onEdit, onRemove }: { onEdit: () => void; onRemove: () => void }) {
+  return (
+    <span>
+      <button type="button" className="link" onClick={onEdit}>
+        {t.edit}
+      </button>{" "}
+      <button type="button" className="link" onClick={onRemove}>
+        {t.remove}
+      </button>
+    </span>
+  );
+}
+
 export default function [[ kind ]]({ node }: { node: NodeData }) {
   const index = modelIndexOf(node);
   const model = index >= 0 ? appData.models[index] : undefined;
@@ -48,12 +61,7 @@ export default function [[ kind ]]({ node }: { node: NodeData }) {
               <td key={f.key}>{show(r.values[f.key])}</td>
             ))}
             <td>
-              <button type="button" className="link" onClick={() => edit(r.id)}>
-                {t.edit}
-              </button>{" "}
-              <button type="button" className="link" onClick={() => store.remove(r.id)}>
-                {t.remove}
-              </button>
+              <RecordActions onEdit={() => edit(r.id)} onRemove={() => store.remove(r.id)} />
             </td>
           </tr>
         ))}
@@ -70,14 +78,7 @@ export default function [[ kind ]]({ node }: { node: NodeData }) {
               .filter((v) => v !== "")
               .join(" · ")}
           </span>
-          <span>
-            <button type="button" className="link" onClick={() => edit(r.id)}>
-              {t.edit}
-            </button>{" "}
-            <button type="button" className="link" onClick={() => store.remove(r.id)}>
-              {t.remove}
-            </button>
-          </span>
+          <RecordActions onEdit={() => edit(r.id)} onRemove={() => store.remove(r.id)} />
         </li>
       ))}
     </ul>
