@@ -70,13 +70,20 @@ pub fn run(opts: &Options) -> Result<ExitCode> {
     Ok(util::ok_or_failure(failed == 0))
 }
 
-/// The fixture sample, every `crates/domain/code-gen/samples/*.json` (by file name), or when that
-/// folder does not exist, two embedded specs (Chinese and hostile text).
+/// The fixture sample, a spec using every component kind, then every
+/// `crates/domain/code-gen/samples/*.json` (by file name), or when that folder does not exist, two
+/// embedded specs (Chinese and hostile text).
 fn load_samples() -> Result<Vec<(String, AppSpec)>> {
     let parse = |name: &str, v: &Value| {
         AppSpec::parse(v).with_context(|| format!("sample {name} is not an app spec"))
     };
-    let mut out = vec![("fixture".to_owned(), parse("fixture", &fixtures::sample())?)];
+    let mut out = vec![
+        ("fixture".to_owned(), parse("fixture", &fixtures::sample())?),
+        (
+            "all-kinds".to_owned(),
+            parse("all-kinds", &all_kinds_sample())?,
+        ),
+    ];
     let dir = util::root().join("crates/domain/code-gen/samples");
     if dir.is_dir() {
         let mut files: Vec<PathBuf> = fs::read_dir(&dir)
@@ -387,6 +394,55 @@ fn print_table(rows: &[Row]) {
             eprintln!("\n{} / {}: {e}", r.renderer, r.sample);
         }
     }
+}
+
+/// Every known component kind (and an unknown one), so each kind's template is compiled.
+fn all_kinds_sample() -> Value {
+    let leaf = |kind: &str| {
+        let props = match kind {
+            "Form" | "List" | "Table" | "Quiz" => json!({"model": "note", "questionCount": 3}),
+            "Select" => json!({"label": "Pick", "options": ["a", "b"], "required": true}),
+            "Image" | "Video" | "Audio" | "Avatar" => {
+                json!({"src": "https://example.com/x", "alt": kind})
+            }
+            "Link" => json!({"label": "Back home", "to": "/"}),
+            "Button" => json!({"label": "Go", "onClick": "go-home"}),
+            "Chart" => json!({"data": [1, {"label": "b", "value": 4}, "3"]}),
+            "Progress" => json!({"value": 40}),
+            "Timer" => json!({"seconds": 90}),
+            _ => json!({"text": kind, "label": kind, "title": kind}),
+        };
+        json!({"id": kind.to_lowercase(), "type": kind, "props": props, "children": []})
+    };
+    let kinds = ingenio_app_specs::validation::COMPONENT_TYPES;
+    let mut components: Vec<Value> = kinds.iter().map(|k| leaf(k)).collect();
+    for parent in ["Tabs", "Modal", "Card", "Row"] {
+        components.push(json!({"id": format!("{parent}-nest"), "type": parent, "props": {"title": parent},
+            "children": [leaf("Text"), leaf("Input"), {"id": "odd", "type": "Carousel", "props": {}, "children": [leaf("Badge")]}]}));
+    }
+    json!({
+        "version": "1.0.0",
+        "appName": "All kinds",
+        "pages": [
+            {"id": "home", "name": "Home", "path": "/", "components": [leaf("Text")]},
+            {"id": "kinds", "name": "Kinds", "path": "/kinds", "components": components}
+        ],
+        "dataModels": [{"id": "note", "name": "Note", "fields": [
+            {"name": "title", "type": "string", "required": true, "validation": {"minLength": 2, "pattern": "^[A-Z]"}},
+            {"name": "body", "type": "string", "required": false, "validation": {"maxLength": 200}},
+            {"name": "email", "type": "string", "required": false, "validation": {"email": true}},
+            {"name": "mood", "type": "string", "required": false, "validation": {"options": ["ok", "good"]}},
+            {"name": "score", "type": "number", "required": false, "validation": {"min": 0, "max": 10}},
+            {"name": "done", "type": "boolean", "required": false},
+            {"name": "due", "type": "date", "required": false}
+        ]}],
+        "flows": [{"id": "go-home", "name": "Go home", "trigger": "click", "actions": [
+            {"type": "setState", "config": {"key": "visited", "value": true}},
+            {"type": "api", "config": {"method": "POST", "model": "note"}},
+            {"type": "navigate", "config": {"to": "/"}}
+        ]}],
+        "permissions": {"roles": [], "rules": []}
+    })
 }
 
 /// A Chinese reading-log app (CJK names, ids, paths and field names).

@@ -80,6 +80,9 @@ const RESERVED: &[&str] = &[
     "yield",
 ];
 
+/// Route segments a framework treats specially (error pages, the index alias, API routes).
+const RESERVED_SEGMENTS: &[&str] = &["404", "500", "index", "api", "not-found", "favicon-ico"];
+
 /// One page of the project: where its route lives and what its view is called.
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct PagePlan {
@@ -151,6 +154,11 @@ impl Plan {
                     .into_iter()
                     .find(|s| !s.is_empty())
                     .unwrap_or_else(|| format!("page-{}", index + 1));
+                let base = if RESERVED_SEGMENTS.contains(&base.as_str()) {
+                    format!("{base}-page")
+                } else {
+                    base
+                };
                 unique(base, &mut taken_segments, "-")
             };
             let route = format!("/{segment}");
@@ -696,6 +704,18 @@ mod tests {
         assert_eq!(field_key("2nd name", 0), "f_2nd_name");
         assert_eq!(kebab("/My Page/详情", 40), "my-page");
         assert_eq!(kebab("/首页", 40), "");
+        let spec = AppSpec::parse(&json!({"appName": "a", "pages": [
+            {"id": "h", "name": "h", "path": "/"},
+            {"id": "i", "name": "i", "path": "/index"},
+            {"id": "n", "name": "n", "path": "/404"}]}))
+        .unwrap();
+        let routes: Vec<String> = Plan::new(&spec)
+            .unwrap()
+            .pages
+            .into_iter()
+            .map(|p| p.route)
+            .collect();
+        assert_eq!(routes, ["/", "/index-page", "/404-page"]);
         assert_eq!(pascal("quiz-results"), "QuizResults");
         assert_eq!(pascal("404"), "P404");
         assert_eq!(lower_first("Class"), "classModel");

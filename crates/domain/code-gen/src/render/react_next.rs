@@ -29,7 +29,7 @@ const TEMPLATES: Templates = super::templates![
     "react-next/components/Children.tsx",
     "react-next/components/UnknownComponent.tsx",
     "react-next/components/PageView.tsx",
-    "react-next/components/NavBar.tsx",
+    "react-next/components/AppNav.tsx",
     "react-next/components/FieldControl.tsx",
     "react-next/kinds/text.tsx",
     "react-next/kinds/container.tsx",
@@ -73,7 +73,7 @@ const PROJECT_FILES: &[(&str, &str)] = &[
         "react-next/components/PageView.tsx",
         "components/PageView.tsx",
     ),
-    ("react-next/components/NavBar.tsx", "components/NavBar.tsx"),
+    ("react-next/components/AppNav.tsx", "components/AppNav.tsx"),
     (
         "react-next/components/FieldControl.tsx",
         "components/FieldControl.tsx",

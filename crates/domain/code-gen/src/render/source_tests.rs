@@ -272,6 +272,7 @@ fn any_text() -> impl Strategy<Value = String> {
 fn any_type() -> impl Strategy<Value = String> {
     prop_oneof![
         3 => prop::sample::select(COMPONENT_TYPES).prop_map(str::to_owned),
+        1 => prop::sample::select(COMPONENT_TYPES).prop_map(|t| t.to_uppercase()),
         1 => any_text(),
     ]
 }
@@ -418,6 +419,8 @@ proptest! {
         for shape in SHAPES {
             let tree = shape.renderer.render(&spec).unwrap();
             prop_assert_eq!(&tree, &shape.renderer.render(&spec).unwrap());
+            let lower: BTreeSet<String> = tree.iter().map(|(p, _)| p.as_str().to_lowercase()).collect();
+            prop_assert_eq!(lower.len(), tree.len(), "paths differing only in case");
 
             let data = data_of(&text(&tree, shape.data_module));
             prop_assert_eq!(&data, &plan.data);

@@ -31,7 +31,7 @@ const TEMPLATES: Templates = super::templates![
     "vue-vite/src/components/Children.vue",
     "vue-vite/src/components/UnknownComponent.vue",
     "vue-vite/src/components/PageView.vue",
-    "vue-vite/src/components/NavBar.vue",
+    "vue-vite/src/components/AppNav.vue",
     "vue-vite/src/components/FieldControl.vue",
     "vue-vite/kinds/text.vue",
     "vue-vite/kinds/container.vue",
@@ -77,8 +77,8 @@ const PROJECT_FILES: &[(&str, &str)] = &[
         "src/components/PageView.vue",
     ),
     (
-        "vue-vite/src/components/NavBar.vue",
-        "src/components/NavBar.vue",
+        "vue-vite/src/components/AppNav.vue",
+        "src/components/AppNav.vue",
     ),
     (
         "vue-vite/src/components/FieldControl.vue",

@@ -1,6 +1,6 @@
 import type { Metadata } from "next";
 import type { ReactNode } from "react";
-import NavBar from "@/components/NavBar";
+import AppNav from "@/components/AppNav";
 import { appData } from "@/lib/app";
 import "./globals.css";
 
@@ -10,7 +10,7 @@ export default function RootLayout({ children }: { children: ReactNode }) {
   return (
     <html lang={appData.lang === "zh" ? "zh-CN" : "en"}>
       <body>
-        <NavBar />
+        <AppNav />
         {children}
       </body>
     </html>

@@ -9,7 +9,7 @@ function same(a: string, b: string): boolean {
   return trim(a) === trim(b);
 }
 
-export default function NavBar() {
+export default function AppNav() {
   const pathname = usePathname() ?? "/";
   return (
     <nav className="nav">
