@@ -14,6 +14,7 @@ mod server;
 mod services;
 mod test;
 mod util;
+mod verify_renderers;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -112,6 +113,16 @@ enum Command {
     },
     /// Prove the browser checks pass on the fixture app and fail on broken copies of it.
     BrowserSelfTest,
+    /// Render the sample specs with every renderer and `npm run build` each source project
+    /// (one shared dependency install per renderer version, under target/verify-renderers/).
+    VerifyRenderers {
+        /// Only this renderer (e.g. `react-next`).
+        #[arg(long)]
+        renderer: Option<String>,
+        /// How many samples per renderer (default: all).
+        #[arg(long)]
+        samples: Option<usize>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -141,6 +152,9 @@ fn main() -> ExitCode {
             no_lighthouse,
         } => browser::browser_check(&dir, &spec, threshold, !no_lighthouse),
         Command::BrowserSelfTest => browser::self_test(),
+        Command::VerifyRenderers { renderer, samples } => {
+            verify_renderers::run(&verify_renderers::Options { renderer, samples })
+        }
     };
     match result {
         Ok(code) => code,

@@ -1,6 +1,19 @@
 //! Renderers: pure functions `&AppSpec -> FileTree`, each with a stable name and a version string.
 //! Same spec + same renderer version ⇒ the same files (and, through `archive`, the same zip).
 
+/// `(name, source)` pairs of templates under `templates/`, embedded at compile time.
+macro_rules! templates {
+    ($($name:literal),* $(,)?) => {
+        &[$(($name, include_str!(concat!("../../templates/", $name)))),*]
+    };
+}
+use templates;
+
+mod project;
+pub mod react_next;
+#[cfg(test)]
+mod source_tests;
+pub mod vue_vite;
 mod static_web;
 
 use crate::tree::{FileTree, RelPathError};
@@ -41,7 +54,11 @@ pub const DEFAULT_RENDERER: &str = "static-web";
 
 /// Every renderer, in a fixed order.
 pub fn renderers() -> &'static [&'static dyn Renderer] {
-    &[&static_web::StaticWeb]
+    &[
+        &static_web::StaticWeb,
+        &react_next::ReactNext,
+        &vue_vite::VueVite,
+    ]
 }
 
 /// The renderer called `name`, if any.

@@ -1,0 +1,5 @@
+import PageView from "@/components/PageView";
+
+export default function Page() {
+  return <PageView index={[[ page.index ]]} />;
+}
