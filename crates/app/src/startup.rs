@@ -41,6 +41,8 @@ use utoipa_swagger_ui::SwaggerUi;
 pub struct Application {
     port: u16,
     server: Server,
+    /// The optional preview-only listener (`ingenio.preview.port`) and its port.
+    preview: Option<(Server, u16)>,
     state: AppState,
     workers: Workers,
 }
@@ -256,12 +258,28 @@ impl Application {
         );
 
         let server = http_server(state.clone(), listener)?;
+        let preview = match settings.ingenio.preview.port {
+            0 => None,
+            p => {
+                let l = TcpListener::bind((settings.server.address.as_str(), p))
+                    .with_context(|| format!("bind the preview listener on port {p}"))?;
+                let p = l.local_addr().context("read the preview address")?.port();
+                tracing::info!(port = p, "previews also served on their own listener");
+                Some((preview_server(state.clone(), l)?, p))
+            }
+        };
         Ok(Self {
             port,
             server,
+            preview,
             state,
             workers,
         })
+    }
+
+    /// The port of the preview-only listener, when one is configured.
+    pub fn preview_port(&self) -> Option<u16> {
+        self.preview.as_ref().map(|(_, p)| *p)
     }
 
     pub fn port(&self) -> u16 {
@@ -286,7 +304,15 @@ impl Application {
     /// and gives running generation jobs the same grace before leaving them to other instances.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let grace = Duration::from_secs(self.state.settings.server.shutdown_timeout);
+        let preview = self.preview.map(|(s, _)| {
+            let handle = s.handle();
+            (tokio::spawn(s), handle)
+        });
         let result = self.server.await;
+        if let Some((task, handle)) = preview {
+            handle.stop(true).await;
+            let _ = task.await;
+        }
         self.workers.shutdown(grace).await;
         result
     }
@@ -320,6 +346,32 @@ fn build_generator(settings: &Settings) -> anyhow::Result<Generators> {
     let client =
         ingenio_deepseek::DeepseekGenerator::new(cfg).context("configure the DeepSeek client")?;
     Ok((Arc::new(client.clone()), Some(client)))
+}
+
+/// The preview-only listener: previews at `/{project_key}/…` (and `/api/preview/…` too, so a
+/// `PREVIEW_BASE_URL` of either shape works), nothing else — no API, no credentials.
+fn preview_server(state: AppState, listener: TcpListener) -> anyhow::Result<Server> {
+    let data = web::Data::new(state.clone());
+    let ctx = state
+        .settings
+        .server
+        .context_path
+        .trim_end_matches('/')
+        .to_owned();
+    Ok(HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .wrap(Compress::default())
+            .wrap(from_fn(http::middleware::observe))
+            .service(web::scope(&format!("{ctx}/preview")).configure(http::code::preview::routes))
+            .configure(http::code::preview::routes)
+    })
+    .tcp_nodelay(true)
+    .workers(2)
+    .listen(listener)
+    .context("listen (previews)")?
+    .shutdown_timeout(state.settings.server.shutdown_timeout)
+    .run())
 }
 
 fn http_server(state: AppState, listener: TcpListener) -> anyhow::Result<Server> {

@@ -29,6 +29,8 @@ pub struct TestApp {
     pub db: Arc<TestDb>,
     pub client: reqwest::Client,
     pub state: AppState,
+    /// The preview-only listener's port (`ingenio.preview.port`), when configured.
+    pub preview_port: Option<u16>,
     handle: actix_web::dev::ServerHandle,
     workers: Vec<tokio::task::AbortHandle>,
 }
@@ -139,6 +141,8 @@ impl TestAppBuilder {
             }
             None => sets.push(("spring.data.redis.host".into(), String::new())),
         }
+        // the builder's own overrides win over the defaults above
+        sets.retain(|(k, _)| !self.sets.iter().any(|(own, _)| own == k));
         sets.extend(self.sets);
         let settings = test_settings(sets);
         let levels = settings.logging.level.clone();
@@ -148,6 +152,7 @@ impl TestAppBuilder {
         let port = app.port();
         let state = app.state().clone();
         let handle = app.handle();
+        let preview_port = app.preview_port();
         let workers = app.worker_abort_handles();
         tokio::spawn(app.run_until_stopped());
         TestApp {
@@ -161,6 +166,7 @@ impl TestAppBuilder {
             state,
             handle,
             workers,
+            preview_port,
         }
     }
 }

@@ -159,7 +159,8 @@ async fn a_job_runs_plan_execute_validate_and_stores_version_1() {
     let spec = app
         .get(&format!("/api/v1/appspecs/{spec_id}"), Some(&token))
         .await;
-    assert_eq!(spec.data()["status"], "validated");
+    // validated by the pipeline, then rendered: generated
+    assert_eq!(spec.data()["status"], "generated");
 }
 
 #[tokio::test]

@@ -6,6 +6,7 @@ mod appspecs;
 mod auth;
 mod bench;
 mod binary;
+mod code;
 mod envelope;
 mod generate;
 mod outages;

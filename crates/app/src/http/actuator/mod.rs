@@ -100,6 +100,39 @@ fn ai_component(state: &AppState) -> (bool, Value) {
     }
 }
 
+/// The artifact store: S3/MinIO (endpoint, bucket) or the local directory. DOWN makes renders
+/// fail with 7000 and downloads with 7001, while everything else works: the overall status is
+/// DEGRADED then, not DOWN.
+async fn storage_component(state: &AppState) -> (bool, Value) {
+    let details = match &state.stores {
+        crate::storage::Stores::S3 { endpoint, bucket } => {
+            json!({"backend": "s3", "endpoint": endpoint, "bucket": bucket})
+        }
+        crate::storage::Stores::Local(local) => {
+            json!({"backend": "local", "path": local.root().display().to_string()})
+        }
+    };
+    let check = tokio::time::timeout(
+        std::time::Duration::from_secs(3),
+        state.code.store().health(),
+    )
+    .await;
+    match check {
+        Ok(Ok(())) => (true, json!({"status": "UP", "details": details})),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "health: object storage DOWN");
+            let mut d = details;
+            d["error"] = json!("object storage unreachable");
+            (false, json!({"status": "DOWN", "details": d}))
+        }
+        Err(_) => {
+            let mut d = details;
+            d["error"] = json!("object storage did not answer within 3 s");
+            (false, json!({"status": "DOWN", "details": d}))
+        }
+    }
+}
+
 fn disk_component() -> (bool, Value) {
     let dir = std::env::current_dir().unwrap_or_else(|_| ".".into());
     match (fs2::total_space(&dir), fs2::available_space(&dir)) {
@@ -125,13 +158,16 @@ fn disk_component() -> (bool, Value) {
     responses((status = 200, description = "UP or DEGRADED", body = Object), (status = 503, description = "DOWN", body = Object)))]
 #[get("/health")]
 pub async fn health(state: web::Data<AppState>) -> HttpResponse {
-    let ((db_up, db), (redis_up, redis)) =
-        tokio::join!(db_component(&state), redis_component(&state));
+    let ((db_up, db), (redis_up, redis), (storage_up, storage)) = tokio::join!(
+        db_component(&state),
+        redis_component(&state),
+        storage_component(&state)
+    );
     let (disk_up, disk) = disk_component();
     let (ai_up, ai) = ai_component(&state);
     let (status, code) = if !db_up || !disk_up {
         ("DOWN", StatusCode::SERVICE_UNAVAILABLE)
-    } else if !redis_up || !ai_up {
+    } else if !redis_up || !ai_up || !storage_up {
         ("DEGRADED", StatusCode::OK)
     } else {
         ("UP", StatusCode::OK)
@@ -141,6 +177,7 @@ pub async fn health(state: web::Data<AppState>) -> HttpResponse {
         "components": {
             "db": db,
             "redis": redis,
+            "objectStorage": storage,
             "diskSpace": disk,
             "ai": ai,
             "livenessState": {"status":"UP"},
