@@ -298,13 +298,15 @@ impl JobRepository for PgJobRepository {
         let request = serde_json::to_value(&job.request).map_err(|e| {
             StoreError::Unexpected(anyhow::Error::new(e).context("serializing the job request"))
         })?;
+        // The checkpoints the job starts with (a render job's version) are stored with it.
+        let state = job.state.to_stored();
         let mut c = conn(&self.pool).await?;
         // A concurrent creator with the same key waits on the unique index, then does nothing; the
         // SELECT (a new snapshot) then sees its row. Retried in case that row vanished meanwhile.
         for _ in 0..3 {
             let inserted: Option<JobRow> = diesel::sql_query(
-                "INSERT INTO generation_jobs (tenant_id, user_id, request, idempotency_key, quota_reservation) \
-                 VALUES ($1, $2, $3, $4, $5) \
+                "INSERT INTO generation_jobs (tenant_id, user_id, request, idempotency_key, quota_reservation, state) \
+                 VALUES ($1, $2, $3, $4, $5, $6) \
                  ON CONFLICT (user_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING \
                  RETURNING *",
             )
@@ -313,6 +315,7 @@ impl JobRepository for PgJobRepository {
             .bind::<Jsonb, _>(&request)
             .bind::<Nullable<Text>, _>(job.idempotency_key.as_deref())
             .bind::<Nullable<Text>, _>(job.quota_reservation.as_deref())
+            .bind::<Jsonb, _>(&state)
             .get_result(&mut c)
             .await
             .optional()

@@ -6,6 +6,10 @@
 // The repository tests live in this same binary (one test binary per crate keeps link times down).
 #[path = "migrations/app_specs_repo.rs"]
 mod app_specs_repo;
+#[path = "migrations/code_repo.rs"]
+mod code_repo;
+#[path = "migrations/jobs_completion.rs"]
+mod jobs_completion;
 #[path = "migrations/jobs_repo.rs"]
 mod jobs_repo;
 #[path = "migrations/support.rs"]

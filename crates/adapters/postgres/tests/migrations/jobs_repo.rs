@@ -1,87 +1,24 @@
 //! Tests of `PgJobRepository` against a migrated database: idempotent enqueue, claiming with
-//! leases and takeover, checkpoints, the event log, atomic completion, failure and cancellation.
+//! leases, takeover and the attempt limit, checkpoints with their events, the typed event log,
+//! failure and cancellation (how a job ends successfully is in `jobs_completion`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use crate::support::{admin, env, new_version, other_tenant, spec_json, viewer, Env};
-use ingenio_app_specs::jobs::{GenerationJob, JobRequest, JobStatus};
-use ingenio_app_specs::ports::{
-    AppSpecRepository, CancelOutcome, ChangeType, CompleteOutcome, CreateJob, JobRepository,
-    JobResult, Lease, NewJob, Viewer,
+use crate::support::{
+    admin, agent_checkpoint, created, env, expire_lease, new_job, other_tenant, request, run,
+    usage, viewer, Env, LEASE,
 };
-use ingenio_app_specs::{AgeGroup, JobFailure, SpecStatus, TokenUsage};
+use ingenio_app_specs::job::{
+    AgentRun, EventKind, GenerationJob, JobEventData, JobState, JobStatus, Step, MAX_ATTEMPTS,
+};
+use ingenio_app_specs::ports::{CancelOutcome, Claim, CreateJob, JobRepository, Lease, Viewer};
+use ingenio_app_specs::{FailureCode, JobFailure, TokenUsage};
 use ingenio_kernel::uuid::Uuid;
 use ingenio_kernel::{PageRequest, TenantId, UserId};
-use ingenio_postgres::app_specs::PgAppSpecRepository;
 use ingenio_postgres::jobs::PgJobRepository;
 use serde_json::json;
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
-
-const LEASE: Duration = Duration::from_secs(60);
-
-fn request(text: &str) -> JobRequest {
-    JobRequest {
-        requirement: text.to_owned(),
-        age_group: Some(AgeGroup::MiddleSchool),
-        magic_prompt_id: None,
-        variables: json!({"topic": "math"}),
-        app_spec_id: None,
-        renderer: Some("uniapp".to_owned()),
-        quality_threshold: 70,
-    }
-}
-
-fn new_job(user: UserId, text: &str, key: Option<&str>) -> NewJob {
-    NewJob {
-        tenant: TenantId::default(),
-        user,
-        request: request(text),
-        idempotency_key: key.map(str::to_owned),
-        quota_reservation: Some(format!("res-{text}")),
-    }
-}
-
-fn usage(n: u64) -> TokenUsage {
-    TokenUsage {
-        prompt_tokens: n,
-        completion_tokens: 2 * n,
-        total_tokens: 3 * n,
-        prompt_cache_hit_tokens: 1,
-        prompt_cache_miss_tokens: n - 1,
-    }
-}
-
-async fn created(repo: &PgJobRepository, job: NewJob) -> GenerationJob {
-    match repo.create(job).await.unwrap() {
-        CreateJob::Created(j) => j,
-        other => panic!("{other:?}"),
-    }
-}
-
-fn result_for(user: UserId, target: Option<Uuid>, title: &str) -> JobResult {
-    let mut version = new_version(user, title);
-    version.change_type = ChangeType::AiGeneration;
-    version.status = SpecStatus::Validated;
-    version.quality_score = Some(88);
-    JobResult {
-        target_spec: target,
-        version,
-        usage: usage(100),
-        summary: json!({"qualityScore": 88, "ruleScore": 90}),
-    }
-}
-
-async fn expire_lease(env: &Env, id: Uuid) {
-    env.exec(&format!(
-        "UPDATE generation_jobs SET lease_expires_at = now() - interval '1 minute' WHERE id = '{id}'"
-    ))
-    .await;
-}
-
-async fn spec_count(env: &Env) -> i64 {
-    env.count("SELECT COUNT(*) AS n FROM app_specs").await
-}
 
 #[tokio::test]
 async fn create_stores_the_job_and_get_is_scoped() {
@@ -99,7 +36,7 @@ async fn create_stores_the_job_and_get_is_scoped() {
     assert_eq!(job.tenant_id, TenantId::default());
     assert_eq!(job.request, request("a quiz app"));
     assert_eq!(job.token_usage, TokenUsage::default());
-    assert_eq!(job.state, json!({}));
+    assert_eq!(job.state, JobState::default());
     assert_eq!(job.quota_reservation.as_deref(), Some("res-a quiz app"));
     assert_eq!(job.idempotency_key, None);
     assert!(job.lease_owner.is_none() && job.lease_expires_at.is_none());
@@ -184,7 +121,7 @@ async fn claim_takes_the_oldest_runnable_job_and_sets_the_lease() {
     let env = env().await;
     let alice = env.user("alice").await;
     let repo = PgJobRepository::new(env.pool.clone());
-    assert_eq!(repo.claim("w1", LEASE).await.unwrap(), None);
+    assert_eq!(run(&repo, "w1").await, None);
     let older = created(&repo, new_job(alice, "older", None)).await;
     let newer = created(&repo, new_job(alice, "newer", None)).await;
     env.exec(&format!(
@@ -193,7 +130,7 @@ async fn claim_takes_the_oldest_runnable_job_and_sets_the_lease() {
     ))
     .await;
 
-    let got = repo.claim("w1", LEASE).await.unwrap().unwrap();
+    let got = run(&repo, "w1").await.unwrap();
     assert_eq!(got.id, older.id);
     assert_eq!(
         got.status,
@@ -212,9 +149,9 @@ async fn claim_takes_the_oldest_runnable_job_and_sets_the_lease() {
     );
 
     // The claimed (still pending) job has a live lease: the next claim takes the other one.
-    let second = repo.claim("w2", LEASE).await.unwrap().unwrap();
+    let second = run(&repo, "w2").await.unwrap();
     assert_eq!(second.id, newer.id);
-    assert_eq!(repo.claim("w3", LEASE).await.unwrap(), None);
+    assert_eq!(run(&repo, "w3").await, None);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -237,7 +174,7 @@ async fn concurrent_claimers_never_share_a_job() {
                 let mut mine = Vec::new();
                 // Bounded, so a claim that hands out leased jobs again fails instead of looping.
                 while mine.len() <= 12 {
-                    let Some(job) = repo.claim(&format!("w{w}"), LEASE).await.unwrap() else {
+                    let Some(job) = run(&repo, &format!("w{w}")).await else {
                         break;
                     };
                     assert_eq!(job.lease_owner.as_deref(), Some(format!("w{w}").as_str()));
@@ -261,8 +198,8 @@ async fn concurrent_claimers_never_share_a_job() {
 
     // Two claimers racing for a single job: exactly one wins.
     let single = created(&repo, new_job(alice, "single", None)).await;
-    let (a, b) = tokio::join!(repo.claim("x", LEASE), repo.claim("y", LEASE));
-    let winners: Vec<_> = [a.unwrap(), b.unwrap()].into_iter().flatten().collect();
+    let (a, b) = tokio::join!(run(&repo, "x"), run(&repo, "y"));
+    let winners: Vec<_> = [a, b].into_iter().flatten().collect();
     assert_eq!(winners.len(), 1);
     assert_eq!(winners[0].id, single.id);
 }
@@ -273,25 +210,26 @@ async fn expired_leases_are_taken_over_and_the_old_worker_loses() {
     let alice = env.user("alice").await;
     let repo = PgJobRepository::new(env.pool.clone());
     let job = created(&repo, new_job(alice, "takeover", None)).await;
-    let first = repo.claim("w1", LEASE).await.unwrap().unwrap();
+    let first = run(&repo, "w1").await.unwrap();
     assert_eq!(
         repo.checkpoint(
             job.id,
             "w1",
             JobStatus::Executing,
             40,
-            &json!({"plan": {"output": 1}}),
-            &usage(5)
+            &planned(),
+            &usage(5),
+            &[],
         )
         .await
         .unwrap(),
         Lease::Held
     );
     // Live lease: not claimable.
-    assert_eq!(repo.claim("w2", LEASE).await.unwrap(), None);
+    assert_eq!(run(&repo, "w2").await, None);
 
     expire_lease(&env, job.id).await;
-    let taken = repo.claim("w2", LEASE).await.unwrap().unwrap();
+    let taken = run(&repo, "w2").await.unwrap();
     assert_eq!(taken.id, job.id);
     assert_eq!(taken.attempts, 2);
     assert_eq!(taken.lease_owner.as_deref(), Some("w2"));
@@ -299,7 +237,7 @@ async fn expired_leases_are_taken_over_and_the_old_worker_loses() {
     assert_eq!(taken.progress, 40);
     assert_eq!(
         taken.state,
-        json!({"plan": {"output": 1}}),
+        planned(),
         "the checkpoint survives the takeover"
     );
     assert_eq!(taken.token_usage, usage(5));
@@ -315,17 +253,23 @@ async fn expired_leases_are_taken_over_and_the_old_worker_loses() {
             "w1",
             JobStatus::Validating,
             70,
-            &json!({}),
-            &usage(9)
+            &JobState::default(),
+            &usage(9),
+            &[],
         )
         .await
         .unwrap(),
         Lease::Lost
     );
     assert_eq!(
-        repo.fail(job.id, "w1", "6003", "late", &usage(9))
-            .await
-            .unwrap(),
+        repo.fail(
+            job.id,
+            "w1",
+            &JobFailure::new(FailureCode::AiProvider, "late"),
+            &usage(9)
+        )
+        .await
+        .unwrap(),
         None
     );
     let still = repo.get(viewer(alice), job.id).await.unwrap().unwrap();
@@ -341,12 +285,7 @@ async fn final_jobs_are_never_claimed() {
     let repo = PgJobRepository::new(env.pool.clone());
     let cancelled = created(&repo, new_job(alice, "cancelled", None)).await;
     repo.cancel(viewer(alice), cancelled.id).await.unwrap();
-    let failed = created(&repo, new_job(alice, "failed", None)).await;
-    repo.claim("w1", LEASE).await.unwrap().unwrap();
-    repo.fail(failed.id, "w1", "6000", "bad plan", &usage(2))
-        .await
-        .unwrap()
-        .unwrap();
+    let failed = failed_job(&repo, alice, "failed", FailureCode::PlanFailed).await;
     // Even with an expired lease and leftover lease fields, final rows stay put.
     env.exec(&format!(
         "UPDATE generation_jobs SET lease_owner = 'w0', lease_expires_at = now() - interval '1 hour' \
@@ -358,7 +297,7 @@ async fn final_jobs_are_never_claimed() {
         "INSERT INTO generation_jobs (user_id, request, status) VALUES ('{alice}', '{{}}', 'completed')"
     ))
     .await;
-    assert_eq!(repo.claim("w2", LEASE).await.unwrap(), None);
+    assert_eq!(run(&repo, "w2").await, None);
 }
 
 #[tokio::test]
@@ -368,15 +307,25 @@ async fn renew_extends_and_checkpoint_records_without_touching_the_lease() {
     let repo = PgJobRepository::new(env.pool.clone());
     let job = created(&repo, new_job(alice, "steps", None)).await;
     let claimed = repo
-        .claim("w1", Duration::from_secs(5))
+        .claim("w1", Duration::from_secs(5), MAX_ATTEMPTS)
         .await
-        .unwrap()
         .unwrap();
-    let state = json!({"plan": {"output": {"modules": ["a"]}, "reasoning": "because"}});
+    let Some(Claim::Run(claimed)) = claimed else {
+        panic!("{claimed:?}")
+    };
+    let state = planned();
     assert_eq!(
-        repo.checkpoint(job.id, "w1", JobStatus::Planning, 10, &state, &usage(7))
-            .await
-            .unwrap(),
+        repo.checkpoint(
+            job.id,
+            "w1",
+            JobStatus::Planning,
+            10,
+            &state,
+            &usage(7),
+            &[]
+        )
+        .await
+        .unwrap(),
         Lease::Held
     );
     let after = repo.get(viewer(alice), job.id).await.unwrap().unwrap();
@@ -403,7 +352,15 @@ async fn renew_extends_and_checkpoint_records_without_touching_the_lease() {
 
     // Final statuses are reached only through complete / fail / cancel.
     assert!(repo
-        .checkpoint(job.id, "w1", JobStatus::Completed, 100, &state, &usage(7))
+        .checkpoint(
+            job.id,
+            "w1",
+            JobStatus::Completed,
+            100,
+            &state,
+            &usage(7),
+            &[]
+        )
         .await
         .is_err());
     assert_eq!(
@@ -427,9 +384,17 @@ async fn renew_extends_and_checkpoint_records_without_touching_the_lease() {
     repo.cancel(viewer(alice), job.id).await.unwrap();
     assert_eq!(repo.renew(job.id, "w1", LEASE).await.unwrap(), Lease::Lost);
     assert_eq!(
-        repo.checkpoint(job.id, "w1", JobStatus::Executing, 40, &state, &usage(8))
-            .await
-            .unwrap(),
+        repo.checkpoint(
+            job.id,
+            "w1",
+            JobStatus::Executing,
+            40,
+            &state,
+            &usage(8),
+            &[]
+        )
+        .await
+        .unwrap(),
         Lease::Lost
     );
     let cancelled = repo.get(viewer(alice), job.id).await.unwrap().unwrap();
@@ -445,29 +410,32 @@ async fn events_are_ordered_and_paged_by_id() {
     let a = created(&repo, new_job(alice, "a", None)).await;
     let b = created(&repo, new_job(alice, "b", None)).await;
     let e1 = repo
-        .append_event(a.id, "progress", &json!({"progress": 10}))
+        .append_events(a.id, &[JobEventData::status(JobStatus::Planning, 10)])
         .await
         .unwrap();
     let other = repo
-        .append_event(b.id, "progress", &json!({"progress": 1}))
+        .append_events(b.id, &[JobEventData::status(JobStatus::Planning, 1)])
         .await
         .unwrap();
     let e2 = repo
-        .append_event(a.id, "agent", &json!({"agent": "plan"}))
+        .append_events(a.id, &[agent_event(Step::Plan, AgentRun::Running)])
         .await
         .unwrap();
     let e3 = repo
-        .append_event(a.id, "file", &json!({"path": "x"}))
+        .append_events(a.id, &[file_event("pages/index.vue")])
         .await
         .unwrap();
     assert!(e1 < other && other < e2 && e2 < e3);
 
     let all = repo.events_after(a.id, 0, 100).await.unwrap();
     assert_eq!(all.iter().map(|e| e.id).collect::<Vec<_>>(), [e1, e2, e3]);
-    assert_eq!(all[0].kind, "progress");
-    assert_eq!(all[0].data, json!({"progress": 10}));
+    assert_eq!(
+        all.iter().map(|e| e.kind).collect::<Vec<_>>(),
+        [EventKind::Progress, EventKind::Agent, EventKind::File]
+    );
+    assert_eq!(all[0].data, json!({"status": "planning", "progress": 10}));
     assert_eq!(all[0].job_id, a.id);
-    assert_eq!(all[2].kind, "file");
+    assert_eq!(all[2].data, file_event("pages/index.vue").to_value());
     let rest = repo.events_after(a.id, e1, 100).await.unwrap();
     assert_eq!(rest.iter().map(|e| e.id).collect::<Vec<_>>(), [e2, e3]);
     let one = repo.events_after(a.id, e1, 1).await.unwrap();
@@ -475,244 +443,15 @@ async fn events_are_ordered_and_paged_by_id() {
     assert!(repo.events_after(a.id, e3, 100).await.unwrap().is_empty());
     assert!(repo.events_after(a.id, 0, 0).await.unwrap().is_empty());
 
-    // Unknown kinds and unknown jobs are refused.
-    assert!(repo.append_event(a.id, "bogus", &json!({})).await.is_err());
+    // Unknown jobs are refused.
     assert!(repo
-        .append_event(Uuid::new_v4(), "progress", &json!({}))
+        .append_events(
+            Uuid::new_v4(),
+            &[JobEventData::status(JobStatus::Planning, 1)]
+        )
         .await
         .is_err());
     assert_eq!(repo.events_after(a.id, 0, 100).await.unwrap().len(), 3);
-}
-
-#[tokio::test]
-async fn complete_creates_a_spec_and_finishes_the_job_atomically() {
-    let env = env().await;
-    let alice = env.user("alice").await;
-    let repo = PgJobRepository::new(env.pool.clone());
-    let specs = PgAppSpecRepository::new(env.pool.clone());
-    let job = created(&repo, new_job(alice, "new app", None)).await;
-    repo.claim("w1", LEASE).await.unwrap().unwrap();
-    repo.checkpoint(
-        job.id,
-        "w1",
-        JobStatus::Generating,
-        90,
-        &json!({"validate": {}}),
-        &usage(50),
-    )
-    .await
-    .unwrap();
-    let before = repo.events_after(job.id, 0, 100).await.unwrap().len();
-
-    // Another worker cannot complete it.
-    assert_eq!(
-        repo.complete(job.id, "intruder", result_for(alice, None, "nope"))
-            .await
-            .unwrap(),
-        CompleteOutcome::NotHeld
-    );
-    assert_eq!(spec_count(&env).await, 0);
-
-    let CompleteOutcome::Completed {
-        app_spec_id: spec_id,
-        version: number,
-    } = repo
-        .complete(job.id, "w1", result_for(alice, None, "generated"))
-        .await
-        .unwrap()
-    else {
-        panic!("the lease holder completes the job")
-    };
-    assert_eq!(number, 1);
-    let done = repo.get(viewer(alice), job.id).await.unwrap().unwrap();
-    assert_eq!(done.status, JobStatus::Completed);
-    assert_eq!(done.progress, 100);
-    assert_eq!(done.app_spec_id, Some(spec_id));
-    assert_eq!(done.version_number, Some(1));
-    assert_eq!(done.token_usage, usage(100));
-    assert_eq!(
-        done.result,
-        Some(json!({"qualityScore": 88, "ruleScore": 90}))
-    );
-    assert!(done.finished_at.is_some());
-    assert_eq!(done.lease_owner, None);
-    assert_eq!(done.lease_expires_at, None);
-    assert_eq!(done.state, json!({"validate": {}}));
-
-    let spec = specs.get(viewer(alice), spec_id).await.unwrap().unwrap();
-    assert_eq!(spec.owner, alice);
-    assert_eq!(spec.version, 1);
-    assert_eq!(spec.content, spec_json("generated"));
-    assert_eq!(spec.status, SpecStatus::Validated);
-    assert_eq!(spec.quality_score, Some(88));
-    let v1 = specs
-        .version(viewer(alice), spec_id, 1)
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
-    assert_eq!(v1.change_type, ChangeType::AiGeneration);
-
-    let events = repo.events_after(job.id, 0, 100).await.unwrap();
-    assert_eq!(events.len(), before + 1);
-    let last = events.last().unwrap();
-    assert_eq!(last.kind, "complete");
-    assert_eq!(
-        last.data,
-        json!({
-            "appSpecId": spec_id,
-            "versionNumber": 1,
-            "qualityScore": 88,
-            "tokenUsage": serde_json::to_value(usage(100)).unwrap(),
-        })
-    );
-
-    // Completing again (a duplicate delivery) writes nothing.
-    assert_eq!(
-        repo.complete(job.id, "w1", result_for(alice, None, "twice"))
-            .await
-            .unwrap(),
-        CompleteOutcome::NotHeld
-    );
-    assert_eq!(spec_count(&env).await, 1);
-    assert_eq!(
-        repo.events_after(job.id, 0, 100).await.unwrap().len(),
-        before + 1
-    );
-}
-
-#[tokio::test]
-async fn complete_appends_to_the_target_spec() {
-    let env = env().await;
-    let alice = env.user("alice").await;
-    let repo = PgJobRepository::new(env.pool.clone());
-    let specs = PgAppSpecRepository::new(env.pool.clone());
-    let (spec, _) = specs
-        .create(TenantId::default(), new_version(alice, "original"))
-        .await
-        .unwrap();
-    specs
-        .append_version(viewer(alice), spec.id, None, new_version(alice, "edited"))
-        .await
-        .unwrap();
-    let mut req = new_job(alice, "regenerate", None);
-    req.request.app_spec_id = Some(spec.id);
-    let job = created(&repo, req).await;
-    repo.claim("w1", LEASE).await.unwrap().unwrap();
-    let got = repo
-        .complete(
-            job.id,
-            "w1",
-            result_for(alice, Some(spec.id), "regenerated"),
-        )
-        .await
-        .unwrap();
-    assert_eq!(
-        got,
-        CompleteOutcome::Completed {
-            app_spec_id: spec.id,
-            version: 3
-        }
-    );
-    let now = specs.get(viewer(alice), spec.id).await.unwrap().unwrap();
-    assert_eq!(now.version, 3);
-    assert_eq!(now.content, spec_json("regenerated"));
-    assert_eq!(spec_count(&env).await, 1);
-    let done = repo.get(viewer(alice), job.id).await.unwrap().unwrap();
-    assert_eq!(
-        (done.app_spec_id, done.version_number),
-        (Some(spec.id), Some(3))
-    );
-}
-
-#[tokio::test]
-async fn complete_with_a_vanished_target_fails_the_job_with_3000() {
-    let env = env().await;
-    let alice = env.user("alice").await;
-    let bob = env.user("bob").await;
-    let repo = PgJobRepository::new(env.pool.clone());
-    let specs = PgAppSpecRepository::new(env.pool.clone());
-    let (gone, _) = specs
-        .create(TenantId::default(), new_version(alice, "gone"))
-        .await
-        .unwrap();
-    let (bobs, _) = specs
-        .create(TenantId::default(), new_version(bob, "bobs"))
-        .await
-        .unwrap();
-    specs.delete(viewer(alice), gone.id).await.unwrap();
-
-    for target in [gone.id, bobs.id] {
-        let job = created(&repo, new_job(alice, &format!("regen {target}"), None)).await;
-        repo.claim("w1", LEASE).await.unwrap().unwrap();
-        assert_eq!(
-            repo.complete(job.id, "w1", result_for(alice, Some(target), "x"))
-                .await
-                .unwrap(),
-            CompleteOutcome::Failed(JobFailure::new("3000", "app spec not found"))
-        );
-        let failed = repo.get(viewer(alice), job.id).await.unwrap().unwrap();
-        assert_eq!(failed.status, JobStatus::Failed);
-        assert_eq!(failed.error_code.as_deref(), Some("3000"));
-        assert!(failed.finished_at.is_some());
-        assert_eq!(failed.app_spec_id, None);
-        let last = repo
-            .events_after(job.id, 0, 100)
-            .await
-            .unwrap()
-            .pop()
-            .unwrap();
-        assert_eq!(last.kind, "error");
-        assert_eq!(last.data["code"], "3000");
-    }
-    // Bob's spec was not touched through Alice's job.
-    let b = specs.get(viewer(bob), bobs.id).await.unwrap().unwrap();
-    assert_eq!(b.version, 1);
-    assert_eq!(spec_count(&env).await, 1);
-}
-
-#[tokio::test]
-async fn complete_after_takeover_or_cancel_writes_nothing() {
-    let env = env().await;
-    let alice = env.user("alice").await;
-    let repo = PgJobRepository::new(env.pool.clone());
-    let job = created(&repo, new_job(alice, "lost", None)).await;
-    repo.claim("w1", LEASE).await.unwrap().unwrap();
-    expire_lease(&env, job.id).await;
-    repo.claim("w2", LEASE).await.unwrap().unwrap();
-    let events = repo.events_after(job.id, 0, 100).await.unwrap().len();
-    assert_eq!(
-        repo.complete(job.id, "w1", result_for(alice, None, "stale"))
-            .await
-            .unwrap(),
-        CompleteOutcome::NotHeld
-    );
-    assert_eq!(spec_count(&env).await, 0);
-    assert_eq!(
-        repo.events_after(job.id, 0, 100).await.unwrap().len(),
-        events
-    );
-    assert_eq!(
-        repo.get(viewer(alice), job.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .status,
-        JobStatus::Pending
-    );
-
-    // The owner cancels while w2 runs: w2's completion is dropped.
-    repo.cancel(viewer(alice), job.id).await.unwrap();
-    assert_eq!(
-        repo.complete(job.id, "w2", result_for(alice, None, "too late"))
-            .await
-            .unwrap(),
-        CompleteOutcome::NotHeld
-    );
-    assert_eq!(spec_count(&env).await, 0);
-    let job = repo.get(viewer(alice), job.id).await.unwrap().unwrap();
-    assert_eq!(job.status, JobStatus::Cancelled);
-    assert_eq!(job.app_spec_id, None);
 }
 
 #[tokio::test]
@@ -721,21 +460,27 @@ async fn fail_transitions_once_and_logs_the_error() {
     let alice = env.user("alice").await;
     let repo = PgJobRepository::new(env.pool.clone());
     let job = created(&repo, new_job(alice, "failing", None)).await;
-    repo.claim("w1", LEASE).await.unwrap().unwrap();
+    run(&repo, "w1").await.unwrap();
     repo.checkpoint(
         job.id,
         "w1",
         JobStatus::Executing,
         40,
-        &json!({"plan": {}}),
+        &planned(),
         &usage(3),
+        &[],
     )
     .await
     .unwrap();
     assert_eq!(
-        repo.fail(job.id, "w2", "6001", "nope", &usage(4))
-            .await
-            .unwrap(),
+        repo.fail(
+            job.id,
+            "w2",
+            &JobFailure::new(FailureCode::ExecuteFailed, "nope"),
+            &usage(4)
+        )
+        .await
+        .unwrap(),
         None
     );
 
@@ -743,15 +488,17 @@ async fn fail_transitions_once_and_logs_the_error() {
         .fail(
             job.id,
             "w1",
-            "6001",
-            "execute agent returned an unusable answer",
+            &JobFailure::new(
+                FailureCode::ExecuteFailed,
+                "execute agent returned an unusable answer",
+            ),
             &usage(4),
         )
         .await
         .unwrap()
         .unwrap();
     assert_eq!(failed.status, JobStatus::Failed);
-    assert_eq!(failed.error_code.as_deref(), Some("6001"));
+    assert_eq!(failed.error_code, Some(FailureCode::ExecuteFailed));
     assert_eq!(
         failed.error_message.as_deref(),
         Some("execute agent returned an unusable answer")
@@ -764,16 +511,21 @@ async fn fail_transitions_once_and_logs_the_error() {
 
     let events = repo.events_after(job.id, 0, 100).await.unwrap();
     assert_eq!(events.len(), 1);
-    assert_eq!(events[0].kind, "error");
+    assert_eq!(events[0].kind, EventKind::Error);
     assert_eq!(
         events[0].data,
         json!({"code": "6001", "message": "execute agent returned an unusable answer"})
     );
     // A second failure (e.g. a retry of the same call) does not transition again.
     assert_eq!(
-        repo.fail(job.id, "w1", "6001", "again", &usage(5))
-            .await
-            .unwrap(),
+        repo.fail(
+            job.id,
+            "w1",
+            &JobFailure::new(FailureCode::ExecuteFailed, "again"),
+            &usage(5)
+        )
+        .await
+        .unwrap(),
         None
     );
     assert_eq!(repo.events_after(job.id, 0, 100).await.unwrap().len(), 1);
@@ -821,7 +573,7 @@ async fn cancel_is_scoped_and_happens_once() {
     );
     let events = repo.events_after(job.id, 0, 100).await.unwrap();
     assert_eq!(events.len(), 1);
-    assert_eq!(events[0].kind, "error");
+    assert_eq!(events[0].kind, EventKind::Error);
     assert_eq!(
         events[0].data,
         json!({"code": "cancelled", "message": "cancelled by user"})
@@ -835,7 +587,7 @@ async fn cancel_is_scoped_and_happens_once() {
 
     // An admin of the tenant may cancel anyone's running job.
     let running = created(&repo, new_job(alice, "running", None)).await;
-    repo.claim("w1", LEASE).await.unwrap().unwrap();
+    run(&repo, "w1").await.unwrap();
     match repo.cancel(admin(boss), running.id).await.unwrap() {
         CancelOutcome::Cancelled(j) => assert_eq!(j.user_id, alice),
         other => panic!("{other:?}"),
@@ -845,9 +597,14 @@ async fn cancel_is_scoped_and_happens_once() {
         Lease::Lost
     );
     assert_eq!(
-        repo.fail(running.id, "w1", "6003", "x", &usage(1))
-            .await
-            .unwrap(),
+        repo.fail(
+            running.id,
+            "w1",
+            &JobFailure::new(FailureCode::AiProvider, "x"),
+            &usage(1)
+        )
+        .await
+        .unwrap(),
         None
     );
 }
@@ -974,7 +731,7 @@ async fn listeners_hear_new_jobs_and_events_from_any_connection() {
     let watch = wakeups.watch(job.id);
     let unrelated = wakeups.watch(other.id);
     assert_eq!(wakeups.watching(), 2);
-    repo.append_event(job.id, "progress", &json!({"progress": 10}))
+    repo.append_events(job.id, &[JobEventData::status(JobStatus::Planning, 10)])
         .await
         .unwrap();
     tokio::time::timeout(std::time::Duration::from_secs(20), watch.changed())
@@ -988,7 +745,7 @@ async fn listeners_hear_new_jobs_and_events_from_any_connection() {
             .is_err(),
         "an unrelated job's event woke a watcher"
     );
-    repo.append_event(other.id, "progress", &json!({"progress": 10}))
+    repo.append_events(other.id, &[JobEventData::status(JobStatus::Planning, 10)])
         .await
         .unwrap();
     tokio::time::timeout(std::time::Duration::from_secs(20), unrelated.changed())
@@ -1028,17 +785,14 @@ async fn release_hands_a_held_job_to_the_next_claim_at_once() {
     let alice = env.user("alice").await;
     let repo = PgJobRepository::new(env.pool.clone());
     let job = created(&repo, new_job(alice, "handover", None)).await;
-    repo.claim("w1", LEASE).await.unwrap().unwrap();
-    assert!(
-        repo.claim("w2", LEASE).await.unwrap().is_none(),
-        "lease is live"
-    );
+    run(&repo, "w1").await.unwrap();
+    assert!(run(&repo, "w2").await.is_none(), "lease is live");
     assert!(
         !repo.release(job.id, "w2").await.unwrap(),
         "only the holder releases"
     );
     assert!(repo.release(job.id, "w1").await.unwrap());
-    let taken = repo.claim("w2", LEASE).await.unwrap().unwrap();
+    let taken = run(&repo, "w2").await.unwrap();
     assert_eq!((taken.id, taken.attempts), (job.id, 2));
     // the old holder can no longer write
     assert_eq!(repo.renew(job.id, "w1", LEASE).await.unwrap(), Lease::Lost);
@@ -1050,15 +804,10 @@ async fn purge_events_removes_only_old_finished_jobs_events() {
     let env = env().await;
     let alice = env.user("alice").await;
     let repo = PgJobRepository::new(env.pool.clone());
-    let done = created(&repo, new_job(alice, "done", None)).await;
-    repo.claim("w1", LEASE).await.unwrap().unwrap();
-    repo.fail(done.id, "w1", "6003", "gone", &usage(1))
-        .await
-        .unwrap()
-        .unwrap();
+    let done = failed_job(&repo, alice, "done", FailureCode::AiProvider).await;
     let running = created(&repo, new_job(alice, "running", None)).await;
-    repo.claim("w2", LEASE).await.unwrap().unwrap();
-    repo.append_event(running.id, "progress", &json!({"progress": 10}))
+    run(&repo, "w2").await.unwrap();
+    repo.append_events(running.id, &[JobEventData::status(JobStatus::Planning, 10)])
         .await
         .unwrap();
     assert!(!repo.events_after(done.id, 0, 100).await.unwrap().is_empty());
@@ -1076,8 +825,357 @@ async fn purge_events_removes_only_old_finished_jobs_events() {
     );
     let kept = repo.get(viewer(alice), done.id).await.unwrap().unwrap();
     assert_eq!(
-        kept.error_code.as_deref(),
-        Some("6003"),
+        kept.error_code,
+        Some(FailureCode::AiProvider),
         "the job row stays"
     );
+}
+
+/// A job state after the plan step.
+fn planned() -> JobState {
+    JobState {
+        plan: Some(agent_checkpoint(json!({"modules": ["a"]}), 4)),
+        ..JobState::default()
+    }
+}
+
+fn agent_event(agent: Step, state: AgentRun) -> JobEventData {
+    JobEventData::Agent {
+        agent,
+        state,
+        reasoning: Some("因为这样".to_owned()),
+        usage: Some(usage(3)),
+    }
+}
+
+fn file_event(path: &str) -> JobEventData {
+    JobEventData::File {
+        path: path.to_owned(),
+        size: 321,
+        group: path.split('/').next().unwrap_or("root").to_owned(),
+    }
+}
+
+/// Claims the next job as `worker` with a limit of `max`, then lets its lease expire.
+async fn attempt(env: &Env, repo: &PgJobRepository, worker: &str, max: i32) -> Claim {
+    let claim = repo.claim(worker, LEASE, max).await.unwrap().unwrap();
+    let id = match &claim {
+        Claim::Run(j) | Claim::GaveUp(j) => j.id,
+    };
+    expire_lease(env, id).await;
+    claim
+}
+
+#[tokio::test]
+async fn claim_at_max_attempts_fails_the_job_for_good() {
+    let env = env().await;
+    let alice = env.user("alice").await;
+    let repo = PgJobRepository::new(env.pool.clone());
+    let doomed = created(&repo, new_job(alice, "doomed", None)).await;
+    let younger = created(&repo, new_job(alice, "younger", None)).await;
+    env.exec(&format!(
+        "UPDATE generation_jobs SET created_at = now() - interval '1 hour' WHERE id = '{}'",
+        doomed.id
+    ))
+    .await;
+
+    // Below the limit: handed out again, one more attempt each time.
+    for n in 1..=2 {
+        match attempt(&env, &repo, &format!("w{n}"), 2).await {
+            Claim::Run(j) => {
+                assert_eq!((j.id, j.attempts), (doomed.id, n));
+                assert_eq!(j.lease_owner, Some(format!("w{n}")));
+            }
+            other => panic!("attempt {n}: {other:?}"),
+        }
+    }
+    assert_eq!(repo.events_after(doomed.id, 0, 100).await.unwrap(), []);
+
+    // At the limit: failed for good in the claim itself.
+    let Claim::GaveUp(gave_up) = repo.claim("w3", LEASE, 2).await.unwrap().unwrap() else {
+        panic!("the third claim must give up")
+    };
+    assert_eq!(gave_up.id, doomed.id);
+    assert_eq!(gave_up.status, JobStatus::Failed);
+    assert_eq!(gave_up.error_code, Some(FailureCode::System));
+    assert_eq!(
+        gave_up.error_message.as_deref(),
+        Some("gave up after 2 attempts")
+    );
+    assert_eq!(gave_up.attempts, 2, "giving up is not an attempt");
+    assert_eq!(
+        (gave_up.lease_owner, gave_up.lease_expires_at),
+        (None, None)
+    );
+    assert!(gave_up.finished_at.is_some());
+    assert_eq!(
+        gave_up.quota_reservation.as_deref(),
+        Some("res-doomed"),
+        "the caller settles the reservation"
+    );
+    let stored = repo.get(viewer(alice), doomed.id).await.unwrap().unwrap();
+    assert_eq!(stored.status, JobStatus::Failed);
+    assert_eq!(stored.lease_owner, None);
+    let events = repo.events_after(doomed.id, 0, 100).await.unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].kind, EventKind::Error);
+    assert_eq!(
+        events[0].data,
+        json!({"code": "1000", "message": "gave up after 2 attempts"})
+    );
+
+    // The failed job is never handed out again; the next claim takes the younger job.
+    let next = run(&repo, "w4").await.unwrap();
+    assert_eq!((next.id, next.attempts), (younger.id, 1));
+    assert_eq!(run(&repo, "w5").await, None);
+}
+
+#[tokio::test]
+async fn a_failing_error_event_keeps_the_job_claimable() {
+    // The give-up and its `error` event are one transaction: when the event cannot be written,
+    // the job is not failed either.
+    let env = env().await;
+    let alice = env.user("alice").await;
+    let repo = PgJobRepository::new(env.pool.clone());
+    let job = created(&repo, new_job(alice, "stuck", None)).await;
+    attempt(&env, &repo, "w1", 1).await;
+    refuse_events(&env, "error").await;
+    assert!(repo.claim("w2", LEASE, 1).await.is_err());
+    let still = repo.get(viewer(alice), job.id).await.unwrap().unwrap();
+    assert_eq!(still.status, JobStatus::Pending);
+    assert_eq!(still.error_code, None);
+    allow_events(&env).await;
+    assert!(matches!(
+        repo.claim("w2", LEASE, 1).await.unwrap(),
+        Some(Claim::GaveUp(j)) if j.id == job.id
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_claimers_give_a_job_up_once() {
+    let env = env().await;
+    let alice = env.user("alice").await;
+    let repo = Arc::new(PgJobRepository::new(env.pool.clone()));
+    for round in 0..5 {
+        let job = created(&repo, new_job(alice, &format!("limit {round}"), None)).await;
+        attempt(&env, &repo, "w0", 1).await;
+        let claims: Vec<_> = (0..3)
+            .map(|w| {
+                let repo = repo.clone();
+                tokio::spawn(async move { repo.claim(&format!("w{w}"), LEASE, 1).await.unwrap() })
+            })
+            .collect();
+        let mut got = Vec::new();
+        for c in claims {
+            got.extend(c.await.unwrap());
+        }
+        assert!(
+            matches!(got.as_slice(), [Claim::GaveUp(j)] if j.id == job.id),
+            "{got:?}"
+        );
+        let errors = repo.events_after(job.id, 0, 100).await.unwrap();
+        assert_eq!(errors.len(), 1, "one error event, however many claimers");
+    }
+}
+
+/// Makes inserting events of `kind` fail (as a full disk or a lost connection would).
+async fn refuse_events(env: &Env, kind: &str) {
+    env.exec(&format!(
+        "CREATE FUNCTION refuse_event() RETURNS trigger LANGUAGE plpgsql AS $$ \
+         BEGIN RAISE EXCEPTION 'event refused'; END $$; \
+         CREATE TRIGGER refuse_event BEFORE INSERT ON generation_job_events \
+         FOR EACH ROW WHEN (NEW.kind = '{kind}') EXECUTE FUNCTION refuse_event();"
+    ))
+    .await;
+}
+
+async fn allow_events(env: &Env) {
+    env.exec("DROP TRIGGER refuse_event ON generation_job_events; DROP FUNCTION refuse_event();")
+        .await;
+}
+
+#[tokio::test]
+async fn checkpoint_appends_its_events_in_the_same_transaction() {
+    let env = env().await;
+    let alice = env.user("alice").await;
+    let repo = PgJobRepository::new(env.pool.clone());
+    let job = created(&repo, new_job(alice, "with events", None)).await;
+    run(&repo, "w1").await.unwrap();
+    let events = [
+        agent_event(Step::Plan, AgentRun::Completed),
+        JobEventData::status(JobStatus::Executing, 40),
+        agent_event(Step::Execute, AgentRun::Running),
+    ];
+    assert_eq!(
+        repo.checkpoint(
+            job.id,
+            "w1",
+            JobStatus::Executing,
+            40,
+            &planned(),
+            &usage(4),
+            &events
+        )
+        .await
+        .unwrap(),
+        Lease::Held
+    );
+    let stored = repo.events_after(job.id, 0, 100).await.unwrap();
+    assert_eq!(
+        stored.iter().map(|e| e.kind).collect::<Vec<_>>(),
+        [EventKind::Agent, EventKind::Progress, EventKind::Agent]
+    );
+    assert_eq!(
+        stored.iter().map(|e| e.data.clone()).collect::<Vec<_>>(),
+        events
+            .iter()
+            .map(JobEventData::to_value)
+            .collect::<Vec<_>>()
+    );
+    assert!(stored.windows(2).all(|w| w[0].id < w[1].id));
+    assert_eq!(
+        stored[1].data,
+        json!({"status": "executing", "progress": 40})
+    );
+
+    // An event that cannot be written undoes the checkpoint too.
+    refuse_events(&env, "file").await;
+    let validated = JobState {
+        execute: Some(agent_checkpoint(json!({"appName": "Quiz"}), 6)),
+        ..planned()
+    };
+    assert!(repo
+        .checkpoint(
+            job.id,
+            "w1",
+            JobStatus::Validating,
+            70,
+            &validated,
+            &usage(6),
+            &[
+                JobEventData::status(JobStatus::Validating, 70),
+                file_event("x.vue")
+            ]
+        )
+        .await
+        .is_err());
+    let kept = repo.get(viewer(alice), job.id).await.unwrap().unwrap();
+    assert_eq!(
+        (kept.status, kept.progress, kept.state, kept.token_usage),
+        (JobStatus::Executing, 40, planned(), usage(4))
+    );
+    assert_eq!(repo.events_after(job.id, 0, 100).await.unwrap().len(), 3);
+    allow_events(&env).await;
+
+    // A lost lease writes neither the checkpoint nor its events.
+    expire_lease(&env, job.id).await;
+    run(&repo, "w2").await.unwrap();
+    assert_eq!(
+        repo.checkpoint(
+            job.id,
+            "w1",
+            JobStatus::Validating,
+            70,
+            &validated,
+            &usage(6),
+            &[JobEventData::status(JobStatus::Validating, 70)]
+        )
+        .await
+        .unwrap(),
+        Lease::Lost
+    );
+    assert_eq!(repo.events_after(job.id, 0, 100).await.unwrap().len(), 3);
+    assert_eq!(
+        repo.get(viewer(alice), job.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .state,
+        planned()
+    );
+}
+
+#[tokio::test]
+async fn append_events_writes_a_batch_in_order_and_returns_the_last_id() {
+    let env = env().await;
+    let alice = env.user("alice").await;
+    let repo = PgJobRepository::new(env.pool.clone());
+    let job = created(&repo, new_job(alice, "batch", None)).await;
+    let first = repo
+        .append_events(job.id, &[JobEventData::status(JobStatus::Generating, 90)])
+        .await
+        .unwrap();
+    let batch: Vec<JobEventData> = ["App.vue", "pages/index.vue", "pages/quiz.vue", "main.js"]
+        .into_iter()
+        .map(file_event)
+        .collect();
+    let last = repo.append_events(job.id, &batch).await.unwrap();
+    let stored = repo.events_after(job.id, first, 100).await.unwrap();
+    assert_eq!(stored.len(), 4);
+    assert_eq!(
+        stored.last().unwrap().id,
+        last,
+        "the returned id is the last one"
+    );
+    assert!(stored.windows(2).all(|w| w[0].id < w[1].id), "{stored:?}");
+    assert!(stored.iter().all(|e| e.kind == EventKind::File));
+    assert_eq!(
+        stored
+            .iter()
+            .map(|e| e.data["path"].clone())
+            .collect::<Vec<_>>(),
+        ["App.vue", "pages/index.vue", "pages/quiz.vue", "main.js"]
+    );
+    assert_eq!(stored[1].data["group"], "pages");
+    assert_eq!(stored[0].data["size"], 321);
+    // An empty batch writes nothing.
+    assert_eq!(repo.append_events(job.id, &[]).await.unwrap(), 0);
+    assert_eq!(repo.events_after(job.id, 0, 100).await.unwrap().len(), 5);
+
+    // Every kind is read back as its typed kind, with its payload as written.
+    let done = JobEventData::Complete {
+        app_spec_id: Uuid::new_v4(),
+        version_number: 2,
+        quality_score: Some(91),
+        usage: usage(9),
+        code: None,
+    };
+    let error = JobEventData::Error {
+        code: FailureCode::UploadFailed,
+        message: "对象存储不可用".to_owned(),
+    };
+    let agent = agent_event(Step::Validate, AgentRun::Skipped);
+    let after = repo
+        .append_events(job.id, &[agent.clone(), done.clone(), error.clone()])
+        .await
+        .unwrap();
+    let tail = repo.events_after(job.id, last, 100).await.unwrap();
+    assert_eq!(tail.last().unwrap().id, after);
+    assert_eq!(
+        tail.iter()
+            .map(|e| (e.kind, e.data.clone()))
+            .collect::<Vec<_>>(),
+        [
+            (EventKind::Agent, agent.to_value()),
+            (EventKind::Complete, done.to_value()),
+            (EventKind::Error, error.to_value()),
+        ]
+    );
+    assert_eq!(tail[2].data["code"], "7000");
+}
+
+/// A job claimed by `w1` and failed with `code`.
+async fn failed_job(
+    repo: &PgJobRepository,
+    user: UserId,
+    text: &str,
+    code: FailureCode,
+) -> GenerationJob {
+    let job = created(repo, new_job(user, text, None)).await;
+    run(repo, "w1").await.unwrap();
+    let failure = JobFailure::new(code, format!("{text} failed"));
+    repo.fail(job.id, "w1", &failure, &usage(1))
+        .await
+        .unwrap()
+        .unwrap()
 }
