@@ -51,6 +51,32 @@ pub(crate) fn detect_lang(text: &str) -> Lang {
     }
 }
 
+/// The byte offset in `s` itself of the first ASCII-case-insensitive match of the lower-case
+/// ASCII `needle`. Offsets found in a lower-cased copy are not offsets of the original (`İ`
+/// lower-cases to three bytes, `K` (Kelvin) to one), so matching happens on the original.
+pub(crate) fn find_ascii_ci(s: &str, needle: &str) -> Option<usize> {
+    if needle.is_empty() {
+        return Some(0);
+    }
+    s.char_indices().map(|(i, _)| i).find(|&i| {
+        s.get(i..i + needle.len())
+            .is_some_and(|w| w.eq_ignore_ascii_case(needle))
+    })
+}
+
+/// Whether `s` starts with the lower-case ASCII `prefix`, ignoring ASCII case.
+fn starts_with_ascii_ci(s: &str, prefix: &str) -> bool {
+    s.get(..prefix.len())
+        .is_some_and(|w| w.eq_ignore_ascii_case(prefix))
+}
+
+/// Whether `s` ends with the lower-case ASCII `suffix`, ignoring ASCII case.
+fn ends_with_ascii_ci(s: &str, suffix: &str) -> bool {
+    s.len() >= suffix.len()
+        && s.get(s.len() - suffix.len()..)
+            .is_some_and(|w| w.eq_ignore_ascii_case(suffix))
+}
+
 fn boundary_at(s: &str) -> bool {
     s.chars().next().is_none_or(|c| !c.is_ascii_alphanumeric())
 }
@@ -342,9 +368,13 @@ fn strip_zh(clause: &str) -> String {
                 break;
             }
         }
-        let lower = s.to_lowercase();
         for suf in ZH_SUFFIXES {
-            if lower.ends_with(suf) && lower.len() == s.len() {
+            let matches = if suf.is_ascii() {
+                ends_with_ascii_ci(&s, suf)
+            } else {
+                s.ends_with(suf)
+            };
+            if matches {
                 s.truncate(s.len() - suf.len());
                 s = s.trim().to_string();
                 break;
@@ -414,16 +444,14 @@ fn strip_en(clause: &str) -> String {
     let mut s = clause.trim().to_string();
     loop {
         let before = s.clone();
-        let lower = s.to_lowercase();
         for p in EN_PREFIXES {
-            if lower.starts_with(p) && boundary_at(&lower[p.len()..]) {
+            if starts_with_ascii_ci(&s, p) && boundary_at(&s[p.len()..]) {
                 s = s[p.len()..].trim().to_string();
                 break;
             }
         }
-        let lower = s.to_lowercase();
         for suf in [" app", " application", " website", " web app"] {
-            if lower.ends_with(suf) {
+            if ends_with_ascii_ci(&s, suf) {
                 s.truncate(s.len() - suf.len());
                 s = s.trim().to_string();
                 break;
@@ -439,8 +467,7 @@ fn cut_en(s: &str) -> String {
     if s.split_whitespace().count() <= 5 {
         return s.to_string();
     }
-    let lower = s.to_lowercase();
-    let cut = EN_CUTS.iter().filter_map(|c| lower.find(c)).min();
+    let cut = EN_CUTS.iter().filter_map(|c| find_ascii_ci(s, c)).min();
     match cut {
         Some(i) => s[..i].trim().to_string(),
         None => s.to_string(),

@@ -727,3 +727,97 @@ fn quiz_spec_has_a_quiz_component_and_a_submit_flow() {
         json!({"minLength": 1, "maxLength": 200})
     );
 }
+
+/// Text that breaks byte offsets taken from a lower-cased copy: letters whose lower case is longer
+/// (`İ`) or shorter (`K` Kelvin, `Ω` Ohm), combining marks, RTL, emoji, NUL, every plane.
+fn nasty_text() -> impl proptest::strategy::Strategy<Value = String> {
+    use proptest::prelude::*;
+    let pieces = prop::sample::select(vec![
+        "İ",
+        "\u{212A}",
+        "\u{2126}",
+        "ẞ",
+        "ǅ",
+        "e\u{301}",
+        "\u{5d0}\u{5d1}",
+        "\u{202e}",
+        "😀",
+        "\u{0}",
+        "𝔘",
+        "",
+        " ",
+        "a",
+        "app",
+        " app",
+        " that ",
+        " with ",
+        "please ",
+        "an ",
+        "单词",
+        "小游戏",
+        "帮我做一个",
+        "应用",
+        "「",
+        "」",
+        "\"",
+        "'",
+        "quiz",
+        "vocabulary",
+        "小学",
+        "high school",
+        "\u{10FFFF}",
+        "\u{feff}",
+        "\n",
+        "\t",
+    ]);
+    prop_oneof![
+        prop::collection::vec(pieces, 0..40).prop_map(|v| v.concat()),
+        any::<String>(),
+        prop::collection::vec(any::<char>(), 0..200).prop_map(|v| v.into_iter().collect()),
+    ]
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+    /// No requirement text can panic the offline generator, and what it makes always parses,
+    /// validates and diffs (the pipeline's whole pure path) without a panic.
+    #[test]
+    fn arbitrary_unicode_never_panics_generation_validation_or_diff(text in nasty_text(), other in nasty_text()) {
+        use ingenio_app_specs::AppSpec;
+        let (plan, spec) = generate(&input(&text, None));
+        proptest::prop_assert!(plan.is_object());
+        let parsed = AppSpec::parse(&spec);
+        proptest::prop_assert!(parsed.is_ok(), "{:?}", parsed.err());
+        let _ = validate_value(&spec);
+        let (_, spec2) = generate(&input(&other, Some(AgeGroup::University)));
+        if let (Ok(a), Ok(b)) = (parsed, AppSpec::parse(&spec2)) {
+            let _ = ingenio_app_specs::diff::diff(&a, &b);
+        }
+        // the requirement itself as spec text: names, ids and paths of every shape
+        let hostile = json!({"version": text, "appName": text, "pages": [{"id": text, "name": other, "path": text,
+            "components": [{"id": other, "type": text, "props": {"text": text}, "children": []}]}],
+            "dataModels": [{"id": text, "name": other, "fields": [{"name": text, "type": other, "required": true}]}]});
+        let _ = validate_value(&hostile);
+        if let Ok(h) = AppSpec::parse(&hostile) {
+            let _ = ingenio_app_specs::diff::diff(&h, &h);
+        }
+    }
+}
+
+#[test]
+fn case_changing_letters_before_a_cut_word_do_not_break_the_app_name() {
+    // `İ` lower-cases to three bytes, `K` (Kelvin) to one: offsets found in a lower-cased copy
+    // point elsewhere (or inside a character) in the original
+    for text in [
+        "İİİİİİ lovely big vocabulary quiz app that helps pupils learn",
+        "\u{212A}\u{212A}\u{212A}\u{212A} lovely big vocabulary quiz game that helps pupils",
+        "please an İstanbul vocabulary quiz with lots of words",
+    ] {
+        let (_, spec) = generate(&input(text, None));
+        let name = s(&spec, "appName");
+        assert!(
+            !name.is_empty() && !name.to_lowercase().contains(" that "),
+            "{text:?} → {name:?}"
+        );
+    }
+}
