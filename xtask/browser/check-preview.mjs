@@ -171,8 +171,14 @@ async function checkForm(page, index, form, model, scope, report) {
   if (!report.check(scope, "has a submit button", (await submit.count()) ? "" : "no button[type=submit]")) return;
   const list = page.locator(`[data-list=${q(form.model)}]`);
   if (!report.check(scope, `has a [data-list=${q(form.model)}]`, (await list.count()) ? "" : "missing")) return;
-  const records = () => page.locator(`[data-list=${q(form.model)}] [data-record]`).count();
+  // A model may be listed in several places (with its form, and by List/Table components on other
+  // pages): each of its lists must show the new record exactly once.
+  const records = () =>
+    page.locator(`[data-list=${q(form.model)}]`).evaluateAll((lists) => lists.map((l) => l.querySelectorAll("[data-record]").length));
   const before = await records();
+  const same = (counts) => counts.length === before.length && counts.every((n, i) => n === before[i]);
+  const oneMore = (counts) => counts.length === before.length && counts.every((n, i) => n === before[i] + 1);
+  const shownCounts = (counts) => (counts.length === 1 ? String(counts[0]) : `[${counts.join(", ")}] (one count per list)`);
 
   // 1. Empty submit.
   const expected = [];
@@ -189,7 +195,7 @@ async function checkForm(page, index, form, model, scope, report) {
   const silent = expected.filter((name) => !messages[name]);
   report.check(scope, `empty submit shows a message for each required field (${expected.join(", ") || "none"})`, silent.length ? `no visible [data-error] text for ${silent.join(", ")}` : "");
   const afterEmpty = await records();
-  report.check(scope, "empty submit stores nothing", afterEmpty === before ? "" : `records went from ${before} to ${afterEmpty}`);
+  report.check(scope, "empty submit stores nothing", same(afterEmpty) ? "" : `records went from ${shownCounts(before)} to ${shownCounts(afterEmpty)}`);
 
   // 2. Valid submit.
   const values = [];
@@ -202,16 +208,16 @@ async function checkForm(page, index, form, model, scope, report) {
   }
   for (const [field, control, kind, value] of values) await fill(control, kind, field, value);
   await submit.click();
-  const afterValid = await poll(records, (n) => n > before, 3_000);
+  const afterValid = await poll(records, (counts) => !same(counts), 3_000);
   const shown = Object.entries(await errorMessages(formLoc(), names)).filter(([, m]) => m);
   const filled = values.map(([f, , , v]) => `${f.name}=${JSON.stringify(v)}`).join(", ");
-  report.check(scope, `valid submit (${filled}) adds one [data-record]`, afterValid === before + 1 ? "" : `records went from ${before} to ${afterValid}${shown.length ? `; messages: ${shown.map(([n, m]) => `${n}: ${m}`).join("; ")}` : ""}`);
+  report.check(scope, `valid submit (${filled}) adds one [data-record] to each list`, oneMore(afterValid) ? "" : `records went from ${shownCounts(before)} to ${shownCounts(afterValid)}${shown.length ? `; messages: ${shown.map(([n, m]) => `${n}: ${m}`).join("; ")}` : ""}`);
   report.check(scope, "valid submit leaves no field message", shown.length ? shown.map(([n, m]) => `${n}: ${m}`).join("; ") : "");
 
   // 3. Reload.
   await page.reload({ waitUntil: "load" });
   const afterReload = await records();
-  report.check(scope, "the record survives a reload", afterReload === before + 1 ? "" : `${afterReload} records after reload, expected ${before + 1}`);
+  report.check(scope, "the record survives a reload", oneMore(afterReload) ? "" : `${shownCounts(afterReload)} records after reload, expected ${shownCounts(before.map((n) => n + 1))}`);
 }
 
 /** Calls `probe` until `done(value)` or `ms` have passed; returns the last value. */

@@ -20,8 +20,11 @@ export function validValue(field, control = { tag: "input", type: "text" }) {
   const rules = rulesOf(field);
   const type = String(field.type || "string");
   if (Array.isArray(rules.options) && rules.options.length > 0) {
-    const first = optionValue(rules.options[0]);
-    return { value: type === "number" ? Number(first) : String(first) };
+    // The first option the field's own pattern accepts (a spec may list options its pattern refuses).
+    const re = appRegex(rules.pattern);
+    const accepted = rules.options.map(optionValue).find((o) => re === null || re.test(String(o).trim()));
+    if (accepted === undefined) return { skip: `no option matches the pattern ${JSON.stringify(rules.pattern)}` };
+    return { value: type === "number" ? Number(accepted) : String(accepted) };
   }
   switch (type) {
     case "boolean":
@@ -33,6 +36,19 @@ export function validValue(field, control = { tag: "input", type: "text" }) {
     default:
       return stringValue(rules, control);
   }
+}
+
+/** A pattern compiled as generated apps do (Unicode mode, else plain, else no check: null). */
+function appRegex(pattern) {
+  if (typeof pattern !== "string" || pattern === "") return null;
+  for (const flags of ["u", ""]) {
+    try {
+      return new RegExp(pattern, flags);
+    } catch {
+      // try the next flags
+    }
+  }
+  return null;
 }
 
 function numberValue(rules) {

@@ -30,6 +30,12 @@ test("options win over everything else", () => {
   assert.equal(validValue({ type: "number", validation: { options: ["3", "4"] } }).value, 3);
 });
 
+test("an option the pattern refuses is passed over, and none left means skip", () => {
+  assert.equal(validValue({ type: "string", validation: { options: ["red", "B2"], pattern: "^[A-Z]\\d$" } }).value, "B2");
+  assert.match(validValue({ type: "string", validation: { options: ["x", "y"], pattern: "\\d" } }).skip, /^no option matches the pattern/);
+  assert.match(validValue({ type: "string", validation: { options: ["<a>"], pattern: "</a>(1)" } }).skip, /^no option matches/);
+});
+
 test("dates, booleans and e-mails", () => {
   assert.equal(validValue({ type: "date" }).value, DATE_VALUE);
   assert.equal(validValue({ type: "date", validation: { min: "2025-01-01" } }).value, "2025-01-01");

@@ -4,17 +4,12 @@
 
 use crate::env::Env;
 use crate::http::Client;
+use crate::server_process::{free_port, register, ServerProcess, LIVENESS};
 use crate::services::{self, PgStart};
 use crate::util;
-use anyhow::{bail, Context, Result};
-use std::fs::File;
-use std::net::{SocketAddr, TcpListener};
-use std::path::Path;
-use std::process::{Child, Command, ExitCode, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-
-const LIVENESS: &str = "/api/actuator/health/liveness";
-const READINESS: &str = "/api/actuator/health/readiness";
+use anyhow::{bail, Result};
+use std::process::{Command, ExitCode};
+use std::time::{Duration, Instant};
 
 /// Log targets turned down to `warn` so per-request logging does not distort the numbers.
 const QUIET_TARGETS: &[&str] = &[
@@ -43,10 +38,6 @@ pub fn run(requests: usize, auth_requests: usize) -> Result<ExitCode> {
     let binary = util::target_dir().join("release").join("ingenio-server");
     let port = free_port()?;
     let log_path = util::target_dir().join("bench-server.log");
-    let log = File::create(&log_path).context("failed to create target/bench-server.log")?;
-    let log_err = log
-        .try_clone()
-        .context("failed to clone the log file handle")?;
     let mut cmd = Command::new(&binary);
     cmd.current_dir(util::root())
         .args(["--profile", "dev"])
@@ -57,24 +48,19 @@ pub fn run(requests: usize, auth_requests: usize) -> Result<ExitCode> {
                 .flat_map(|t| ["--set".to_owned(), format!("logging.level.{t}=warn")]),
         )
         .args(["--set", "logging.file.enabled=false"])
-        .arg("serve")
-        .stdin(Stdio::null())
-        .stdout(Stdio::from(log))
-        .stderr(Stdio::from(log_err));
+        .arg("serve");
     env.apply(&mut cmd);
     cmd.env("PORT", port.to_string());
-    let child = cmd
-        .spawn()
-        .with_context(|| format!("failed to start {}", binary.display()))?;
-    let mut server = Server {
-        child,
-        stopped: false,
-    };
+    let mut server = ServerProcess::spawn(&mut cmd, port, &log_path)?;
 
-    let result = measure(&mut server, port, requests, auth_requests, &log_path, &env);
+    let result = measure(&mut server, requests, auth_requests, &env);
     let stop = server.stop();
     result?;
-    stop?;
+    let took = stop?;
+    println!(
+        "bench: server stopped {} after SIGTERM",
+        util::fmt_duration(took)
+    );
 
     // Generation jobs end to end against the testkit's instant DeepSeek stand-in (100 jobs), and
     // the time a crashed instance's job takes to be taken over: measured by ignored tests that
@@ -97,91 +83,19 @@ pub fn run(requests: usize, auth_requests: usize) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The running server; killed on drop if `stop` was not reached.
-struct Server {
-    child: Child,
-    stopped: bool,
-}
-
-impl Server {
-    /// SIGTERM, then up to 20 s for a graceful stop, then SIGKILL.
-    fn stop(&mut self) -> Result<()> {
-        if self.stopped {
-            return Ok(());
-        }
-        self.stopped = true;
-        let pid = self.child.id().to_string();
-        let _ = Command::new("kill").args(["-TERM", &pid]).status();
-        let start = Instant::now();
-        while start.elapsed() < Duration::from_secs(20) {
-            if let Some(status) = self.child.try_wait().context("failed to poll the server")? {
-                println!(
-                    "bench: server stopped ({status}) {} after SIGTERM",
-                    util::fmt_duration(start.elapsed())
-                );
-                return Ok(());
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        self.child.kill().context("failed to kill the server")?;
-        let _ = self.child.wait();
-        bail!("the server did not stop within 20 s of SIGTERM (killed)")
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if !self.stopped {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
 fn measure(
-    server: &mut Server,
-    port: u16,
+    server: &mut ServerProcess,
     requests: usize,
     auth_requests: usize,
-    log_path: &Path,
     env: &Env,
 ) -> Result<()> {
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let pid = server.child.id();
-
-    // Wait for readiness, watching for an early exit.
-    let start = Instant::now();
-    let mut probe = Client::new(addr);
-    loop {
-        if let Some(status) = server
-            .child
-            .try_wait()
-            .context("failed to poll the server")?
-        {
-            server.stopped = true;
-            bail!(
-                "the server exited during startup ({status}); last lines of {}:\n{}",
-                log_path.display(),
-                util::tail(log_path, 30)
-            );
-        }
-        if let Ok(resp) = probe.request("GET", READINESS, &[], None) {
-            if resp.status == 200 {
-                break;
-            }
-        }
-        if start.elapsed() > Duration::from_secs(120) {
-            bail!(
-                "the server was not ready within 120 s; last lines of {}:\n{}",
-                log_path.display(),
-                util::tail(log_path, 30)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let addr = server.addr;
+    let pid = server.pid();
+    let ready = server.wait_ready(Duration::from_secs(120))?;
     println!(
-        "bench: server pid {pid} on port {port}, ready after {}",
-        util::fmt_duration(start.elapsed())
+        "bench: server pid {pid} on port {}, ready after {}",
+        addr.port(),
+        util::fmt_duration(ready)
     );
     println!("bench: idle RSS {}", rss(pid));
 
@@ -195,7 +109,8 @@ fn measure(
     })?;
     stats.print(&format!("GET {LIVENESS}"));
 
-    let (username, token) = register(&mut client)?;
+    let (username, token) = register(&mut client, "bench")?;
+    println!("bench: registered user {username}");
     let bearer = format!("Bearer {token}");
     let me = "/api/v1/auth/me";
     let stats = time_requests(auth_requests, || {
@@ -218,43 +133,6 @@ fn expect_ok(resp: crate::http::Response, path: &str) -> Result<()> {
         );
     }
     Ok(())
-}
-
-/// Registers a throwaway user and returns its name and access token (`data.token`).
-fn register(client: &mut Client) -> Result<(String, String)> {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_nanos();
-    let username = format!("bench_{}", nanos % 10_000_000_000_000);
-    let body = serde_json::json!({
-        "username": username,
-        "email": format!("{username}@bench.invalid"),
-        "password": "Bench-Passw0rd!2024",
-    })
-    .to_string();
-    let path = "/api/v1/auth/register";
-    let resp = client.request(
-        "POST",
-        path,
-        &[("Content-Type", "application/json")],
-        Some(body.as_bytes()),
-    )?;
-    if !(200..300).contains(&resp.status) {
-        bail!(
-            "{path} answered {}: {}",
-            resp.status,
-            String::from_utf8_lossy(&resp.body)
-        );
-    }
-    let json: serde_json::Value =
-        serde_json::from_slice(&resp.body).context("register returned invalid JSON")?;
-    let token = json["data"]["token"]
-        .as_str()
-        .context("register response has no data.token")?
-        .to_owned();
-    println!("bench: registered user {username}");
-    Ok((username, token))
 }
 
 /// Removes the bench user from the dev database (best effort, needs psql).
@@ -341,14 +219,6 @@ fn rss(pid: u32) -> String {
         .unwrap_or_else(|| "n/a (no /proc)".to_owned())
 }
 
-fn free_port() -> Result<u16> {
-    let listener = TcpListener::bind("127.0.0.1:0").context("failed to find a free port")?;
-    Ok(listener
-        .local_addr()
-        .context("failed to read the bound address")?
-        .port())
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -370,7 +240,7 @@ mod tests {
     #[test]
     fn rss_of_this_process_is_reported() {
         let text = rss(std::process::id());
-        if Path::new("/proc").exists() {
+        if std::path::Path::new("/proc").exists() {
             assert!(text.ends_with("MiB)"), "{text}");
         }
     }

@@ -230,7 +230,7 @@ pub fn lighthouse(urls: &[String], threshold: u8) -> Result<Vec<Scores>> {
 
 /// Runs lighthouse.mjs: whether every URL passed, and the scores; an error only when it could not
 /// run to the end.
-fn run_lighthouse(urls: &[String], threshold: u8) -> Result<(bool, Vec<Scores>)> {
+pub fn run_lighthouse(urls: &[String], threshold: u8) -> Result<(bool, Vec<Scores>)> {
     anyhow::ensure!(!urls.is_empty(), "no URL to score");
     let chromium = ensure_chromium()?;
     ensure_node_deps()?;
@@ -350,10 +350,17 @@ fn read_json(path: &Path) -> Result<Value> {
 fn run_bounded(cmd: &mut Command, budget: Duration) -> Result<ExitStatus> {
     use std::os::unix::process::CommandExt;
     cmd.process_group(0);
+    let mut deadline = Instant::now() + budget;
+    if let Some(overall) = overall_deadline() {
+        if overall <= Instant::now() {
+            bail!("no time left to run {}", util::describe(cmd));
+        }
+        deadline = deadline.min(overall);
+    }
+    let budget = deadline.saturating_duration_since(Instant::now());
     let mut child = cmd
         .spawn()
         .with_context(|| format!("failed to start {}", util::describe(cmd)))?;
-    let deadline = Instant::now() + budget;
     loop {
         if let Some(status) = child.try_wait().context("wait for the browser script")? {
             return Ok(status);
@@ -368,6 +375,21 @@ fn run_bounded(cmd: &mut Command, budget: Duration) -> Result<ExitStatus> {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// A time by which every browser script must have ended (on top of its own budget).
+static OVERALL_DEADLINE: std::sync::Mutex<Option<Instant>> = std::sync::Mutex::new(None);
+
+/// Caps the budget of every later browser script run at `deadline` (for a step bounded as a
+/// whole, such as `browser-e2e`); `None` lifts the cap.
+pub fn set_overall_deadline(deadline: Option<Instant>) {
+    if let Ok(mut d) = OVERALL_DEADLINE.lock() {
+        *d = deadline;
+    }
+}
+
+fn overall_deadline() -> Option<Instant> {
+    OVERALL_DEADLINE.lock().ok().and_then(|d| *d)
 }
 
 fn kill_group(child: &mut Child) {

@@ -26,7 +26,7 @@ pub fn run() -> Result<ExitCode> {
     ]))?;
 
     println!("xtask: [4/4] test");
-    let code = test::run(&[], false)?;
+    let code = test::run(&test::Options::new(Vec::new(), false, false, false))?;
     if code == ExitCode::SUCCESS {
         println!(
             "xtask: ci passed in {}",

@@ -9,8 +9,10 @@ mod dotenv;
 mod env;
 mod http;
 mod openapi;
+mod preview_e2e;
 mod run;
 mod server;
+mod server_process;
 mod services;
 mod test;
 mod util;
@@ -43,8 +45,15 @@ enum Command {
         #[arg(last = true)]
         args: Vec<String>,
     },
-    /// Make sure PostgreSQL and Redis answer, check the architecture, run every test.
+    /// Make sure PostgreSQL and Redis answer, check the architecture, run every test, then the
+    /// browser end-to-end step and `verify-renderers --samples 2`.
     Test {
+        /// Skip the browser end-to-end step (also INGENIO_SKIP_BROWSER=1). CI runs it.
+        #[arg(long)]
+        no_browser: bool,
+        /// Skip `verify-renderers` (npm builds; also INGENIO_SKIP_NPM=1). CI runs it.
+        #[arg(long)]
+        no_npm: bool,
         /// Extra arguments for `cargo test` (after `--`).
         #[arg(last = true)]
         args: Vec<String>,
@@ -111,6 +120,20 @@ enum Command {
         #[arg(long)]
         no_lighthouse: bool,
     },
+    /// Start the built server on a fresh database, render every sample spec and two
+    /// offline-generator apps through its API, and prove each live preview in chromium
+    /// (pages, forms, records, console) and with Lighthouse.
+    BrowserE2e {
+        /// Run `cargo build -p ingenio-server` even when target/debug/ingenio-server exists.
+        #[arg(long)]
+        build: bool,
+        /// Lowest accepted Lighthouse accessibility and best-practices score.
+        #[arg(long, default_value_t = browser::DEFAULT_THRESHOLD)]
+        threshold: u8,
+        /// Time limit of the whole step, in seconds.
+        #[arg(long, default_value_t = preview_e2e::DEFAULT_BUDGET.as_secs())]
+        budget_secs: u64,
+    },
     /// Prove the browser checks pass on the fixture app and fail on broken copies of it.
     BrowserSelfTest,
     /// Render the sample specs with every renderer and `npm run build` each source project
@@ -130,7 +153,11 @@ fn main() -> ExitCode {
     let profile = cli.profile.as_deref();
     let result = match cli.command {
         Command::Run { release, args } => run::run(profile, release, &args),
-        Command::Test { args } => test::run(&args, true),
+        Command::Test {
+            no_browser,
+            no_npm,
+            args,
+        } => test::run(&test::Options::new(args, true, no_browser, no_npm)),
         Command::CheckArch => check_arch::run().map(util::ok_or_failure),
         Command::Migrate => server::db(profile, &["db", "migrate"]),
         Command::Rollback { version } => server::rollback(profile, &version),
@@ -152,6 +179,15 @@ fn main() -> ExitCode {
             no_lighthouse,
         } => browser::browser_check(&dir, &spec, threshold, !no_lighthouse),
         Command::BrowserSelfTest => browser::self_test(),
+        Command::BrowserE2e {
+            build,
+            threshold,
+            budget_secs,
+        } => preview_e2e::run_standalone(&preview_e2e::Options {
+            build,
+            threshold,
+            budget: std::time::Duration::from_secs(budget_secs),
+        }),
         Command::VerifyRenderers { renderer, samples } => {
             verify_renderers::run(&verify_renderers::Options { renderer, samples })
         }
