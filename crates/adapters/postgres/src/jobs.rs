@@ -228,11 +228,6 @@ async fn mark_failed(
     Ok(row)
 }
 
-/// The failure of a job whose spec vanished.
-fn spec_gone() -> JobFailure {
-    JobFailure::new(FailureCode::SpecNotFound, "app spec not found")
-}
-
 /// Locks the job row if `worker` holds it and it is not final (inside the caller's transaction).
 async fn lock_held(
     c: &mut AsyncPgConnection,
@@ -628,7 +623,7 @@ impl JobRepository for PgJobRepository {
                         match append_locked(c, owner, target, None, &version.version).await? {
                             RawAppend::Appended(spec, v) => (spec.id, v.version_number),
                             RawAppend::Stale(_) | RawAppend::NotFound => {
-                                let failure = spec_gone();
+                                let failure = JobFailure::spec_gone();
                                 mark_failed(c, id, worker, &failure, usage).await?;
                                 return Ok(WriteVersionOutcome::Failed(failure));
                             }
@@ -704,7 +699,7 @@ impl JobRepository for PgJobRepository {
                 .await
                 .optional()?;
                 if spec.is_none() {
-                    let failure = spec_gone();
+                    let failure = JobFailure::spec_gone();
                     mark_failed(c, id, worker, &failure, usage).await?;
                     return Ok(CompleteOutcome::Failed(failure));
                 }

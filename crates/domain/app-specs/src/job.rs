@@ -238,6 +238,11 @@ impl JobFailure {
         }
     }
 
+    /// The spec a job writes to or renders vanished (`3000`).
+    pub fn spec_gone() -> Self {
+        Self::new(FailureCode::SpecNotFound, "app spec not found")
+    }
+
     /// An internal failure during `step` (details belong in the log, not in the job).
     pub fn internal(step: Step) -> Self {
         Self::new(

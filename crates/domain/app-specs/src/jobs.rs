@@ -405,7 +405,7 @@ impl Pipeline {
             Some(Some(v)) => v.snapshot,
             missing => {
                 let failure = match missing {
-                    None => JobFailure::new(FailureCode::SpecNotFound, "app spec not found"),
+                    None => JobFailure::spec_gone(),
                     Some(_) => JobFailure::new(
                         FailureCode::VersionNotFound,
                         format!("version {} not found", version.version_number),

@@ -436,11 +436,6 @@ impl InMemoryStore {
 #[derive(Clone, Default)]
 pub struct InMemoryAppSpecs(pub InMemoryStore);
 
-/// The failure of a job whose spec vanished.
-fn spec_gone() -> JobFailure {
-    JobFailure::new(FailureCode::SpecNotFound, "app spec not found")
-}
-
 /// The failure of a job claimed too often.
 pub fn gave_up(attempts: i32) -> JobFailure {
     JobFailure::new(
@@ -824,7 +819,7 @@ impl JobRepository for InMemoryJobs {
                 match append_locked(&mut db, owner, target, None, &version.version, now) {
                     AppendOutcome::Appended(spec, v) => (spec.id, v.version_number),
                     AppendOutcome::Stale { .. } | AppendOutcome::NotFound => {
-                        let failure = spec_gone();
+                        let failure = JobFailure::spec_gone();
                         mark_failed(&mut db, id, worker, &failure, &version.usage, now);
                         return Ok(WriteVersionOutcome::Failed(failure));
                     }
@@ -864,7 +859,7 @@ impl JobRepository for InMemoryJobs {
         }
         let v = completion.version;
         let Some(spec) = db.specs.get_mut(&v.app_spec_id).map(|r| &mut r.value) else {
-            let failure = spec_gone();
+            let failure = JobFailure::spec_gone();
             mark_failed(&mut db, id, worker, &failure, &completion.usage, now);
             return Ok(CompleteOutcome::Failed(failure));
         };
