@@ -1,10 +1,12 @@
 //! `cargo xtask bench`: builds the release server, starts it on a free port against the dev
 //! database (rate limiting off), and reports build time, idle/loaded RSS, and latency percentiles
-//! and throughput for liveness checks and for authenticated `GET /api/v1/auth/me`.
+//! and throughput for liveness checks, for authenticated `GET /api/v1/auth/me` and for preview files
+//! served from a stored zip (with their ratio to liveness); then render + zip of a 10-page spec and
+//! generation jobs end to end, both in release builds.
 
 use crate::env::Env;
 use crate::http::Client;
-use crate::server_process::{free_port, register, ServerProcess, LIVENESS};
+use crate::server_process::{call_data, free_port, register, ServerProcess, LIVENESS};
 use crate::services::{self, PgStart};
 use crate::util;
 use anyhow::{bail, Result};
@@ -66,6 +68,21 @@ pub fn run(requests: usize, auth_requests: usize) -> Result<ExitCode> {
     // the time a crashed instance's job takes to be taken over: measured by ignored tests that
     // only print. Built with --release like the server above, so the numbers are a production
     // build's.
+    // Render + zip of a 10-page spec, in a release build (aim: under 5 ms).
+    println!("bench: render + zip (cargo test --release -p ingenio-code-gen ... render_and_zip_budget)");
+    util::run_checked(util::cargo().args([
+        "test",
+        "--release",
+        "-p",
+        "ingenio-code-gen",
+        "--test",
+        "it",
+        "--",
+        "--ignored",
+        "--nocapture",
+        "render_and_zip_budget",
+    ]))?;
+
     println!("bench: generation jobs (cargo test --release ... -- --ignored bench_)");
     util::run_checked(util::cargo().args([
         "test",
@@ -104,10 +121,10 @@ fn measure(
     for _ in 0..50 {
         expect_ok(client.request("GET", LIVENESS, &[], None)?, LIVENESS)?;
     }
-    let stats = time_requests(requests, || {
+    let liveness = time_requests(requests, || {
         expect_ok(client.request("GET", LIVENESS, &[], None)?, LIVENESS)
     })?;
-    stats.print(&format!("GET {LIVENESS}"));
+    liveness.print(&format!("GET {LIVENESS}"));
 
     let (username, token) = register(&mut client, "bench")?;
     println!("bench: registered user {username}");
@@ -118,10 +135,75 @@ fn measure(
         expect_ok(resp, me)
     })?;
     stats.print(&format!("GET {me} (JWT)"));
+
+    // Preview files served from a stored zip, against the liveness figure of the same run.
+    let preview = render_sample(&mut client, &token)?;
+    for file in ["index.html", "app.js"] {
+        let path = format!("{preview}{file}");
+        for _ in 0..50 {
+            expect_ok(client.request("GET", &path, &[], None)?, &path)?;
+        }
+        let stats = time_requests(requests, || {
+            expect_ok(client.request("GET", &path, &[], None)?, &path)
+        })?;
+        stats.print(&format!("GET preview {file}"));
+        println!(
+            "bench: preview {file} throughput = {:.2} × liveness (aim ≥ 0.5)",
+            stats.per_second() / liveness.per_second().max(1e-9)
+        );
+    }
     println!("bench: RSS after load {}", rss(pid));
 
     cleanup_user(env, &username);
     Ok(())
+}
+
+/// Creates a spec from the `every-component` sample, renders it with `static-web` and returns
+/// its preview path (`/api/preview/{key}/`).
+fn render_sample(client: &mut Client, token: &str) -> Result<String> {
+    let spec: serde_json::Value = serde_json::from_str(
+        ingenio_code_gen::samples::get("every-component").unwrap_or("{}"),
+    )?;
+    let created = call_data(
+        client,
+        "POST",
+        "/api/v1/appspecs",
+        Some(token),
+        Some(&serde_json::json!({ "specContent": spec })),
+    )?;
+    let id = created["id"].as_str().unwrap_or_default().to_owned();
+    let started = Instant::now();
+    let job = call_data(
+        client,
+        "POST",
+        &format!("/api/v1/appspecs/{id}/render"),
+        Some(token),
+        Some(&serde_json::json!({ "renderer": "static-web" })),
+    )?;
+    let job_id = job["jobId"].as_str().unwrap_or_default().to_owned();
+    loop {
+        let j = call_data(
+            client,
+            "GET",
+            &format!("/api/v1/generate/jobs/{job_id}"),
+            Some(token),
+            None,
+        )?;
+        match j["status"].as_str() {
+            Some("completed") => {
+                println!(
+                    "bench: render job (static-web, every-component sample) completed in {}",
+                    util::fmt_duration(started.elapsed())
+                );
+                let url = j["code"]["previewUrl"].as_str().unwrap_or_default();
+                let path = url.find("/api/").map(|i| &url[i..]).unwrap_or(url);
+                return Ok(path.to_owned());
+            }
+            Some("failed" | "cancelled") => bail!("render job ended {j}"),
+            _ if started.elapsed() > Duration::from_secs(30) => bail!("render job too slow: {j}"),
+            _ => std::thread::sleep(Duration::from_millis(20)),
+        }
+    }
 }
 
 fn expect_ok(resp: crate::http::Response, path: &str) -> Result<()> {
