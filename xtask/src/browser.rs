@@ -93,11 +93,17 @@ pub fn ensure_node_deps() -> Result<()> {
     let start = Instant::now();
     println!("xtask: installing the browser-check packages (npm ci in xtask/browser)");
     let mut cmd = Command::new(npm);
-    cmd.args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-        .current_dir(&dir)
-        // Neither package downloads a browser; say so anyway so no install step ever tries.
-        .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
-        .env("PUPPETEER_SKIP_DOWNLOAD", "1");
+    cmd.args([
+        "ci",
+        "--prefer-offline",
+        "--no-audit",
+        "--no-fund",
+        "--loglevel=error",
+    ])
+    .current_dir(&dir)
+    // Neither package downloads a browser; say so anyway so no install step ever tries.
+    .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
+    .env("PUPPETEER_SKIP_DOWNLOAD", "1");
     util::run_checked(&mut cmd)?;
     std::fs::write(&stamp, &lock).context("write the node_modules stamp")?;
     println!(

@@ -253,6 +253,8 @@ fn remaining(deadline: Instant) -> Duration {
 
 /// The server as the `test` profile runs it, on `port`, with the fresh database, artifacts on
 /// local disk, no LLM (the offline generator answers), no Redis, no rate limit, fast job polling.
+/// Every setting that matters is given with `--set`, the highest configuration source, so neither
+/// the caller's environment nor a developer's `.env` can point the run at another database.
 fn server_command(
     binary: &Path,
     env: &Env,
@@ -260,36 +262,41 @@ fn server_command(
     port: u16,
     artifacts: &Path,
 ) -> Command {
-    let mut cmd = Command::new(binary);
-    cmd.current_dir(util::root())
-        .args(["--profile", "test"])
-        .args(["--set", "logging.console=true"])
-        .args(["--set", "logging.file.enabled=false"])
-        .arg("serve");
-    env.apply(&mut cmd);
-    let artifacts = artifacts.to_string_lossy().into_owned();
-    let port_s = port.to_string();
-    let preview = format!("http://127.0.0.1:{port}/api/preview");
-    let vars: [(&str, &str); 13] = [
-        ("SPRING_PROFILES_ACTIVE", "test"),
-        ("PORT", &port_s),
-        ("DB_NAME", &db.name),
-        ("PREVIEW_BASE_URL", &preview),
-        ("INGENIO_GENERATION_POLL_INTERVAL_MS", "50"),
-        ("INGENIO_CODE_GEN_LOCAL_DIR", &artifacts),
-        ("INGENIO_CODE_GEN_DEFAULT_RENDERER", "static-web"),
-        ("INGENIO_DATABASE_CREATE_IF_MISSING", "true"),
-        ("INGENIO_DATABASE_MIGRATE_ON_STARTUP", "true"),
-        ("INGENIO_RATE_LIMIT_ENABLED", "false"),
-        ("DEEPSEEK_API_KEY", ""),
-        ("MINIO_ENDPOINT", ""),
-        ("REDIS_HOST", ""),
+    let conn = env.db("test");
+    let settings = [
+        ("server.port", port.to_string()),
+        ("spring.datasource.url", db.url.clone().unwrap_or_default()),
+        ("spring.datasource.host", conn.host),
+        ("spring.datasource.port", conn.port.to_string()),
+        ("spring.datasource.username", conn.user),
+        ("spring.datasource.name", db.name.clone()),
+        ("spring.data.redis.host", String::new()),
+        ("ingenio.database.create-if-missing", "true".to_owned()),
+        ("ingenio.database.migrate-on-startup", "true".to_owned()),
+        ("ingenio.rate-limit.enabled", "false".to_owned()),
+        ("ingenio.generation.poll-interval-ms", "50".to_owned()),
+        ("ingenio.deepseek.api-key", String::new()),
+        ("ingenio.minio.endpoint", String::new()),
+        (
+            "ingenio.code-gen.local-dir",
+            artifacts.to_string_lossy().into_owned(),
+        ),
+        ("ingenio.code-gen.default-renderer", "static-web".to_owned()),
+        (
+            "ingenio.preview.base-url",
+            format!("http://127.0.0.1:{port}/api/preview"),
+        ),
+        ("logging.console", "true".to_owned()),
+        ("logging.file.enabled", "false".to_owned()),
     ];
-    cmd.envs(vars);
-    cmd.env_remove("INGENIO_PROFILE");
-    if let Some(url) = &db.url {
-        cmd.env("DATABASE_URL", url);
+    let mut cmd = Command::new(binary);
+    cmd.current_dir(util::root()).args(["--profile", "test"]);
+    for (key, value) in settings {
+        cmd.arg("--set").arg(format!("{key}={value}"));
     }
+    cmd.arg("serve");
+    // DB_PASSWORD (when any) reaches the server through the environment, never the command line.
+    env.apply(&mut cmd);
     cmd
 }
 
