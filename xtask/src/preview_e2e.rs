@@ -468,6 +468,7 @@ fn take_result(client: &mut Client, token: &str, app: &mut App, job: &Value) -> 
     let url = job["code"]["previewUrl"]
         .as_str()
         .with_context(|| format!("completed job has no code.previewUrl: {job}"))?;
+    check_preview_headers(client, url)?;
     app.preview_url = Some(url.to_owned());
     if app.spec.is_none() {
         let id = job["appSpecId"]
@@ -483,6 +484,30 @@ fn take_result(client: &mut Client, token: &str, app: &mut App, job: &Value) -> 
         app.spec = Some(spec["specContent"].clone());
     }
     Ok(())
+}
+
+/// The preview answers on this server with a Content-Security-Policy that allows no inline or
+/// foreign script (the browser checks then fail on anything it blocks).
+fn check_preview_headers(client: &mut Client, url: &str) -> Result<()> {
+    let path =
+        preview_path(url).with_context(|| format!("preview URL {url} is not an http URL"))?;
+    let resp = client
+        .request("GET", path, &[], None)
+        .with_context(|| format!("GET {url}"))?;
+    if resp.status != 200 {
+        bail!("GET {url} answered {}", resp.status);
+    }
+    let csp = resp.header("content-security-policy").unwrap_or_default();
+    if !csp.contains("script-src 'self'") || csp.contains("unsafe-inline") {
+        bail!("GET {url}: Content-Security-Policy {csp:?} does not keep scripts to the app's own files");
+    }
+    Ok(())
+}
+
+/// The path (and query) of an `http://host[:port]/...` URL.
+fn preview_path(url: &str) -> Option<&str> {
+    let rest = url.strip_prefix("http://")?;
+    rest.find('/').map(|i| &rest[i..])
 }
 
 /// The preview checks, one app at a time (a fresh browser each, as check-preview.mjs does anyway),
@@ -657,6 +682,16 @@ mod tests {
             Some("postgresql://h/e2e")
         );
         assert_eq!(with_database("not a url", "e2e"), None);
+    }
+
+    #[test]
+    fn the_preview_path_is_what_follows_the_authority() {
+        assert_eq!(
+            preview_path("http://127.0.0.1:8080/api/preview/k/"),
+            Some("/api/preview/k/")
+        );
+        assert_eq!(preview_path("http://h"), None);
+        assert_eq!(preview_path("https://h/x"), None);
     }
 
     #[test]
