@@ -235,7 +235,45 @@ fn server_binary(build: bool) -> Result<PathBuf> {
     if !binary.is_file() {
         bail!("{} does not exist after the build", binary.display());
     }
+    let built = std::fs::metadata(&binary).and_then(|m| m.modified()).ok();
+    let newest = newest_source(&util::root().join("crates"));
+    if let (Some(built), Some((changed, path))) = (built, newest) {
+        if changed > built {
+            println!(
+                "browser-e2e: warning: {} is older than {} (run with --build to test the current sources)",
+                binary.display(),
+                path.display()
+            );
+        }
+    }
     Ok(binary)
+}
+
+/// The most recently modified file under `dir` (skipping `target` and `node_modules`).
+fn newest_source(dir: &Path) -> Option<(SystemTime, PathBuf)> {
+    let mut newest: Option<(SystemTime, PathBuf)> = None;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let Ok(meta) = entry.metadata() else {
+                continue;
+            };
+            if meta.is_dir() {
+                if !matches!(entry.file_name().to_str(), Some("target" | "node_modules")) {
+                    stack.push(path);
+                }
+            } else if let Ok(modified) = meta.modified() {
+                if newest.as_ref().is_none_or(|(t, _)| modified > *t) {
+                    newest = Some((modified, path));
+                }
+            }
+        }
+    }
+    newest
 }
 
 /// A short unique id for this run's database and artifact directory (lower-case hex).
@@ -692,6 +730,17 @@ mod tests {
         );
         assert_eq!(preview_path("http://h"), None);
         assert_eq!(preview_path("https://h/x"), None);
+    }
+
+    #[test]
+    fn the_newest_source_is_found() {
+        let (_, path) = newest_source(&util::root().join("xtask/src")).unwrap();
+        assert!(
+            path.starts_with(util::root().join("xtask/src")),
+            "{}",
+            path.display()
+        );
+        assert_eq!(newest_source(&util::root().join("no-such-dir")), None);
     }
 
     #[test]
