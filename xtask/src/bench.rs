@@ -69,7 +69,9 @@ pub fn run(requests: usize, auth_requests: usize) -> Result<ExitCode> {
     // only print. Built with --release like the server above, so the numbers are a production
     // build's.
     // Render + zip of a 10-page spec, in a release build (aim: under 5 ms).
-    println!("bench: render + zip (cargo test --release -p ingenio-code-gen ... render_and_zip_budget)");
+    println!(
+        "bench: render + zip (cargo test --release -p ingenio-code-gen ... render_and_zip_budget)"
+    );
     util::run_checked(util::cargo().args([
         "test",
         "--release",
@@ -161,9 +163,8 @@ fn measure(
 /// Creates a spec from the `every-component` sample, renders it with `static-web` and returns
 /// its preview path (`/api/preview/{key}/`).
 fn render_sample(client: &mut Client, token: &str) -> Result<String> {
-    let spec: serde_json::Value = serde_json::from_str(
-        ingenio_code_gen::samples::get("every-component").unwrap_or("{}"),
-    )?;
+    let spec: serde_json::Value =
+        serde_json::from_str(ingenio_code_gen::samples::get("every-component").unwrap_or("{}"))?;
     let created = call_data(
         client,
         "POST",

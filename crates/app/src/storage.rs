@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use ingenio_app_specs::ports::{BuildError, BuildRequest, BuiltCode, CodeBuilder};
 use ingenio_code_gen::archive::ZipIndex;
+use ingenio_code_gen::ports::CodeRecord;
 use ingenio_code_gen::service::CodeService;
 use ingenio_code_gen::{ArtifactStore, ByteStream, StorageError};
 use ingenio_embedded::LocalArtifactStore;
@@ -232,16 +233,46 @@ impl CodeBuilder for OffloadedBuilder {
     }
 }
 
-/// Preview zips in memory, keyed by content hash, bounded by their total size (least recently
-/// used out first). A zip's bytes identify it, so entries never go stale.
+/// What previews keep in memory: project key → record for a short time (records never change,
+/// but a deleted spec's preview should disappear within `KEY_TTL`), and per content hash the zip
+/// index with every file already decompressed on its first request, bounded by total size (least
+/// recently used out first). A zip's bytes identify it, so file entries never go stale.
 pub struct PreviewCache {
     budget: u64,
+    keys: Mutex<HashMap<String, (Arc<CodeRecord>, Instant)>>,
     inner: Mutex<CacheInner>,
+}
+
+/// How long a project key's record is trusted without asking the database again.
+pub const KEY_TTL: Duration = Duration::from_secs(30);
+/// At most this many project keys are remembered.
+const MAX_KEYS: usize = 10_000;
+
+/// One cached zip: its index and the files served from it so far.
+pub struct PreviewZip {
+    index: ZipIndex,
+    files: Mutex<HashMap<String, Option<Bytes>>>,
+}
+
+impl PreviewZip {
+    /// The file's bytes, decompressed once; `None` when the zip has no such file.
+    pub fn file(&self, path: &str) -> Option<Bytes> {
+        let mut files = self.files.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(hit) = files.get(path) {
+            return hit.clone();
+        }
+        let bytes = self.index.get(path).map(Bytes::from);
+        // only names in the zip are remembered, so junk paths cannot grow the map
+        if bytes.is_some() {
+            files.insert(path.to_owned(), bytes.clone());
+        }
+        bytes
+    }
 }
 
 #[derive(Default)]
 struct CacheInner {
-    entries: HashMap<String, (Arc<ZipIndex>, u64, u64)>,
+    entries: HashMap<String, (Arc<PreviewZip>, u64, u64)>,
     used: u64,
     tick: u64,
 }
@@ -250,11 +281,31 @@ impl PreviewCache {
     pub fn new(budget_bytes: u64) -> Self {
         Self {
             budget: budget_bytes,
+            keys: Mutex::new(HashMap::new()),
             inner: Mutex::new(CacheInner::default()),
         }
     }
 
-    pub fn get(&self, hash: &str) -> Option<Arc<ZipIndex>> {
+    /// The record of a project key seen less than [`KEY_TTL`] ago.
+    pub fn record(&self, key: &str) -> Option<Arc<CodeRecord>> {
+        let keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
+        keys.get(key)
+            .filter(|(_, at)| at.elapsed() < KEY_TTL)
+            .map(|(r, _)| r.clone())
+    }
+
+    pub fn remember(&self, key: &str, record: Arc<CodeRecord>) {
+        let mut keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
+        if keys.len() >= MAX_KEYS {
+            keys.retain(|_, (_, at)| at.elapsed() < KEY_TTL);
+            if keys.len() >= MAX_KEYS {
+                keys.clear();
+            }
+        }
+        keys.insert(key.to_owned(), (record, Instant::now()));
+    }
+
+    pub fn get(&self, hash: &str) -> Option<Arc<PreviewZip>> {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         inner.tick += 1;
         let tick = inner.tick;
@@ -264,9 +315,14 @@ impl PreviewCache {
         })
     }
 
-    pub fn insert(&self, hash: &str, zip: Arc<ZipIndex>, size: u64) {
+    /// Caches a zip (charged at `size`, about its unpacked size) and returns the cached handle.
+    pub fn insert(&self, hash: &str, index: ZipIndex, size: u64) -> Arc<PreviewZip> {
+        let zip = Arc::new(PreviewZip {
+            index,
+            files: Mutex::new(HashMap::new()),
+        });
         if size > self.budget {
-            return;
+            return zip;
         }
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         while inner.used + size > self.budget {
@@ -282,9 +338,13 @@ impl PreviewCache {
         }
         inner.tick += 1;
         let tick = inner.tick;
-        if let Some((_, old, _)) = inner.entries.insert(hash.to_owned(), (zip, size, tick)) {
+        if let Some((_, old, _)) = inner
+            .entries
+            .insert(hash.to_owned(), (zip.clone(), size, tick))
+        {
             inner.used -= old;
         }
         inner.used += size;
+        zip
     }
 }

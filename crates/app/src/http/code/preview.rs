@@ -123,13 +123,23 @@ async fn serve(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpRespo
     if path.is_empty() || path.ends_with('/') {
         path.push_str("index.html");
     }
-    let record = match state.code.preview_record(&key).await {
-        Ok(r) if r.preview_url.is_some() => r,
-        Ok(_) | Err(CodeError::NotFound) => {
-            return Ok(plain(StatusCode::NOT_FOUND, "preview not found"))
-        }
-        Err(e) => return Err(e.into()),
+    let record = match state.previews.record(&key) {
+        Some(r) => r,
+        None => match state.code.preview_record(&key).await {
+            Ok(r) => {
+                let r = Arc::new(r);
+                state.previews.remember(&key, r.clone());
+                r
+            }
+            Err(CodeError::NotFound) => {
+                return Ok(plain(StatusCode::NOT_FOUND, "preview not found"))
+            }
+            Err(e) => return Err(e.into()),
+        },
     };
+    if record.preview_url.is_none() {
+        return Ok(plain(StatusCode::NOT_FOUND, "preview not found"));
+    }
     let tag = etag(&record.content_hash, &path);
     let fresh = req
         .headers()
@@ -138,25 +148,22 @@ async fn serve(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpRespo
         .is_some_and(|v| v.split(',').any(|t| t.trim() == tag || t.trim() == "*"));
     let zip = match state.previews.get(&record.content_hash) {
         Some(zip) => zip,
-        None => {
-            let zip = match state.code.load_zip(&record).await {
-                Ok(zip) => Arc::new(zip),
-                Err(CodeError::ObjectMissing) => {
-                    return Ok(plain(StatusCode::NOT_FOUND, "preview unavailable"))
-                }
-                Err(e) => return Err(e.into()),
-            };
-            state.previews.insert(
+        None => match state.code.load_zip(&record).await {
+            Ok(index) => state.previews.insert(
                 &record.content_hash,
-                zip.clone(),
-                u64::try_from(record.zip_size_bytes.max(1)).unwrap_or(1),
-            );
-            zip
-        }
+                index,
+                u64::try_from(record.total_size_bytes.max(record.zip_size_bytes).max(1))
+                    .unwrap_or(1),
+            ),
+            Err(CodeError::ObjectMissing) => {
+                return Ok(plain(StatusCode::NOT_FOUND, "preview unavailable"))
+            }
+            Err(e) => return Err(e.into()),
+        },
     };
-    if !zip.contains(&path) {
+    let Some(bytes) = zip.file(&path) else {
         return Ok(plain(StatusCode::NOT_FOUND, "not found"));
-    }
+    };
     let mut b = HttpResponse::build(if fresh {
         StatusCode::NOT_MODIFIED
     } else {
@@ -170,9 +177,6 @@ async fn serve(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpRespo
     if fresh {
         return Ok(b.finish());
     }
-    let Some(bytes) = zip.get(&path) else {
-        return Ok(plain(StatusCode::NOT_FOUND, "not found"));
-    };
     Ok(b.content_type(content_type(&path)).body(bytes))
 }
 

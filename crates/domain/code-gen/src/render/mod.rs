@@ -13,8 +13,8 @@ mod project;
 pub mod react_next;
 #[cfg(test)]
 mod source_tests;
-pub mod vue_vite;
 mod static_web;
+pub mod vue_vite;
 
 use crate::tree::{FileTree, RelPathError};
 use ingenio_app_specs::AppSpec;

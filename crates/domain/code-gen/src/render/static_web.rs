@@ -90,7 +90,7 @@ impl Renderer for StaticWeb {
     }
 
     fn version(&self) -> &'static str {
-        "1.0.0"
+        "1.1.0"
     }
 
     fn framework(&self) -> &'static str {

@@ -299,6 +299,14 @@
       firstBad.focus();
       return false;
     }
+    // a record with nothing in it is never stored (an empty submit of a form without required fields)
+    var filled = Object.keys(values).some(function (k) {
+      return values[k] === true || (values[k] !== false && str(values[k]) !== '');
+    });
+    if (!filled) {
+      setStatus(st, msg('empty'), true);
+      return false;
+    }
     var recs = load(mi).slice();
     var editing = form.getAttribute('data-editing');
     var done = msg('saved');

@@ -241,7 +241,7 @@ fn artifacts_are_deterministic_and_listable() {
     let r = renderer("static-web").unwrap();
     assert_eq!(
         (r.name(), r.version(), r.framework(), r.previewable()),
-        ("static-web", "1.0.0", "html", true)
+        ("static-web", "1.1.0", "html", true)
     );
     let spec =
         AppSpec::parse(&serde_json::from_str(samples::get("every-component").unwrap()).unwrap())
