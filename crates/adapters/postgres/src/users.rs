@@ -633,7 +633,8 @@ impl SessionStore for PgSessionStore {
     async fn lock_login(&self, login: &str, until: DateTime<Utc>) -> Result<(), StoreError> {
         let mut c = conn(&self.pool).await?;
         diesel::sql_query(format!(
-            "UPDATE login_failures SET locked_until = $2 WHERE login_hash = {LOGIN_HASH}"
+            "UPDATE login_failures SET locked_until = GREATEST(locked_until, $2) \
+             WHERE login_hash = {LOGIN_HASH}"
         ))
         .bind::<Text, _>(login)
         .bind::<Timestamptz, _>(until)

@@ -175,7 +175,8 @@ pub trait SessionStore: Send + Sync {
         now: DateTime<Utc>,
         window: Duration,
     ) -> Result<u32, StoreError>;
-    /// Refuses logins with this name until `until`.
+    /// Refuses logins with this name until `until` (or a later lock already set: concurrent
+    /// failures never shorten a lock).
     async fn lock_login(&self, login: &str, until: DateTime<Utc>) -> Result<(), StoreError>;
     /// Forgets the failures of this name (a successful login).
     async fn clear_login_failures(&self, login: &str) -> Result<(), StoreError>;

@@ -338,7 +338,7 @@ impl SessionStore for InMemorySessions {
     }
     async fn lock_login(&self, login: &str, until: DateTime<Utc>) -> Result<(), StoreError> {
         if let Some(r) = self.failures.lock().unwrap().get_mut(login) {
-            r.2 = Some(until);
+            r.2 = Some(r.2.map_or(until, |t| t.max(until)));
         }
         Ok(())
     }

@@ -175,6 +175,11 @@ async fn login_failures_count_per_name_lock_and_start_over() {
     );
     let until = now + Duration::seconds(30);
     store.lock_login("名字@example.com", until).await.unwrap();
+    // a concurrent, shorter lock does not shorten it
+    store
+        .lock_login("名字@example.com", now + Duration::seconds(5))
+        .await
+        .unwrap();
     let locked = store
         .login_locked_until("名字@example.com", now)
         .await
