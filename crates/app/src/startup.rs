@@ -21,7 +21,7 @@ use ingenio_app_specs::SpecGenerator;
 use ingenio_code_gen::service::{CodeService, CodeSettings};
 use ingenio_embedded::{FailoverAiQuota, InProcessAiQuota, OfflineGenerator};
 use ingenio_embedded::{FailoverRateLimiter, InProcessRateLimiter};
-use ingenio_kernel::{Clock, RateLimiter, SystemClock, TenantId};
+use ingenio_kernel::{Clock, RateLimiter, SystemClock};
 use ingenio_postgres::app_specs::PgAppSpecRepository;
 use ingenio_postgres::code::PgCodeRepository;
 use ingenio_postgres::jobs::PgJobRepository;
@@ -29,7 +29,7 @@ use ingenio_postgres::pool::{build_pool, PgPoolSettings};
 use ingenio_postgres::users::{PgSessionStore, PgUserRepository};
 use ingenio_redis::RedisAiQuota;
 use ingenio_redis::{RedisConfig, RedisPool, RedisRateLimiter};
-use ingenio_users::{ResetNotifier, UserService, UserServiceConfig};
+use ingenio_users::{ResetNotifier, UserService};
 use secrecy::ExposeSecret;
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -133,16 +133,14 @@ impl Application {
         let users = UserService::new(
             Arc::new(PgUserRepository::new(db.clone())),
             Arc::new(sessions.clone()),
-            Arc::new(Argon2Hasher::default()),
+            Arc::new(Argon2Hasher::bounded(
+                settings.ingenio.auth.hash_max_concurrent,
+                Duration::from_millis(settings.ingenio.auth.hash_wait_ms),
+            )),
             tokens.clone(),
             notifier,
             clock.clone(),
-            UserServiceConfig {
-                default_tenant: TenantId::from_uuid(settings.ingenio.tenant.default_id),
-                reset_token_ttl: chrono::Duration::seconds(
-                    i64::try_from(settings.ingenio.auth.password_reset_ttl).unwrap_or(1800),
-                ),
-            },
+            settings.user_service_config(),
         );
         let spec_repo = Arc::new(PgAppSpecRepository::new(db.clone()));
         let job_repo: Arc<dyn JobRepository> = Arc::new(PgJobRepository::new(db.clone()));

@@ -70,7 +70,7 @@ macro_rules! embed {
 }
 
 /// The repository's migrations, compiled in. A unit test checks this list against the directory.
-const EMBEDDED: [(&str, &str, &str); 11] = embed![
+const EMBEDDED: [(&str, &str, &str); 12] = embed![
     "001_create_users_table",
     "002_create_app_specs_table",
     "003_create_app_spec_versions_table",
@@ -82,6 +82,7 @@ const EMBEDDED: [(&str, &str, &str); 11] = embed![
     "009_create_auth_tokens_table",
     "010_create_generation_jobs_table",
     "011_notify_generation_jobs",
+    "012_session_hardening",
 ];
 
 /// The repository's migrations compiled into the binary, in order.
@@ -528,7 +529,7 @@ mod tests {
     #[test]
     fn every_migration_has_a_rollback_and_no_transaction_control() {
         let all = embedded();
-        assert_eq!(all.len(), 11);
+        assert_eq!(all.len(), 12);
         for (i, m) in all.iter().enumerate() {
             assert_eq!(m.version, format!("{:03}", i + 1));
             for sql in [&m.up_sql, &m.down_sql] {

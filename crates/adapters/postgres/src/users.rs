@@ -5,13 +5,13 @@ use crate::schema::{password_reset_tokens, refresh_tokens, revoked_access_tokens
 use async_trait::async_trait;
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
-use diesel::sql_types::{Bool, Text, Uuid as SqlUuid};
+use diesel::sql_types::{Bool, Integer, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::RunQueryDsl;
-use ingenio_kernel::chrono::{DateTime, Utc};
+use ingenio_kernel::chrono::{DateTime, Duration, Utc};
 use ingenio_kernel::uuid::Uuid;
 use ingenio_kernel::{StoreError, TenantId, UserId};
 use ingenio_users::{
-    AuthState, ConsumeOutcome, CreateUserError, NewUser, ProfileUpdate, RefreshRecord, Role,
+    AuthState, ConsumeOutcome, CreateUserError, Grant, NewUser, ProfileUpdate, RefreshRecord, Role,
     SessionStore, User, UserRepository, UserStatus,
 };
 
@@ -113,7 +113,53 @@ struct AuthStateRow {
     role: String,
     #[diesel(sql_type = Bool)]
     revoked: bool,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    sessions_valid_after: Option<DateTime<Utc>>,
+    #[diesel(sql_type = Nullable<SqlUuid>)]
+    sessions_kept_family: Option<Uuid>,
 }
+
+/// A spent or unusable refresh token, read after the spending update matched nothing.
+#[derive(QueryableByName)]
+struct SpentRefreshRow {
+    #[diesel(sql_type = SqlUuid)]
+    user_id: Uuid,
+    #[diesel(sql_type = SqlUuid)]
+    family_id: Uuid,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    used_at: Option<DateTime<Utc>>,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    revoked_at: Option<DateTime<Utc>>,
+    #[diesel(sql_type = Timestamptz)]
+    expires_at: DateTime<Utc>,
+    #[diesel(sql_type = Nullable<SqlUuid>)]
+    replaced_by: Option<Uuid>,
+    #[diesel(sql_type = Nullable<SqlUuid>)]
+    replaced_by_access: Option<Uuid>,
+}
+
+#[derive(QueryableByName)]
+struct FamilyRow {
+    #[diesel(sql_type = SqlUuid)]
+    user_id: Uuid,
+    #[diesel(sql_type = SqlUuid)]
+    family_id: Uuid,
+}
+
+#[derive(QueryableByName)]
+struct FailuresRow {
+    #[diesel(sql_type = Integer)]
+    failures: i32,
+}
+
+#[derive(QueryableByName)]
+struct LockedRow {
+    #[diesel(sql_type = Timestamptz)]
+    locked_until: DateTime<Utc>,
+}
+
+/// The key of a login name in `login_failures`: names are never stored in clear.
+const LOGIN_HASH: &str = "encode(sha256(convert_to($1, 'UTF8')), 'hex')";
 
 #[async_trait]
 impl UserRepository for PgUserRepository {
@@ -240,7 +286,8 @@ impl UserRepository for PgUserRepository {
         let mut c = conn(&self.pool).await?;
         let row: Option<AuthStateRow> = diesel::sql_query(
             "SELECT u.status, u.role, \
-             EXISTS (SELECT 1 FROM revoked_access_tokens r WHERE r.jti = $2) AS revoked \
+             EXISTS (SELECT 1 FROM revoked_access_tokens r WHERE r.jti = $2) AS revoked, \
+             u.sessions_valid_after, u.sessions_kept_family \
              FROM users u WHERE u.id = $1",
         )
         .bind::<SqlUuid, _>(id.as_uuid())
@@ -255,9 +302,33 @@ impl UserRepository for PgUserRepository {
                     .map_err(|e| StoreError::Unexpected(e.into()))?,
                 role: Role::parse(&r.role).map_err(|e| StoreError::Unexpected(e.into()))?,
                 revoked: r.revoked,
+                sessions_valid_after: r.sessions_valid_after,
+                kept_session: r.sessions_kept_family,
             })
         })
         .transpose()
+    }
+
+    async fn set_password_ending_sessions(
+        &self,
+        id: UserId,
+        hash: &str,
+        at: DateTime<Utc>,
+        keep: Option<Uuid>,
+    ) -> Result<bool, StoreError> {
+        let mut c = conn(&self.pool).await?;
+        let n = diesel::sql_query(
+            "UPDATE users SET password_hash = $2, sessions_valid_after = $3, \
+             sessions_kept_family = $4 WHERE id = $1",
+        )
+        .bind::<SqlUuid, _>(id.as_uuid())
+        .bind::<Text, _>(hash)
+        .bind::<Timestamptz, _>(at)
+        .bind::<Nullable<SqlUuid>, _>(keep)
+        .execute(&mut c)
+        .await
+        .map_err(store_err)?;
+        Ok(n == 1)
     }
 
     async fn set_role_and_status(
@@ -309,7 +380,16 @@ impl PgSessionStore {
         .execute(&mut c)
         .await
         .map_err(store_err)?;
-        Ok(a + b + d)
+        // failure counts whose window is a day old and whose lock (if any) has ended
+        let f = diesel::sql_query(
+            "DELETE FROM login_failures WHERE window_started_at < $1 - interval '1 day' \
+             AND (locked_until IS NULL OR locked_until < $1)",
+        )
+        .bind::<Timestamptz, _>(now)
+        .execute(&mut c)
+        .await
+        .map_err(store_err)?;
+        Ok(a + b + d + f)
     }
 }
 
@@ -334,54 +414,63 @@ impl SessionStore for PgSessionStore {
         &self,
         jti: Uuid,
         now: DateTime<Utc>,
+        successor: (Uuid, Uuid),
+        grace: Duration,
     ) -> Result<ConsumeOutcome, StoreError> {
         let mut c = conn(&self.pool).await?;
-        let spent: Option<(Uuid, Uuid)> = diesel::update(
-            refresh_tokens::table
-                .filter(refresh_tokens::id.eq(jti))
-                .filter(refresh_tokens::used_at.is_null())
-                .filter(refresh_tokens::revoked_at.is_null())
-                .filter(refresh_tokens::expires_at.gt(now)),
+        let spent: Option<FamilyRow> = diesel::sql_query(
+            "UPDATE refresh_tokens SET used_at = $2, replaced_by_access = $3, replaced_by = $4 \
+             WHERE id = $1 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $2 \
+             RETURNING user_id, family_id",
         )
-        .set(refresh_tokens::used_at.eq(Some(now)))
-        .returning((refresh_tokens::user_id, refresh_tokens::family_id))
+        .bind::<SqlUuid, _>(jti)
+        .bind::<Timestamptz, _>(now)
+        .bind::<SqlUuid, _>(successor.0)
+        .bind::<SqlUuid, _>(successor.1)
         .get_result(&mut c)
         .await
         .optional()
         .map_err(store_err)?;
-        if let Some((user_id, family_id)) = spent {
+        if let Some(r) = spent {
             return Ok(ConsumeOutcome::Consumed {
-                user_id: user_id.into(),
-                family_id,
+                user_id: r.user_id.into(),
+                family_id: r.family_id,
             });
         }
-        let row: Option<(
-            Uuid,
-            Uuid,
-            Option<DateTime<Utc>>,
-            Option<DateTime<Utc>>,
-            DateTime<Utc>,
-        )> = refresh_tokens::table
-            .filter(refresh_tokens::id.eq(jti))
-            .select((
-                refresh_tokens::user_id,
-                refresh_tokens::family_id,
-                refresh_tokens::used_at,
-                refresh_tokens::revoked_at,
-                refresh_tokens::expires_at,
-            ))
-            .first(&mut c)
-            .await
-            .optional()
-            .map_err(store_err)?;
-        Ok(match row {
-            Some((user_id, family_id, Some(_), None, exp)) if exp > now => {
-                ConsumeOutcome::Replayed {
-                    user_id: user_id.into(),
-                    family_id,
+        let row: Option<SpentRefreshRow> = diesel::sql_query(
+            "SELECT user_id, family_id, used_at, revoked_at, expires_at, replaced_by, \
+             replaced_by_access FROM refresh_tokens WHERE id = $1",
+        )
+        .bind::<SqlUuid, _>(jti)
+        .get_result(&mut c)
+        .await
+        .optional()
+        .map_err(store_err)?;
+        let Some(r) = row else {
+            return Ok(ConsumeOutcome::Invalid);
+        };
+        let (Some(used_at), None) = (r.used_at, r.revoked_at) else {
+            return Ok(ConsumeOutcome::Invalid);
+        };
+        if r.expires_at <= now {
+            return Ok(ConsumeOutcome::Invalid);
+        }
+        Ok(match (r.replaced_by_access, r.replaced_by) {
+            (Some(access_jti), Some(refresh_jti)) if used_at >= now - grace => {
+                ConsumeOutcome::Raced {
+                    user_id: r.user_id.into(),
+                    grant: Grant {
+                        session_id: r.family_id,
+                        access_jti,
+                        refresh_jti,
+                        issued_at: used_at,
+                    },
                 }
             }
-            _ => ConsumeOutcome::Invalid,
+            _ => ConsumeOutcome::Replayed {
+                user_id: r.user_id.into(),
+                family_id: r.family_id,
+            },
         })
     }
 
@@ -417,11 +506,14 @@ impl SessionStore for PgSessionStore {
         &self,
         user_id: UserId,
         now: DateTime<Utc>,
+        keep: Option<Uuid>,
     ) -> Result<(), StoreError> {
         let mut c = conn(&self.pool).await?;
+        // the nil id names no family (families are random v4 ids)
         diesel::update(
             refresh_tokens::table
                 .filter(refresh_tokens::user_id.eq(user_id.as_uuid()))
+                .filter(refresh_tokens::family_id.ne(keep.unwrap_or(Uuid::nil())))
                 .filter(refresh_tokens::revoked_at.is_null()),
         )
         .set(refresh_tokens::revoked_at.eq(Some(now)))
@@ -489,5 +581,78 @@ impl SessionStore for PgSessionStore {
         .optional()
         .map_err(store_err)?;
         Ok(user.map(UserId::from))
+    }
+
+    async fn login_locked_until(
+        &self,
+        login: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let mut c = conn(&self.pool).await?;
+        let row: Option<LockedRow> = diesel::sql_query(format!(
+            "SELECT locked_until FROM login_failures \
+             WHERE login_hash = {LOGIN_HASH} AND locked_until > $2"
+        ))
+        .bind::<Text, _>(login)
+        .bind::<Timestamptz, _>(now)
+        .get_result(&mut c)
+        .await
+        .optional()
+        .map_err(store_err)?;
+        Ok(row.map(|r| r.locked_until))
+    }
+
+    async fn record_login_failure(
+        &self,
+        login: &str,
+        now: DateTime<Utc>,
+        window: Duration,
+    ) -> Result<u32, StoreError> {
+        let mut c = conn(&self.pool).await?;
+        // one statement, so concurrent failures all count; a window older than `window` restarts
+        let row: FailuresRow = diesel::sql_query(format!(
+            "INSERT INTO login_failures AS f (login_hash, failures, window_started_at) \
+             VALUES ({LOGIN_HASH}, 1, $2) \
+             ON CONFLICT (login_hash) DO UPDATE SET \
+             failures = CASE WHEN f.window_started_at <= $3 THEN 1 ELSE f.failures + 1 END, \
+             window_started_at = CASE WHEN f.window_started_at <= $3 THEN $2 \
+               ELSE f.window_started_at END, \
+             locked_until = CASE WHEN f.window_started_at <= $3 THEN NULL \
+               ELSE f.locked_until END \
+             RETURNING failures"
+        ))
+        .bind::<Text, _>(login)
+        .bind::<Timestamptz, _>(now)
+        .bind::<Timestamptz, _>(now - window)
+        .get_result(&mut c)
+        .await
+        .map_err(store_err)?;
+        Ok(u32::try_from(row.failures).unwrap_or(0))
+    }
+
+    async fn lock_login(&self, login: &str, until: DateTime<Utc>) -> Result<(), StoreError> {
+        let mut c = conn(&self.pool).await?;
+        diesel::sql_query(format!(
+            "UPDATE login_failures SET locked_until = GREATEST(locked_until, $2) \
+             WHERE login_hash = {LOGIN_HASH}"
+        ))
+        .bind::<Text, _>(login)
+        .bind::<Timestamptz, _>(until)
+        .execute(&mut c)
+        .await
+        .map_err(store_err)?;
+        Ok(())
+    }
+
+    async fn clear_login_failures(&self, login: &str) -> Result<(), StoreError> {
+        let mut c = conn(&self.pool).await?;
+        diesel::sql_query(format!(
+            "DELETE FROM login_failures WHERE login_hash = {LOGIN_HASH}"
+        ))
+        .bind::<Text, _>(login)
+        .execute(&mut c)
+        .await
+        .map_err(store_err)?;
+        Ok(())
     }
 }

@@ -1,10 +1,12 @@
 //! JWT HS256 tokens (`jsonwebtoken`) with key rotation: `JWT_SECRET` signs and verifies,
 //! `JWT_SECRET_PREVIOUS` still verifies; the `kid` header names the key that signed a token.
+//! Signing is deterministic: the same user and grant (ids, session, issue time) give the same
+//! token, which is how a refresh race hands out one pair twice.
 
 use chrono::{DateTime, Duration, Utc};
 use ingenio_kernel::{Clock, TenantId, UserId};
 use ingenio_users::{
-    AccessClaims, RefreshClaims, Role, SignedToken, TokenError, TokenService, User,
+    AccessClaims, Grant, RefreshClaims, Role, SignedToken, TokenError, TokenService, User,
 };
 use jsonwebtoken::{
     decode, decode_header, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation,
@@ -28,6 +30,12 @@ struct Claims {
     exp: i64,
     iss: String,
     typ: String,
+    /// The session (refresh-token family); absent in tokens issued before sessions were named.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sid: Option<String>,
+    /// Issue time in milliseconds (`iat` has whole seconds only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    iat_ms: Option<i64>,
 }
 
 struct Key {
@@ -76,10 +84,20 @@ impl JwtTokens {
         }
     }
 
-    fn sign(&self, typ: &str, user: &User, ttl: Duration) -> anyhow::Result<SignedToken> {
-        let now = self.clock.now();
+    fn sign(
+        &self,
+        typ: &str,
+        user: &User,
+        grant: &Grant,
+        ttl: Duration,
+    ) -> anyhow::Result<SignedToken> {
+        let now = grant.issued_at;
         let exp = now + ttl;
-        let jti = Uuid::new_v4();
+        let jti = if typ == ACCESS {
+            grant.access_jti
+        } else {
+            grant.refresh_jti
+        };
         let claims = Claims {
             sub: user.id.to_string(),
             tid: user.tenant_id.to_string(),
@@ -89,6 +107,8 @@ impl JwtTokens {
             exp: exp.timestamp(),
             iss: self.issuer.clone(),
             typ: typ.to_owned(),
+            sid: Some(grant.session_id.to_string()),
+            iat_ms: Some(now.timestamp_millis()),
         };
         let mut header = Header::new(Algorithm::HS256);
         header.kid = Some(self.current.kid.clone());
@@ -140,6 +160,8 @@ struct Parsed {
     tenant_id: TenantId,
     jti: Uuid,
     expires_at: DateTime<Utc>,
+    issued_at: DateTime<Utc>,
+    session_id: Option<Uuid>,
 }
 
 fn parse_ids(c: &Claims) -> Result<Parsed, TokenError> {
@@ -152,15 +174,23 @@ fn parse_ids(c: &Claims) -> Result<Parsed, TokenError> {
             .into(),
         jti: Uuid::parse_str(&c.jti).map_err(|_| TokenError::Invalid)?,
         expires_at: DateTime::from_timestamp(c.exp, 0).ok_or(TokenError::Invalid)?,
+        issued_at: DateTime::from_timestamp_millis(c.iat_ms.unwrap_or(c.iat.saturating_mul(1000)))
+            .ok_or(TokenError::Invalid)?,
+        session_id: c
+            .sid
+            .as_deref()
+            .map(Uuid::parse_str)
+            .transpose()
+            .map_err(|_| TokenError::Invalid)?,
     })
 }
 
 impl TokenService for JwtTokens {
-    fn issue_access(&self, user: &User) -> anyhow::Result<SignedToken> {
-        self.sign(ACCESS, user, self.access_ttl)
+    fn issue_access(&self, user: &User, grant: &Grant) -> anyhow::Result<SignedToken> {
+        self.sign(ACCESS, user, grant, self.access_ttl)
     }
-    fn issue_refresh(&self, user: &User) -> anyhow::Result<SignedToken> {
-        self.sign(REFRESH, user, self.refresh_ttl)
+    fn issue_refresh(&self, user: &User, grant: &Grant) -> anyhow::Result<SignedToken> {
+        self.sign(REFRESH, user, grant, self.refresh_ttl)
     }
     fn verify_access(&self, token: &str) -> Result<AccessClaims, TokenError> {
         let c = self.verify(token, ACCESS)?;
@@ -171,6 +201,8 @@ impl TokenService for JwtTokens {
             role: Role::parse(&c.role).map_err(|_| TokenError::Invalid)?,
             jti: p.jti,
             expires_at: p.expires_at,
+            issued_at: p.issued_at,
+            session_id: p.session_id,
         })
     }
     fn verify_refresh(&self, token: &str) -> Result<RefreshClaims, TokenError> {
@@ -224,6 +256,15 @@ mod tests {
         }
     }
 
+    fn grant() -> Grant {
+        Grant {
+            session_id: Uuid::new_v4(),
+            access_jti: Uuid::new_v4(),
+            refresh_jti: Uuid::new_v4(),
+            issued_at: Utc::now(),
+        }
+    }
+
     fn tokens(secret: &str, previous: Option<&str>) -> JwtTokens {
         JwtTokens::new(
             secret.as_bytes(),
@@ -239,7 +280,7 @@ mod tests {
     fn round_trip_and_kinds() {
         let t = tokens("a-secret-that-is-long-enough-0001", None);
         let u = user();
-        let a = t.issue_access(&u).unwrap();
+        let a = t.issue_access(&u, &grant()).unwrap();
         let c = t.verify_access(&a.token).unwrap();
         assert_eq!(c.user_id, u.id);
         assert_eq!(c.jti, a.jti);
@@ -251,7 +292,7 @@ mod tests {
     fn rotation_accepts_previous_key_and_rejects_unknown() {
         let old = tokens("old-secret-that-is-long-enough-01", None);
         let u = user();
-        let a = old.issue_access(&u).unwrap();
+        let a = old.issue_access(&u, &grant()).unwrap();
         let rotated = tokens(
             "new-secret-that-is-long-enough-02",
             Some("old-secret-that-is-long-enough-01"),
@@ -262,9 +303,30 @@ mod tests {
     }
 
     #[test]
+    fn the_same_grant_signs_the_same_tokens_with_session_and_millisecond_issue_time() {
+        let t = tokens("a-secret-that-is-long-enough-0001", None);
+        let (u, g) = (user(), grant());
+        let a = t.issue_access(&u, &g).unwrap();
+        assert_eq!(a.token, t.issue_access(&u, &g).unwrap().token);
+        assert_eq!(
+            t.issue_refresh(&u, &g).unwrap().token,
+            t.issue_refresh(&u, &g).unwrap().token
+        );
+        let c = t.verify_access(&a.token).unwrap();
+        assert_eq!(c.jti, g.access_jti);
+        assert_eq!(c.session_id, Some(g.session_id));
+        assert_eq!(
+            c.issued_at.timestamp_millis(),
+            g.issued_at.timestamp_millis()
+        );
+        let r = t.verify_refresh(&t.issue_refresh(&u, &g).unwrap().token);
+        assert_eq!(r.unwrap().jti, g.refresh_jti);
+    }
+
+    #[test]
     fn tampered_token_is_invalid() {
         let t = tokens("a-secret-that-is-long-enough-0001", None);
-        let a = t.issue_access(&user()).unwrap();
+        let a = t.issue_access(&user(), &grant()).unwrap();
         let mut parts: Vec<String> = a.token.split('.').map(str::to_owned).collect();
         parts[1] = parts[1].chars().rev().collect();
         assert_eq!(t.verify_access(&parts.join(".")), Err(TokenError::Invalid));

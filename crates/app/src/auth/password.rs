@@ -1,53 +1,102 @@
 //! Password hashing: argon2id for new hashes; bcrypt (`$2a$`/`$2b$`/`$2y$`) still verifies and
 //! is reported as needing a rehash so the next login upgrades it. Hashing runs on the blocking
-//! pool so it never stalls the async workers.
+//! pool so it never stalls the async workers, and at most `max_concurrent` hashes (19 MiB each)
+//! run at once: a caller that cannot get a slot within `wait` is answered `Saturated` (503 with
+//! `Retry-After`) instead of queueing without bound.
 
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use async_trait::async_trait;
-use ingenio_users::{PasswordCheck, PasswordHasher};
+use ingenio_users::{HashError, PasswordCheck, PasswordHasher};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// Seconds a saturated caller is told to wait (`Retry-After`).
+const RETRY_AFTER_SECS: u64 = 1;
 
 /// argon2id with OWASP's recommended minimum (19 MiB, 2 passes, 1 lane) unless told otherwise.
 #[derive(Debug, Clone)]
 pub struct Argon2Hasher {
     params: Params,
+    permits: Arc<Semaphore>,
+    wait: Duration,
 }
 
 impl Default for Argon2Hasher {
+    /// Two hashes per core, callers wait up to half a second for a slot.
     fn default() -> Self {
-        Self {
-            params: Params::new(19 * 1024, 2, 1, None).unwrap_or_default(),
-        }
+        Self::bounded(0, Duration::from_millis(500))
     }
 }
 
 impl Argon2Hasher {
+    /// At most `max_concurrent` hashes at once (0 = two per core); a caller waits at most `wait`
+    /// for a slot.
+    pub fn bounded(max_concurrent: usize, wait: Duration) -> Self {
+        let max = match max_concurrent {
+            0 => std::thread::available_parallelism().map_or(2, |n| n.get() * 2),
+            n => n,
+        };
+        Self {
+            params: Params::new(19 * 1024, 2, 1, None).unwrap_or_default(),
+            permits: Arc::new(Semaphore::new(max)),
+            wait,
+        }
+    }
+
     fn argon(&self) -> Argon2<'static> {
         Argon2::new(Algorithm::Argon2id, Version::V0x13, self.params.clone())
+    }
+
+    /// A hashing slot, held by the blocking task until the hash is done (even if the request that
+    /// asked for it is gone).
+    async fn permit(&self) -> Result<OwnedSemaphorePermit, HashError> {
+        match tokio::time::timeout(self.wait, self.permits.clone().acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            Ok(Err(closed)) => Err(anyhow::Error::new(closed)
+                .context("wait for a password hashing slot")
+                .into()),
+            Err(_) => {
+                tracing::warn!(
+                    wait_ms = self.wait.as_millis(),
+                    "password hashing saturated; answering 503"
+                );
+                Err(HashError::Saturated {
+                    retry_after_secs: RETRY_AFTER_SECS,
+                })
+            }
+        }
     }
 }
 
 #[async_trait]
 impl PasswordHasher for Argon2Hasher {
-    async fn hash(&self, password: &str) -> anyhow::Result<String> {
+    async fn hash(&self, password: &str) -> Result<String, HashError> {
         let argon = self.argon();
         let password = password.to_owned();
-        tokio::task::spawn_blocking(move || {
+        let permit = self.permit().await?;
+        let hashed = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
             let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
             argon
                 .hash_password(password.as_bytes(), &salt)
                 .map(|h| h.to_string())
                 .map_err(|e| anyhow::anyhow!("hash password: {e}"))
         })
-        .await?
+        .await
+        .map_err(|e| anyhow::Error::new(e).context("join the hashing task"))??;
+        Ok(hashed)
     }
 
-    async fn verify(&self, password: &str, hash: &str) -> anyhow::Result<PasswordCheck> {
+    async fn verify(&self, password: &str, hash: &str) -> Result<PasswordCheck, HashError> {
         let argon = self.argon();
         let wanted = self.params.clone();
         let password = password.to_owned();
         let hash = hash.to_owned();
+        let permit = self.permit().await?;
         let check = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
             if hash.starts_with("$2a$") || hash.starts_with("$2b$") || hash.starts_with("$2y$") {
                 return match bcrypt::verify(&password, &hash) {
                     Ok(true) => PasswordCheck::Valid { needs_rehash: true },
@@ -68,7 +117,8 @@ impl PasswordHasher for Argon2Hasher {
                 needs_rehash: outdated,
             }
         })
-        .await?;
+        .await
+        .map_err(|e| anyhow::Error::new(e).context("join the hashing task"))?;
         Ok(check)
     }
 }
@@ -93,6 +143,28 @@ mod tests {
             h.verify("wrong", &hash).await.unwrap(),
             PasswordCheck::Invalid
         );
+    }
+
+    #[tokio::test]
+    async fn saturated_hashing_is_refused_after_the_wait_and_recovers() {
+        let h = Argon2Hasher::bounded(1, Duration::from_millis(20));
+        let held = h.permits.clone().acquire_owned().await.unwrap();
+        let started = std::time::Instant::now();
+        assert!(matches!(
+            h.hash("secret123").await,
+            Err(HashError::Saturated {
+                retry_after_secs: 1
+            })
+        ));
+        assert!(matches!(
+            h.verify("secret123", "not-a-hash").await,
+            Err(HashError::Saturated { .. })
+        ));
+        assert!(started.elapsed() < Duration::from_secs(2));
+        drop(held);
+        assert!(h.hash("secret123").await.is_ok());
+        // the slot is given back after each hash
+        assert_eq!(h.permits.available_permits(), 1);
     }
 
     #[tokio::test]

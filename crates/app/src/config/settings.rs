@@ -261,6 +261,19 @@ pub struct AuthSettings {
     pub password_reset_ttl: u64,
     /// Log reset tokens instead of mailing them (dev only).
     pub log_reset_tokens: bool,
+    /// Failed logins per name within `login-failure-window` after which the name is locked.
+    pub login_max_failures: u32,
+    /// Seconds failed logins are remembered (from the first one).
+    pub login_failure_window: u64,
+    /// Seconds of the first lock; each further failure doubles it, up to the window.
+    pub login_lock: u64,
+    /// Seconds a spent refresh token still yields the pair it was traded for (refresh races).
+    pub refresh_grace: u64,
+    /// Password hashes (argon2id, 19 MiB each) running at once; 0 = two per core.
+    pub hash_max_concurrent: usize,
+    /// Milliseconds a login, register or password change waits for a hashing slot before
+    /// answering 503 with `Retry-After`.
+    pub hash_wait_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -328,4 +341,20 @@ pub struct OtelSettings {
     /// OTLP/HTTP endpoint (`OTEL_EXPORTER_OTLP_ENDPOINT`); empty disables trace export.
     pub endpoint: String,
     pub service_name: String,
+}
+
+impl Settings {
+    /// The users service's settings (`ingenio.tenant`, `ingenio.auth`).
+    pub fn user_service_config(&self) -> ingenio_users::UserServiceConfig {
+        let auth = &self.ingenio.auth;
+        let secs = |s: u64| chrono::Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX / 1000));
+        ingenio_users::UserServiceConfig {
+            default_tenant: ingenio_kernel::TenantId::from_uuid(self.ingenio.tenant.default_id),
+            reset_token_ttl: secs(auth.password_reset_ttl),
+            login_max_failures: auth.login_max_failures,
+            login_failure_window: secs(auth.login_failure_window),
+            login_lock: secs(auth.login_lock),
+            refresh_grace: secs(auth.refresh_grace),
+        }
+    }
 }

@@ -72,6 +72,16 @@ impl ApiError {
             "service temporarily unavailable, please retry shortly",
         )
     }
+    /// 503 with `Retry-After`: this instance is at a concurrency bound (nothing was changed).
+    pub fn busy(retry_after: u64) -> Self {
+        let mut e = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "1000",
+            format!("server busy, retry after {retry_after} seconds"),
+        );
+        e.retry_after = Some(retry_after);
+        e
+    }
     /// 500: the cause is logged, never sent.
     pub fn internal(cause: &anyhow::Error) -> Self {
         tracing::error!(error = format!("{cause:#}"), "unexpected error");
@@ -171,6 +181,14 @@ impl From<UserError> for ApiError {
             }
             UserError::NotFound => Self::new(StatusCode::NOT_FOUND, "2000", "user not found"),
             UserError::Unauthenticated(why) => Self::unauthenticated(why),
+            UserError::TooManyAttempts { retry_after_secs } => {
+                let mut e = Self::too_many(retry_after_secs);
+                e.message = format!(
+                    "too many failed logins for this name; retry after {retry_after_secs} seconds"
+                );
+                e
+            }
+            UserError::Busy { retry_after_secs } => Self::busy(retry_after_secs),
             UserError::Unavailable(e) => Self::unavailable(&e),
             UserError::Unexpected(e) => Self::internal(&e),
         }
@@ -320,6 +338,22 @@ mod tests {
             Some("password".to_owned())
         );
         assert_eq!(missing_or_unknown_field("expected value"), None);
+    }
+
+    #[test]
+    fn saturation_and_login_locks_carry_retry_after() {
+        let busy = ApiError::from(UserError::Busy {
+            retry_after_secs: 1,
+        });
+        assert_eq!(busy.status, StatusCode::SERVICE_UNAVAILABLE);
+        let resp = busy.error_response();
+        assert_eq!(resp.headers().get(header::RETRY_AFTER).unwrap(), "1");
+        let locked = ApiError::from(UserError::TooManyAttempts {
+            retry_after_secs: 30,
+        });
+        assert_eq!(locked.status, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(locked.code, "1005");
+        assert_eq!(locked.retry_after, Some(30));
     }
 
     #[test]

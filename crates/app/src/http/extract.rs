@@ -1,4 +1,5 @@
-//! Extractors: the authenticated caller (`AuthUser`), an optional caller, and the admin guard.
+//! Extractors: the authenticated caller (`AuthUser`), an optional caller, the writer guard
+//! (`WriterUser`: every role but `viewer`) and the admin guard.
 
 use crate::http::error::ApiError;
 use crate::state::AppState;
@@ -77,6 +78,45 @@ impl FromRequest for StreamUser {
     }
 }
 
+/// The verified caller when `allowed` says yes; otherwise 403 `1004` with `refusal`.
+fn guarded<T: 'static>(
+    req: &HttpRequest,
+    payload: &mut Payload,
+    allowed: fn(&Principal) -> bool,
+    refusal: &'static str,
+    wrap: fn(Principal) -> T,
+) -> LocalBoxFuture<'static, Result<T, ApiError>> {
+    let fut = AuthUser::from_request(req, payload);
+    Box::pin(async move {
+        let AuthUser(p) = fut.await?;
+        if !allowed(&p) {
+            return Err(ApiError::forbidden(refusal));
+        }
+        Ok(wrap(p))
+    })
+}
+
+/// An authenticated caller who may create or change content: every role but `viewer`, which is
+/// read-only and gets 403 `1004` (anonymous: 401 `1003`). Use it on every handler that generates,
+/// creates, edits, validates, publishes, renders or deletes.
+#[derive(Debug, Clone)]
+pub struct WriterUser(pub Principal);
+
+impl FromRequest for WriterUser {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        guarded(
+            req,
+            payload,
+            Principal::can_write,
+            "the viewer role is read-only: it cannot generate, create or edit",
+            WriterUser,
+        )
+    }
+}
+
 /// An authenticated administrator; others get 403 `1004` (anonymous: 401 `1003`).
 #[derive(Debug, Clone)]
 pub struct AdminUser(pub Principal);
@@ -86,13 +126,47 @@ impl FromRequest for AdminUser {
     type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let fut = AuthUser::from_request(req, payload);
-        Box::pin(async move {
-            let AuthUser(p) = fut.await?;
-            if !p.is_admin() {
-                return Err(ApiError::forbidden("administrator role required"));
-            }
-            Ok(AdminUser(p))
-        })
+        guarded(
+            req,
+            payload,
+            Principal::is_admin,
+            "administrator role required",
+            AdminUser,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use actix_web::test::TestRequest;
+    use ingenio_kernel::{TenantId, UserId};
+    use ingenio_users::Role;
+
+    /// A request whose caller is already verified (the cache `authenticate` reads first).
+    fn request_as(role: Role) -> HttpRequest {
+        let req = TestRequest::default().to_http_request();
+        req.extensions_mut().insert(Principal {
+            user_id: UserId::new_random(),
+            tenant_id: TenantId::default(),
+            role,
+            jti: uuid::Uuid::new_v4(),
+            expires_at: chrono::Utc::now(),
+            session_id: None,
+        });
+        req
+    }
+
+    #[actix_web::test]
+    async fn viewers_are_refused_writes_others_pass() {
+        let refused = WriterUser::from_request(&request_as(Role::Viewer), &mut Payload::None).await;
+        let e = refused.unwrap_err();
+        assert_eq!(e.status, actix_web::http::StatusCode::FORBIDDEN);
+        assert_eq!(e.code, "1004");
+        for role in [Role::User, Role::Admin] {
+            let ok = WriterUser::from_request(&request_as(role), &mut Payload::None).await;
+            assert_eq!(ok.unwrap().0.role, role);
+        }
     }
 }

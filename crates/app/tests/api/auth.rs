@@ -1,5 +1,6 @@
-//! Auth and users: register, login, refresh rotation, logout, rotation of the signing key,
-//! suspension, profile, password change and reset.
+//! Auth and users: register, login, refresh rotation (and its race grace), logout, rotation of
+//! the signing key, suspension, profile, password change and reset ending other sessions, the
+//! per-name login lock and the bound on password hashing.
 
 use diesel_async::SimpleAsyncConnection;
 use ingenio_testkit::app::{spawn_app, TestApp};
@@ -9,7 +10,11 @@ use std::sync::Arc;
 
 #[tokio::test]
 async fn register_login_me_refresh_logout() {
-    let app = spawn_app().await;
+    // no grace: an immediate reuse of a spent refresh token is a replay
+    let app = TestApp::builder()
+        .set("ingenio.auth.refresh-grace", 0)
+        .spawn()
+        .await;
     let reg = app
         .post(
             "/api/v1/auth/register",
@@ -392,7 +397,8 @@ async fn profile_and_password_change() {
         )
         .await;
     assert_eq!(ok.status, 200, "{}", ok.text);
-    // other sessions must log in again
+    // the session that changed the password goes on
+    assert_eq!(app.get("/api/v1/auth/me", Some(&token)).await.status, 200);
     assert_eq!(
         app.post(
             "/api/v1/auth/refresh",
@@ -401,7 +407,7 @@ async fn profile_and_password_change() {
         )
         .await
         .status,
-        401
+        200
     );
     let login = app
         .post(
@@ -416,7 +422,7 @@ async fn profile_and_password_change() {
 #[tokio::test]
 async fn password_reset_by_token() {
     let app = spawn_app().await;
-    app.register("leo").await;
+    let (old_token, old_refresh) = app.register("leo").await;
     // unknown emails get the same answer
     let unknown = app
         .post(
@@ -454,6 +460,18 @@ async fn password_reset_by_token() {
         )
         .await;
     assert_eq!(confirm.status, 200, "{}", confirm.text);
+    // every session ended at once, its access token included
+    let me = app.get("/api/v1/auth/me", Some(&old_token)).await;
+    assert_eq!(me.status, 401, "{}", me.text);
+    assert_eq!(me.code(), "1003");
+    let r = app
+        .post(
+            "/api/v1/auth/refresh",
+            &json!({"refreshToken": old_refresh}),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 401);
     let again = app
         .post(
             "/api/v1/auth/reset-password/confirm",
@@ -471,4 +489,169 @@ async fn password_reset_by_token() {
         )
         .await;
     assert_eq!(login.status, 200);
+}
+
+async fn login(app: &TestApp, name: &str, password: &str) -> ingenio_testkit::app::Answer {
+    app.post(
+        "/api/v1/auth/login",
+        &json!({"usernameOrEmail": name, "password": password}),
+        None,
+    )
+    .await
+}
+
+async fn refresh(app: &TestApp, token: &str) -> ingenio_testkit::app::Answer {
+    app.post(
+        "/api/v1/auth/refresh",
+        &json!({"refreshToken": token}),
+        None,
+    )
+    .await
+}
+
+#[tokio::test]
+async fn logout_without_a_body_ends_the_sessions_refresh_token() {
+    let app = spawn_app().await;
+    let (token, refresh_token) = app.register("nina").await;
+    let other = login(&app, "nina", "secret123").await;
+    let out = app
+        .send(
+            app.client
+                .post(app.url("/api/v1/auth/logout"))
+                .bearer_auth(&token),
+        )
+        .await;
+    assert_eq!(out.status, 200, "{}", out.text);
+    assert_eq!(app.get("/api/v1/auth/me", Some(&token)).await.status, 401);
+    let r = refresh(&app, &refresh_token).await;
+    assert_eq!(r.status, 401, "{}", r.text);
+    assert_eq!(r.code(), "1003");
+    // the user's other session is untouched
+    let other_refresh = other.data()["refreshToken"].as_str().unwrap();
+    assert_eq!(refresh(&app, other_refresh).await.status, 200);
+}
+
+#[tokio::test]
+async fn password_change_ends_every_other_session_at_once() {
+    let app = spawn_app().await;
+    let (mine, mine_refresh) = app.register("olga").await;
+    let other = login(&app, "olga", "secret123").await;
+    let theirs = other.data()["token"].as_str().unwrap().to_owned();
+    let theirs_refresh = other.data()["refreshToken"].as_str().unwrap().to_owned();
+    assert_eq!(app.get("/api/v1/auth/me", Some(&theirs)).await.status, 200);
+    let ok = app
+        .put(
+            "/api/v1/user/password",
+            &json!({"oldPassword":"secret123","newPassword":"brandnew123"}),
+            Some(&mine),
+        )
+        .await;
+    assert_eq!(ok.status, 200, "{}", ok.text);
+    // the other session's access token is refused now, not when it expires
+    let me = app.get("/api/v1/auth/me", Some(&theirs)).await;
+    assert_eq!(me.status, 401, "{}", me.text);
+    assert_eq!(me.code(), "1003");
+    assert_eq!(refresh(&app, &theirs_refresh).await.status, 401);
+    // the caller stays logged in and can refresh; a new login works
+    assert_eq!(app.get("/api/v1/auth/me", Some(&mine)).await.status, 200);
+    let r = refresh(&app, &mine_refresh).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let next = r.data()["token"].as_str().unwrap();
+    assert_eq!(app.get("/api/v1/auth/me", Some(next)).await.status, 200);
+    let fresh = login(&app, "olga", "brandnew123").await;
+    assert_eq!(fresh.status, 200);
+    let fresh = fresh.data()["token"].as_str().unwrap();
+    assert_eq!(app.get("/api/v1/auth/me", Some(fresh)).await.status, 200);
+}
+
+#[tokio::test]
+async fn saturated_password_hashing_answers_503_with_retry_after() {
+    let app = TestApp::builder()
+        .set("ingenio.auth.hash-max-concurrent", 1)
+        .set("ingenio.auth.hash-wait-ms", 1)
+        .spawn()
+        .await;
+    app.register("paul").await;
+    let answers = futures::future::join_all((0..8).map(|_| login(&app, "paul", "secret123"))).await;
+    let busy: Vec<_> = answers.iter().filter(|a| a.status == 503).collect();
+    assert!(!busy.is_empty(), "no request was refused");
+    assert!(answers.iter().any(|a| a.status == 200), "none got through");
+    for a in &answers {
+        assert!(
+            a.status == 200 || a.status == 503,
+            "{}: {}",
+            a.status,
+            a.text
+        );
+    }
+    for a in busy {
+        assert_eq!(a.code(), "1000");
+        assert_eq!(a.header("retry-after"), Some("1"));
+    }
+    // once the burst is over, logins work again
+    assert_eq!(login(&app, "paul", "secret123").await.status, 200);
+}
+
+#[tokio::test]
+async fn failed_logins_lock_a_name_whether_or_not_the_account_exists() {
+    let app = spawn_app().await;
+    app.register("quinn").await;
+    let mut locked = Vec::new();
+    for name in ["quinn", "no_such_user"] {
+        for i in 0..5 {
+            let a = login(&app, name, "wrongpass1").await;
+            assert_eq!(a.status, 401, "{name} #{i}: {}", a.text);
+            assert_eq!(a.code(), "2002");
+        }
+        // locked: even the right password is refused, without checking it
+        let a = login(&app, name, "secret123").await;
+        assert_eq!(a.status, 429, "{name}: {}", a.text);
+        assert_eq!(a.code(), "1005");
+        let wait: u64 = a.header("retry-after").unwrap().parse().unwrap();
+        assert!((1..=30).contains(&wait), "{name}: Retry-After {wait}");
+        locked.push(a);
+    }
+    // the lock does not tell an existing account from an unknown one
+    assert_eq!(locked[0].body["message"], locked[1].body["message"]);
+    // the account's other name (its email) is counted apart
+    assert_eq!(
+        login(&app, "quinn@example.com", "secret123").await.status,
+        200
+    );
+}
+
+#[tokio::test]
+async fn a_successful_login_resets_the_failure_count() {
+    let app = spawn_app().await;
+    app.register("rita").await;
+    for _ in 0..4 {
+        assert_eq!(login(&app, "rita", "wrongpass1").await.status, 401);
+    }
+    assert_eq!(login(&app, "rita", "secret123").await.status, 200);
+    for _ in 0..4 {
+        assert_eq!(login(&app, "rita", "wrongpass1").await.status, 401);
+    }
+    assert_eq!(login(&app, "rita", "secret123").await.status, 200);
+}
+
+#[tokio::test]
+async fn concurrent_refreshes_get_one_pair_and_a_late_replay_ends_the_session() {
+    let app = TestApp::builder()
+        .set("ingenio.auth.refresh-grace", 1)
+        .spawn()
+        .await;
+    let (_, refresh_token) = app.register("sam").await;
+    let (a, b) = tokio::join!(refresh(&app, &refresh_token), refresh(&app, &refresh_token));
+    assert_eq!(a.status, 200, "{}", a.text);
+    assert_eq!(b.status, 200, "{}", b.text);
+    assert_eq!(a.data()["token"], b.data()["token"]);
+    assert_eq!(a.data()["refreshToken"], b.data()["refreshToken"]);
+    let token = a.data()["token"].as_str().unwrap().to_owned();
+    let next = a.data()["refreshToken"].as_str().unwrap().to_owned();
+    assert_eq!(app.get("/api/v1/auth/me", Some(&token)).await.status, 200);
+    // after the grace the same token is a replay: the whole session ends
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let replay = refresh(&app, &refresh_token).await;
+    assert_eq!(replay.status, 401, "{}", replay.text);
+    assert_eq!(refresh(&app, &next).await.status, 401);
 }

@@ -1,5 +1,6 @@
 //! The errors of the users domain; `crates/app/src/http/error.rs` maps them to statuses and codes.
 
+use crate::ports::HashError;
 use ingenio_kernel::StoreError;
 
 /// Everything a users operation can refuse or fail with.
@@ -22,6 +23,12 @@ pub enum UserError {
     /// Missing, malformed, expired, revoked or already-used token.
     #[error("authentication required: {0}")]
     Unauthenticated(&'static str),
+    /// Too many failed logins for this name: refused without checking until the lock ends.
+    #[error("too many failed logins, retry after {retry_after_secs} seconds")]
+    TooManyAttempts { retry_after_secs: u64 },
+    /// Every password-hashing slot is busy: retry shortly (nothing was changed).
+    #[error("server busy, retry after {retry_after_secs} seconds")]
+    Busy { retry_after_secs: u64 },
     /// Storage could not be reached; nothing was changed.
     #[error("service temporarily unavailable")]
     Unavailable(#[source] anyhow::Error),
@@ -34,6 +41,15 @@ impl UserError {
         Self::Invalid {
             field: field.to_owned(),
             message: message.into(),
+        }
+    }
+}
+
+impl From<HashError> for UserError {
+    fn from(e: HashError) -> Self {
+        match e {
+            HashError::Saturated { retry_after_secs } => Self::Busy { retry_after_secs },
+            HashError::Unexpected(e) => Self::Unexpected(e),
         }
     }
 }

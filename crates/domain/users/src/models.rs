@@ -233,11 +233,18 @@ pub struct Principal {
     /// The access token's id, revoked on logout.
     pub jti: ingenio_kernel::uuid::Uuid,
     pub expires_at: DateTime<Utc>,
+    /// The session (refresh-token family) of the token, ended on logout; `None` for tokens
+    /// issued before sessions were named.
+    pub session_id: Option<ingenio_kernel::uuid::Uuid>,
 }
 
 impl Principal {
     pub fn is_admin(&self) -> bool {
         self.role == Role::Admin
+    }
+    /// Whether the caller may create or change content: every role but `viewer`.
+    pub fn can_write(&self) -> bool {
+        self.role != Role::Viewer
     }
 }
 

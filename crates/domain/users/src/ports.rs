@@ -3,7 +3,7 @@
 
 use crate::models::{NewUser, ProfileUpdate, Role, User, UserStatus};
 use async_trait::async_trait;
-use ingenio_kernel::chrono::{DateTime, Utc};
+use ingenio_kernel::chrono::{DateTime, Duration, Utc};
 use ingenio_kernel::uuid::Uuid;
 use ingenio_kernel::{StoreError, TenantId, UserId};
 
@@ -25,6 +25,10 @@ pub struct AuthState {
     pub role: Role,
     /// The access token's `jti` has been revoked (logout).
     pub revoked: bool,
+    /// Tokens issued before this instant are no longer valid (set by a password change or reset)…
+    pub sessions_valid_after: Option<DateTime<Utc>>,
+    /// …except those of this session (the one that changed the password).
+    pub kept_session: Option<Uuid>,
 }
 
 /// Storage of user accounts.
@@ -52,7 +56,18 @@ pub trait UserRepository: Send + Sync {
         id: UserId,
         update: &ProfileUpdate,
     ) -> Result<Option<User>, StoreError>;
-    /// Status, role and whether `jti` is revoked; `Ok(None)` when the user no longer exists.
+    /// Replaces the password hash and, in the same write, ends every session issued before `at`
+    /// except `keep` (see [`AuthState::sessions_valid_after`]). `Ok(false)` when the user does not
+    /// exist.
+    async fn set_password_ending_sessions(
+        &self,
+        id: UserId,
+        hash: &str,
+        at: DateTime<Utc>,
+        keep: Option<Uuid>,
+    ) -> Result<bool, StoreError>;
+    /// Status, role, whether `jti` is revoked and since when sessions are valid, in one round trip
+    /// (an indexed lookup); `Ok(None)` when the user no longer exists.
     async fn auth_state(&self, id: UserId, jti: Uuid) -> Result<Option<AuthState>, StoreError>;
     /// Changes role and status (admin operations, first-admin bootstrap).
     async fn set_role_and_status(
@@ -73,11 +88,25 @@ pub struct RefreshRecord {
     pub expires_at: DateTime<Utc>,
 }
 
+/// The ids and issue time of one access + refresh pair. Signing the same grant again with the same
+/// key yields the same tokens, which is how a refresh race gets one pair twice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Grant {
+    /// The session (refresh-token family) both tokens belong to.
+    pub session_id: Uuid,
+    pub access_jti: Uuid,
+    pub refresh_jti: Uuid,
+    pub issued_at: DateTime<Utc>,
+}
+
 /// The outcome of spending a refresh token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConsumeOutcome {
-    /// It was unspent and unexpired; it is now spent.
+    /// It was unspent and unexpired; it is now spent and `successor` recorded as its replacement.
     Consumed { user_id: UserId, family_id: Uuid },
+    /// It was spent less than the grace period ago (two tabs refreshing at once): the pair issued
+    /// then is `grant`, to be signed again.
+    Raced { user_id: UserId, grant: Grant },
     /// It had been spent before: a replay. The caller revokes the family.
     Replayed { user_id: UserId, family_id: Uuid },
     /// Unknown, revoked or expired.
@@ -88,22 +117,28 @@ pub enum ConsumeOutcome {
 #[async_trait]
 pub trait SessionStore: Send + Sync {
     async fn store_refresh(&self, record: RefreshRecord) -> Result<(), StoreError>;
-    /// Atomically marks the token spent. Two concurrent calls for one token: exactly one gets
-    /// `Consumed`.
+    /// Atomically marks the token spent at `now` and records `successor` (the ids of the pair
+    /// about to be issued). Two concurrent calls for one token: exactly one gets `Consumed`; the
+    /// other gets `Raced` with the winner's successor when the token was spent at most `grace` ago
+    /// (and its family is not revoked), `Replayed` otherwise.
     async fn consume_refresh(
         &self,
         jti: Uuid,
         now: DateTime<Utc>,
+        successor: (Uuid, Uuid),
+        grace: Duration,
     ) -> Result<ConsumeOutcome, StoreError>;
     /// Revokes one refresh token (logout). Unknown ids are ignored.
     async fn revoke_refresh(&self, jti: Uuid, now: DateTime<Utc>) -> Result<(), StoreError>;
     /// Revokes every unexpired token of a family (replay detected).
     async fn revoke_family(&self, family_id: Uuid, now: DateTime<Utc>) -> Result<(), StoreError>;
-    /// Revokes every refresh token of a user (password change or reset).
+    /// Revokes every refresh token of a user (password change or reset) except those of the
+    /// family `keep`.
     async fn revoke_all_refresh(
         &self,
         user_id: UserId,
         now: DateTime<Utc>,
+        keep: Option<Uuid>,
     ) -> Result<(), StoreError>;
     /// Puts an access token's `jti` on the deny-list until it would have expired anyway.
     async fn revoke_access(
@@ -125,6 +160,26 @@ pub trait SessionStore: Send + Sync {
         token_hash: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<UserId>, StoreError>;
+    /// Until when logins with this (normalised) name are refused; `None` when they are not.
+    /// Kept per name whether or not an account has it, so the lock reveals nothing.
+    async fn login_locked_until(
+        &self,
+        login: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<DateTime<Utc>>, StoreError>;
+    /// Counts a failed login for this name and returns the failures in the current window (a
+    /// window starts at the first failure and lasts `window`; an older count starts over).
+    async fn record_login_failure(
+        &self,
+        login: &str,
+        now: DateTime<Utc>,
+        window: Duration,
+    ) -> Result<u32, StoreError>;
+    /// Refuses logins with this name until `until` (or a later lock already set: concurrent
+    /// failures never shorten a lock).
+    async fn lock_login(&self, login: &str, until: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Forgets the failures of this name (a successful login).
+    async fn clear_login_failures(&self, login: &str) -> Result<(), StoreError>;
 }
 
 /// The result of checking a password against a stored hash.
@@ -137,12 +192,23 @@ pub enum PasswordCheck {
     },
 }
 
-/// Password hashing (argon2id, with bcrypt hashes still verifiable).
+/// Why a password could not be hashed or checked.
+#[derive(Debug, thiserror::Error)]
+pub enum HashError {
+    /// Every hashing slot stayed busy for the adapter's whole wait: try again in `retry_after_secs`.
+    #[error("password hashing is saturated")]
+    Saturated { retry_after_secs: u64 },
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+/// Password hashing (argon2id, with bcrypt hashes still verifiable). Adapters bound how many
+/// hashes run at once and answer `Saturated` rather than queue without limit.
 #[async_trait]
 pub trait PasswordHasher: Send + Sync {
-    async fn hash(&self, password: &str) -> anyhow::Result<String>;
+    async fn hash(&self, password: &str) -> Result<String, HashError>;
     /// A malformed stored hash is `Invalid`, not an error.
-    async fn verify(&self, password: &str, hash: &str) -> anyhow::Result<PasswordCheck>;
+    async fn verify(&self, password: &str, hash: &str) -> Result<PasswordCheck, HashError>;
 }
 
 /// Claims of a verified access token.
@@ -153,6 +219,11 @@ pub struct AccessClaims {
     pub role: Role,
     pub jti: Uuid,
     pub expires_at: DateTime<Utc>,
+    /// When it was issued (millisecond precision).
+    pub issued_at: DateTime<Utc>,
+    /// The session (refresh-token family) it belongs to; `None` for tokens issued before sessions
+    /// were named.
+    pub session_id: Option<Uuid>,
 }
 
 /// Claims of a verified refresh token.
@@ -185,8 +256,10 @@ pub enum TokenError {
 
 /// Issuing and verifying tokens (JWT HS256 with key rotation in the server crate).
 pub trait TokenService: Send + Sync {
-    fn issue_access(&self, user: &User) -> anyhow::Result<SignedToken>;
-    fn issue_refresh(&self, user: &User) -> anyhow::Result<SignedToken>;
+    /// Signs the access token of `grant`; the same user and grant give the same token.
+    fn issue_access(&self, user: &User, grant: &Grant) -> anyhow::Result<SignedToken>;
+    /// Signs the refresh token of `grant`; the same user and grant give the same token.
+    fn issue_refresh(&self, user: &User, grant: &Grant) -> anyhow::Result<SignedToken>;
     fn verify_access(&self, token: &str) -> Result<AccessClaims, TokenError>;
     fn verify_refresh(&self, token: &str) -> Result<RefreshClaims, TokenError>;
     /// Access token lifetime in seconds.

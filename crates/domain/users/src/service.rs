@@ -7,10 +7,10 @@ use crate::models::{
     Username,
 };
 use crate::ports::{
-    ConsumeOutcome, CreateUserError, PasswordCheck, PasswordHasher, RefreshRecord, ResetNotifier,
-    SessionStore, TokenError, TokenService, UserRepository,
+    ConsumeOutcome, CreateUserError, Grant, PasswordCheck, PasswordHasher, RefreshRecord,
+    ResetNotifier, SessionStore, TokenError, TokenService, UserRepository,
 };
-use ingenio_kernel::chrono::Duration;
+use ingenio_kernel::chrono::{DateTime, Duration, Utc};
 use ingenio_kernel::uuid::Uuid;
 use ingenio_kernel::{Clock, TenantId, UserId};
 use std::sync::Arc;
@@ -22,6 +22,30 @@ pub struct UserServiceConfig {
     pub default_tenant: TenantId,
     /// Lifetime of a password-reset token.
     pub reset_token_ttl: Duration,
+    /// Failed logins per name within `login_failure_window` after which the name is locked.
+    pub login_max_failures: u32,
+    /// How long failures are remembered (from the first one).
+    pub login_failure_window: Duration,
+    /// The first lock; each further failure doubles it, up to `login_failure_window`.
+    pub login_lock: Duration,
+    /// How long a spent refresh token still yields the pair it was traded for (two tabs
+    /// refreshing at once); a replay after that revokes the session.
+    pub refresh_grace: Duration,
+}
+
+impl UserServiceConfig {
+    /// The documented defaults: 5 failures in 15 minutes lock a name for 30 s, doubling up to
+    /// 15 minutes; a 10 s refresh grace; reset tokens live 30 minutes.
+    pub fn with_defaults(default_tenant: TenantId) -> Self {
+        Self {
+            default_tenant,
+            reset_token_ttl: Duration::minutes(30),
+            login_max_failures: 5,
+            login_failure_window: Duration::minutes(15),
+            login_lock: Duration::seconds(30),
+            refresh_grace: Duration::seconds(10),
+        }
+    }
 }
 
 /// Users use cases. Cheap to clone.
@@ -102,6 +126,8 @@ impl UserService {
 
     /// Logs in by username or email. Unknown account and wrong password are the same error, and
     /// cost the same time. A correct password on a disabled account is `AccountDisabled`.
+    /// After `login_max_failures` failures for one name (whether or not an account has it) the
+    /// name is locked: `TooManyAttempts` without checking the password, until the lock ends.
     pub async fn login(
         &self,
         username_or_email: &str,
@@ -114,21 +140,30 @@ impl UserService {
         if password.is_empty() {
             return Err(UserError::invalid("password", "must not be blank"));
         }
+        let key = login.to_lowercase();
+        let now = self.clock.now();
+        if let Some(until) = self.sessions.login_locked_until(&key, now).await? {
+            return Err(UserError::TooManyAttempts {
+                retry_after_secs: seconds_until(until, now),
+            });
+        }
         if password.chars().count() > 1024 {
-            return Err(UserError::BadCredentials);
+            return Err(self.login_failed(&key, now).await);
         }
         let found = self
             .users
             .find_by_login(self.config.default_tenant, login)
             .await?;
         let Some(user) = found else {
-            let _ = self.hasher.verify(password, DUMMY_ARGON2).await;
-            return Err(UserError::BadCredentials);
+            // costs as much as a wrong password, and is refused the same way when saturated
+            self.hasher.verify(password, DUMMY_ARGON2).await?;
+            return Err(self.login_failed(&key, now).await);
         };
         let check = self.hasher.verify(password, &user.password_hash).await?;
         let PasswordCheck::Valid { needs_rehash } = check else {
-            return Err(UserError::BadCredentials);
+            return Err(self.login_failed(&key, now).await);
         };
+        self.sessions.clear_login_failures(&key).await?;
         if user.status != UserStatus::Active {
             return Err(UserError::AccountDisabled);
         }
@@ -136,55 +171,142 @@ impl UserService {
             let fresh = self.hasher.hash(password).await?;
             self.users.set_password_hash(user.id, &fresh).await?;
         }
-        self.users
-            .touch_last_login(user.id, self.clock.now())
-            .await?;
+        self.users.touch_last_login(user.id, now).await?;
         self.start_session(user).await
     }
 
-    async fn start_session(&self, user: User) -> Result<AuthTokens, UserError> {
-        self.issue_tokens(user, Uuid::new_v4()).await
+    /// Counts a failed login for `key`, locks the name once it has failed too often (the lock
+    /// doubles with each further failure, capped at the failure window) and returns the error to
+    /// answer: `BadCredentials`, or a storage error.
+    async fn login_failed(&self, key: &str, now: DateTime<Utc>) -> UserError {
+        let c = &self.config;
+        let failures = match self
+            .sessions
+            .record_login_failure(key, now, c.login_failure_window)
+            .await
+        {
+            Ok(n) => n,
+            Err(e) => return e.into(),
+        };
+        if failures >= c.login_max_failures.max(1) {
+            let doublings = (failures - c.login_max_failures.max(1)).min(20);
+            let lock = c
+                .login_lock
+                .checked_mul(1 << doublings)
+                .unwrap_or(c.login_failure_window)
+                .min(c.login_failure_window);
+            if let Err(e) = self.sessions.lock_login(key, now + lock).await {
+                return e.into();
+            }
+        }
+        UserError::BadCredentials
     }
 
-    async fn issue_tokens(&self, user: User, family_id: Uuid) -> Result<AuthTokens, UserError> {
-        let access = self.tokens.issue_access(&user)?;
-        let refresh = self.tokens.issue_refresh(&user)?;
+    async fn start_session(&self, user: User) -> Result<AuthTokens, UserError> {
+        let grant = self.new_grant(Uuid::new_v4());
+        self.issue_tokens(user, grant).await
+    }
+
+    /// New ids for a pair of the session `session_id`, issued now.
+    fn new_grant(&self, session_id: Uuid) -> Grant {
+        Grant {
+            session_id,
+            access_jti: Uuid::new_v4(),
+            refresh_jti: Uuid::new_v4(),
+            issued_at: to_millis(self.clock.now()),
+        }
+    }
+
+    /// Signs the pair of `grant` and records its refresh token.
+    async fn issue_tokens(&self, user: User, grant: Grant) -> Result<AuthTokens, UserError> {
+        let (tokens, refresh_expires_at) = self.sign_pair(user, &grant)?;
         self.sessions
             .store_refresh(RefreshRecord {
-                jti: refresh.jti,
-                user_id: user.id,
-                family_id,
-                expires_at: refresh.expires_at,
+                jti: grant.refresh_jti,
+                user_id: tokens.user.id,
+                family_id: grant.session_id,
+                expires_at: refresh_expires_at,
             })
             .await?;
-        Ok(AuthTokens {
-            access_token: access.token,
-            refresh_token: refresh.token,
-            expires_in: self.tokens.access_ttl_seconds(),
-            user,
-        })
+        Ok(tokens)
     }
 
-    /// Trades a refresh token for a new pair. The presented token is spent; presenting a spent
-    /// token again revokes its whole family (it was stolen or replayed).
+    /// Signs the pair of `grant` (deterministic: the same grant gives the same tokens) and returns
+    /// it with the refresh token's expiry.
+    fn sign_pair(
+        &self,
+        user: User,
+        grant: &Grant,
+    ) -> Result<(AuthTokens, DateTime<Utc>), UserError> {
+        let access = self.tokens.issue_access(&user, grant)?;
+        let refresh = self.tokens.issue_refresh(&user, grant)?;
+        Ok((
+            AuthTokens {
+                access_token: access.token,
+                refresh_token: refresh.token,
+                expires_in: self.tokens.access_ttl_seconds(),
+                user,
+            },
+            refresh.expires_at,
+        ))
+    }
+
+    /// The active account a refresh token names; a disabled one ends the session.
+    async fn refreshing_user(
+        &self,
+        tenant: TenantId,
+        user_id: UserId,
+        family_id: Uuid,
+    ) -> Result<User, UserError> {
+        let user = self
+            .users
+            .find_by_id(tenant, user_id)
+            .await?
+            .ok_or(UserError::Unauthenticated("account no longer exists"))?;
+        if user.status != UserStatus::Active {
+            self.sessions
+                .revoke_family(family_id, self.clock.now())
+                .await?;
+            return Err(UserError::AccountDisabled);
+        }
+        Ok(user)
+    }
+
+    /// Trades a refresh token for a new pair. The presented token is spent; presenting it again
+    /// within `refresh_grace` (a refresh race between two tabs) gives the same new pair, and
+    /// later revokes its whole family (it was stolen or replayed).
     pub async fn refresh(&self, refresh_token: &str) -> Result<AuthTokens, UserError> {
         let claims = self
             .tokens
             .verify_refresh(strip_bearer(refresh_token))
             .map_err(token_error)?;
         let now = self.clock.now();
-        match self.sessions.consume_refresh(claims.jti, now).await? {
+        let fresh = self.new_grant(Uuid::nil());
+        let outcome = self
+            .sessions
+            .consume_refresh(
+                claims.jti,
+                fresh.issued_at,
+                (fresh.access_jti, fresh.refresh_jti),
+                self.config.refresh_grace,
+            )
+            .await?;
+        match outcome {
             ConsumeOutcome::Consumed { user_id, family_id } => {
                 let user = self
-                    .users
-                    .find_by_id(claims.tenant_id, user_id)
-                    .await?
-                    .ok_or(UserError::Unauthenticated("account no longer exists"))?;
-                if user.status != UserStatus::Active {
-                    self.sessions.revoke_family(family_id, now).await?;
-                    return Err(UserError::AccountDisabled);
-                }
-                self.issue_tokens(user, family_id).await
+                    .refreshing_user(claims.tenant_id, user_id, family_id)
+                    .await?;
+                let grant = Grant {
+                    session_id: family_id,
+                    ..fresh
+                };
+                self.issue_tokens(user, grant).await
+            }
+            ConsumeOutcome::Raced { user_id, grant } => {
+                let user = self
+                    .refreshing_user(claims.tenant_id, user_id, grant.session_id)
+                    .await?;
+                Ok(self.sign_pair(user, &grant)?.0)
             }
             ConsumeOutcome::Replayed { family_id, .. } => {
                 self.sessions.revoke_family(family_id, now).await?;
@@ -211,6 +333,14 @@ impl UserService {
         if state.revoked {
             return Err(UserError::Unauthenticated("token has been revoked"));
         }
+        if let Some(after) = state.sessions_valid_after {
+            let kept = claims.session_id.is_some() && claims.session_id == state.kept_session;
+            if claims.issued_at < after && !kept {
+                return Err(UserError::Unauthenticated(
+                    "session ended by a password change",
+                ));
+            }
+        }
         if state.status != UserStatus::Active {
             return Err(UserError::AccountDisabled);
         }
@@ -220,10 +350,13 @@ impl UserService {
             role: state.role,
             jti: claims.jti,
             expires_at: claims.expires_at,
+            session_id: claims.session_id,
         })
     }
 
-    /// Revokes the caller's access token and, if given and theirs, the refresh token.
+    /// Ends the caller's session: revokes the access token and every refresh token of its
+    /// session, with or without the refresh token in the body (a given refresh token of the caller
+    /// is revoked too, for tokens issued before sessions were named).
     pub async fn logout(
         &self,
         principal: &Principal,
@@ -233,6 +366,9 @@ impl UserService {
         self.sessions
             .revoke_access(principal.jti, principal.user_id, principal.expires_at)
             .await?;
+        if let Some(session) = principal.session_id {
+            self.sessions.revoke_family(session, now).await?;
+        }
         if let Some(token) = refresh_token.filter(|t| !t.trim().is_empty()) {
             if let Ok(claims) = self.tokens.verify_refresh(strip_bearer(token)) {
                 if claims.user_id == principal.user_id {
@@ -262,8 +398,8 @@ impl UserService {
             .ok_or(UserError::NotFound)
     }
 
-    /// Changes the password after checking the old one; every refresh token of the account is
-    /// revoked so other devices must log in again.
+    /// Changes the password after checking the old one; every other session of the account ends
+    /// at once (access and refresh tokens), the caller's own session stays logged in.
     pub async fn change_password(
         &self,
         principal: &Principal,
@@ -289,11 +425,29 @@ impl UserService {
             ));
         }
         let hash = self.hasher.hash(new_password.expose()).await?;
-        self.users.set_password_hash(user.id, &hash).await?;
-        self.sessions
-            .revoke_all_refresh(user.id, self.clock.now())
+        self.end_sessions(user.id, &hash, principal.session_id)
             .await?;
         Ok(())
+    }
+
+    /// Stores a new password hash and ends every session but `keep`: tokens issued before now are
+    /// refused by [`Self::authenticate`], refresh tokens are revoked. `Ok(false)`: no such user.
+    async fn end_sessions(
+        &self,
+        user_id: UserId,
+        hash: &str,
+        keep: Option<Uuid>,
+    ) -> Result<bool, UserError> {
+        let now = to_millis(self.clock.now());
+        if !self
+            .users
+            .set_password_ending_sessions(user_id, hash, now, keep)
+            .await?
+        {
+            return Ok(false);
+        }
+        self.sessions.revoke_all_refresh(user_id, now, keep).await?;
+        Ok(true)
     }
 
     /// Starts a password reset. Always succeeds for a well-formed email so accounts cannot be
@@ -338,14 +492,9 @@ impl UserService {
             .await?
             .ok_or_else(|| UserError::invalid("token", "is invalid or has expired"))?;
         let password_hash = self.hasher.hash(new_password.expose()).await?;
-        if !self
-            .users
-            .set_password_hash(user_id, &password_hash)
-            .await?
-        {
+        if !self.end_sessions(user_id, &password_hash, None).await? {
             return Err(UserError::invalid("token", "is invalid or has expired"));
         }
-        self.sessions.revoke_all_refresh(user_id, now).await?;
         Ok(())
     }
 
@@ -372,6 +521,17 @@ impl UserService {
             .find_by_id(self.config.default_tenant, id)
             .await?)
     }
+}
+
+/// `t` truncated to whole milliseconds, the precision of a token's issue time.
+fn to_millis(t: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(t.timestamp_millis()).unwrap_or(t)
+}
+
+/// Whole seconds from `now` until `until`, rounded up, at least 1 (for `Retry-After`).
+fn seconds_until(until: DateTime<Utc>, now: DateTime<Utc>) -> u64 {
+    let ms = (until - now).num_milliseconds().max(0);
+    u64::try_from((ms + 999) / 1000).unwrap_or(1).max(1)
 }
 
 fn strip_bearer(token: &str) -> &str {

@@ -15,7 +15,12 @@ use std::sync::Mutex;
 pub struct InMemoryUsers {
     users: Mutex<HashMap<UserId, User>>,
     revoked: Mutex<HashSet<Uuid>>,
+    /// Per user: sessions issued before this instant ended, except the kept one.
+    ended: Mutex<HashMap<UserId, SessionCutOff>>,
 }
+
+/// Sessions issued before this instant ended, except the kept one.
+type SessionCutOff = (DateTime<Utc>, Option<Uuid>);
 
 impl InMemoryUsers {
     pub fn set_status(&self, id: UserId, status: UserStatus) {
@@ -118,12 +123,28 @@ impl UserRepository for InMemoryUsers {
         }
         Ok(Some(u.clone()))
     }
+    async fn set_password_ending_sessions(
+        &self,
+        id: UserId,
+        hash: &str,
+        at: DateTime<Utc>,
+        keep: Option<Uuid>,
+    ) -> Result<bool, StoreError> {
+        if !self.set_password_hash(id, hash).await? {
+            return Ok(false);
+        }
+        self.ended.lock().unwrap().insert(id, (at, keep));
+        Ok(true)
+    }
     async fn auth_state(&self, id: UserId, jti: Uuid) -> Result<Option<AuthState>, StoreError> {
         let revoked = self.revoked.lock().unwrap().contains(&jti);
+        let ended = self.ended.lock().unwrap().get(&id).copied();
         Ok(self.get(id).map(|u| AuthState {
             status: u.status,
             role: u.role,
             revoked,
+            sessions_valid_after: ended.map(|e| e.0),
+            kept_session: ended.and_then(|e| e.1),
         }))
     }
     async fn set_role_and_status(
@@ -146,9 +167,13 @@ impl UserRepository for InMemoryUsers {
 #[derive(Debug, Clone)]
 struct RefreshRow {
     record: RefreshRecord,
-    used: bool,
+    /// When it was spent and the (access, refresh) ids it was traded for.
+    used: Option<(DateTime<Utc>, (Uuid, Uuid))>,
     revoked: bool,
 }
+
+/// Failed logins of one name: count, start of the window, lock end.
+type FailureRow = (u32, DateTime<Utc>, Option<DateTime<Utc>>);
 
 /// A password-reset token: its user, when it expires, and whether it was used.
 type ResetRow = (UserId, DateTime<Utc>, bool);
@@ -157,6 +182,7 @@ type ResetRow = (UserId, DateTime<Utc>, bool);
 pub struct InMemorySessions {
     refresh: Mutex<HashMap<Uuid, RefreshRow>>,
     resets: Mutex<HashMap<String, ResetRow>>,
+    failures: Mutex<HashMap<String, FailureRow>>,
     users: std::sync::Arc<InMemoryUsers>,
 }
 
@@ -165,6 +191,7 @@ impl InMemorySessions {
         Self {
             refresh: Mutex::default(),
             resets: Mutex::default(),
+            failures: Mutex::default(),
             users,
         }
     }
@@ -177,7 +204,7 @@ impl SessionStore for InMemorySessions {
             record.jti,
             RefreshRow {
                 record,
-                used: false,
+                used: None,
                 revoked: false,
             },
         );
@@ -187,6 +214,8 @@ impl SessionStore for InMemorySessions {
         &self,
         jti: Uuid,
         now: DateTime<Utc>,
+        successor: (Uuid, Uuid),
+        grace: Duration,
     ) -> Result<ConsumeOutcome, StoreError> {
         let mut map = self.refresh.lock().unwrap();
         let Some(row) = map.get_mut(&jti) else {
@@ -195,13 +224,24 @@ impl SessionStore for InMemorySessions {
         if row.revoked || row.record.expires_at <= now {
             return Ok(ConsumeOutcome::Invalid);
         }
-        if row.used {
+        if let Some((used_at, (access_jti, refresh_jti))) = row.used {
+            if used_at >= now - grace {
+                return Ok(ConsumeOutcome::Raced {
+                    user_id: row.record.user_id,
+                    grant: Grant {
+                        session_id: row.record.family_id,
+                        access_jti,
+                        refresh_jti,
+                        issued_at: used_at,
+                    },
+                });
+            }
             return Ok(ConsumeOutcome::Replayed {
                 user_id: row.record.user_id,
                 family_id: row.record.family_id,
             });
         }
-        row.used = true;
+        row.used = Some((now, successor));
         Ok(ConsumeOutcome::Consumed {
             user_id: row.record.user_id,
             family_id: row.record.family_id,
@@ -225,9 +265,10 @@ impl SessionStore for InMemorySessions {
         &self,
         user_id: UserId,
         _now: DateTime<Utc>,
+        keep: Option<Uuid>,
     ) -> Result<(), StoreError> {
         for r in self.refresh.lock().unwrap().values_mut() {
-            if r.record.user_id == user_id {
+            if r.record.user_id == user_id && Some(r.record.family_id) != keep {
                 r.revoked = true;
             }
         }
@@ -268,6 +309,43 @@ impl SessionStore for InMemorySessions {
             _ => Ok(None),
         }
     }
+    async fn login_locked_until(
+        &self,
+        login: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        Ok(self
+            .failures
+            .lock()
+            .unwrap()
+            .get(login)
+            .and_then(|r| r.2)
+            .filter(|until| *until > now))
+    }
+    async fn record_login_failure(
+        &self,
+        login: &str,
+        now: DateTime<Utc>,
+        window: Duration,
+    ) -> Result<u32, StoreError> {
+        let mut map = self.failures.lock().unwrap();
+        let row = map.entry(login.to_owned()).or_insert((0, now, None));
+        if row.1 <= now - window {
+            *row = (0, now, None);
+        }
+        row.0 += 1;
+        Ok(row.0)
+    }
+    async fn lock_login(&self, login: &str, until: DateTime<Utc>) -> Result<(), StoreError> {
+        if let Some(r) = self.failures.lock().unwrap().get_mut(login) {
+            r.2 = Some(r.2.map_or(until, |t| t.max(until)));
+        }
+        Ok(())
+    }
+    async fn clear_login_failures(&self, login: &str) -> Result<(), StoreError> {
+        self.failures.lock().unwrap().remove(login);
+        Ok(())
+    }
 }
 
 /// "Hashes" as `plain:<password>`; hashes starting with `$2b$` verify but need a rehash.
@@ -275,10 +353,10 @@ pub struct PlainHasher;
 
 #[async_trait]
 impl PasswordHasher for PlainHasher {
-    async fn hash(&self, password: &str) -> anyhow::Result<String> {
+    async fn hash(&self, password: &str) -> Result<String, HashError> {
         Ok(format!("plain:{password}"))
     }
-    async fn verify(&self, password: &str, hash: &str) -> anyhow::Result<PasswordCheck> {
+    async fn verify(&self, password: &str, hash: &str) -> Result<PasswordCheck, HashError> {
         if let Some(legacy) = hash.strip_prefix("$2b$") {
             return Ok(if legacy == password {
                 PasswordCheck::Valid { needs_rehash: true }
@@ -296,34 +374,48 @@ impl PasswordHasher for PlainHasher {
     }
 }
 
-/// Tokens of the form `kind|user|tenant|role|jti|exp_ts`, unsigned. For tests only.
+/// Tokens of the form `kind|user|tenant|role|jti|exp_ts|iat_ms|session`, unsigned. For tests
+/// only.
 pub struct FakeTokens {
     pub clock: std::sync::Arc<FixedClock>,
 }
 
+/// What a fake token says.
+type FakeClaims = (
+    UserId,
+    TenantId,
+    Role,
+    Uuid,
+    DateTime<Utc>,
+    DateTime<Utc>,
+    Uuid,
+);
+
 impl FakeTokens {
-    fn sign(&self, kind: &str, user: &User, ttl: i64) -> SignedToken {
-        let jti = Uuid::new_v4();
-        let exp = self.clock.now() + Duration::seconds(ttl);
+    fn sign(&self, kind: &str, user: &User, grant: &Grant, ttl: i64) -> SignedToken {
+        let jti = if kind == "access" {
+            grant.access_jti
+        } else {
+            grant.refresh_jti
+        };
+        let exp = grant.issued_at + Duration::seconds(ttl);
         SignedToken {
             token: format!(
-                "{kind}|{}|{}|{}|{jti}|{}",
+                "{kind}|{}|{}|{}|{jti}|{}|{}|{}",
                 user.id,
                 user.tenant_id,
                 user.role.as_str(),
-                exp.timestamp()
+                exp.timestamp(),
+                grant.issued_at.timestamp_millis(),
+                grant.session_id
             ),
             jti,
             expires_at: exp,
         }
     }
-    fn parse(
-        &self,
-        kind: &str,
-        token: &str,
-    ) -> Result<(UserId, TenantId, Role, Uuid, DateTime<Utc>), TokenError> {
+    fn parse(&self, kind: &str, token: &str) -> Result<FakeClaims, TokenError> {
         let parts: Vec<&str> = token.split('|').collect();
-        if parts.len() != 6 {
+        if parts.len() != 8 {
             return Err(TokenError::Invalid);
         }
         if parts[0] != kind {
@@ -335,32 +427,38 @@ impl FakeTokens {
         let jti = Uuid::parse_str(parts[4]).map_err(|_| TokenError::Invalid)?;
         let exp = parts[5].parse::<i64>().map_err(|_| TokenError::Invalid)?;
         let exp = DateTime::from_timestamp(exp, 0).ok_or(TokenError::Invalid)?;
+        let iat = parts[6].parse::<i64>().map_err(|_| TokenError::Invalid)?;
+        let iat = DateTime::from_timestamp_millis(iat).ok_or(TokenError::Invalid)?;
+        let sid = Uuid::parse_str(parts[7]).map_err(|_| TokenError::Invalid)?;
         if exp <= self.clock.now() {
             return Err(TokenError::Expired);
         }
-        Ok((uid.into(), tid.into(), role, jti, exp))
+        Ok((uid.into(), tid.into(), role, jti, exp, iat, sid))
     }
 }
 
 impl TokenService for FakeTokens {
-    fn issue_access(&self, user: &User) -> anyhow::Result<SignedToken> {
-        Ok(self.sign("access", user, 7200))
+    fn issue_access(&self, user: &User, grant: &Grant) -> anyhow::Result<SignedToken> {
+        Ok(self.sign("access", user, grant, 7200))
     }
-    fn issue_refresh(&self, user: &User) -> anyhow::Result<SignedToken> {
-        Ok(self.sign("refresh", user, 86400))
+    fn issue_refresh(&self, user: &User, grant: &Grant) -> anyhow::Result<SignedToken> {
+        Ok(self.sign("refresh", user, grant, 86400))
     }
     fn verify_access(&self, token: &str) -> Result<AccessClaims, TokenError> {
-        let (user_id, tenant_id, role, jti, expires_at) = self.parse("access", token)?;
+        let (user_id, tenant_id, role, jti, expires_at, issued_at, sid) =
+            self.parse("access", token)?;
         Ok(AccessClaims {
             user_id,
             tenant_id,
             role,
             jti,
             expires_at,
+            issued_at,
+            session_id: Some(sid),
         })
     }
     fn verify_refresh(&self, token: &str) -> Result<RefreshClaims, TokenError> {
-        let (user_id, tenant_id, _, jti, expires_at) = self.parse("refresh", token)?;
+        let (user_id, tenant_id, _, jti, expires_at, _, _) = self.parse("refresh", token)?;
         Ok(RefreshClaims {
             user_id,
             tenant_id,

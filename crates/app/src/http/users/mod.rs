@@ -168,6 +168,7 @@ impl From<User> for UserResponse {
         (status = 200, description = "Registered and logged in", body = inline(Envelope<TokenResponse>)),
         (status = 400, description = "1001 invalid field (data names it)", body = inline(Envelope<serde_json::Value>)),
         (status = 409, description = "2001 username or email taken", body = inline(Envelope<serde_json::Value>)),
+        (status = 503, description = "1000 password hashing saturated (Retry-After) or storage unavailable", body = inline(Envelope<serde_json::Value>)),
     ))]
 #[post("/auth/register")]
 pub async fn register(
@@ -187,6 +188,8 @@ pub async fn register(
         (status = 200, description = "Logged in", body = inline(Envelope<TokenResponse>)),
         (status = 401, description = "2002 bad credentials (also for unknown accounts)", body = inline(Envelope<serde_json::Value>)),
         (status = 403, description = "2003 account disabled", body = inline(Envelope<serde_json::Value>)),
+        (status = 429, description = "1005 too many failed logins for this name (the same for unknown names); Retry-After says when to retry", body = inline(Envelope<serde_json::Value>)),
+        (status = 503, description = "1000 password hashing saturated (Retry-After) or storage unavailable", body = inline(Envelope<serde_json::Value>)),
     ))]
 #[post("/auth/login")]
 pub async fn login(
@@ -200,7 +203,8 @@ pub async fn login(
     Ok(envelope::ok(TokenResponse::from(t)))
 }
 
-/// Trade a refresh token for a new pair; the old refresh token stops working.
+/// Trade a refresh token for a new pair; the old refresh token stops working (presented again
+/// within the refresh grace it returns the same pair; later it ends the session).
 #[utoipa::path(post, path = "/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
     responses(
         (status = 200, description = "New tokens", body = inline(Envelope<TokenResponse>)),
@@ -215,7 +219,7 @@ pub async fn refresh(
     Ok(envelope::ok(TokenResponse::from(t)))
 }
 
-/// Revoke the access token (and the refresh token if given).
+/// End the session: the access token and the session's refresh token (the body is optional).
 #[utoipa::path(post, path = "/v1/auth/logout", tag = "auth", request_body(content = LogoutRequest, description = "optional"),
     security(("bearer" = [])),
     responses(
@@ -265,11 +269,13 @@ pub async fn reset_request(
     ))
 }
 
-/// Set a new password with a reset token (single use; every session is revoked).
+/// Set a new password with a reset token (single use; every session ends at once, access tokens
+/// included).
 #[utoipa::path(post, path = "/v1/auth/reset-password/confirm", tag = "auth", request_body = ResetConfirm,
     responses(
         (status = 200, description = "Password changed", body = inline(Envelope<serde_json::Value>)),
         (status = 400, description = "1001 invalid or expired token, weak password", body = inline(Envelope<serde_json::Value>)),
+        (status = 503, description = "1000 password hashing saturated (Retry-After) or storage unavailable", body = inline(Envelope<serde_json::Value>)),
     ))]
 #[post("/auth/reset-password/confirm")]
 pub async fn reset_confirm(
@@ -316,11 +322,13 @@ pub async fn update_profile(
     Ok(envelope::ok(UserResponse::from(u)))
 }
 
-/// Change the password; other devices' refresh tokens are revoked.
+/// Change the password; every other session ends at once (access tokens included), the caller's
+/// stays logged in.
 #[utoipa::path(put, path = "/v1/user/password", tag = "user", security(("bearer" = [])), request_body = PasswordRequest,
     responses(
         (status = 200, description = "Password changed", body = inline(Envelope<serde_json::Value>)),
         (status = 400, description = "1001 wrong old password or weak new one", body = inline(Envelope<serde_json::Value>)),
+        (status = 503, description = "1000 password hashing saturated (Retry-After) or storage unavailable", body = inline(Envelope<serde_json::Value>)),
     ))]
 #[put("/user/password")]
 pub async fn change_password(

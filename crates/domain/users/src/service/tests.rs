@@ -27,10 +27,7 @@ fn fx() -> Fx {
         }),
         notifier.clone(),
         clock.clone(),
-        UserServiceConfig {
-            default_tenant: TenantId::default(),
-            reset_token_ttl: Duration::minutes(30),
-        },
+        UserServiceConfig::with_defaults(TenantId::default()),
     );
     Fx {
         svc,
@@ -38,6 +35,14 @@ fn fx() -> Fx {
         clock,
         notifier,
     }
+}
+
+/// Registers alice (password `secret123`) and returns her first session.
+async fn alice(f: &Fx) -> AuthTokens {
+    f.svc
+        .register("alice", "a@example.com", "secret123")
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -97,6 +102,7 @@ async fn refresh_rotates_and_replay_revokes_the_family() {
         .await
         .unwrap();
     let t2 = f.svc.refresh(&t.refresh_token).await.unwrap();
+    f.clock.advance(Duration::seconds(11));
     assert!(matches!(
         f.svc.refresh(&t.refresh_token).await,
         Err(UserError::Unauthenticated(_))
@@ -206,12 +212,13 @@ async fn legacy_hash_is_upgraded_on_login() {
 #[tokio::test]
 async fn change_password_checks_old_and_revokes_refresh_tokens() {
     let f = fx();
-    let t = f
+    let mine = f
         .svc
         .register("alice", "a@example.com", "secret123")
         .await
         .unwrap();
-    let p = f.svc.authenticate(&t.access_token).await.unwrap();
+    let t = f.svc.login("alice", "secret123").await.unwrap();
+    let p = f.svc.authenticate(&mine.access_token).await.unwrap();
     assert!(matches!(
         f.svc.change_password(&p, "wrong", "newpass123").await,
         Err(UserError::Invalid { field, .. }) if field == "oldPassword"
@@ -265,4 +272,139 @@ async fn reset_token_expires() {
         .confirm_password_reset(&token, "reset1234")
         .await
         .is_err());
+}
+
+#[tokio::test]
+async fn logout_without_a_body_ends_the_session_refresh_token_too() {
+    let f = fx();
+    let t = alice(&f).await;
+    let other = f.svc.login("alice", "secret123").await.unwrap();
+    let p = f.svc.authenticate(&t.access_token).await.unwrap();
+    assert!(p.session_id.is_some());
+    f.svc.logout(&p, None).await.unwrap();
+    assert!(f.svc.authenticate(&t.access_token).await.is_err());
+    assert!(matches!(
+        f.svc.refresh(&t.refresh_token).await,
+        Err(UserError::Unauthenticated(_))
+    ));
+    // another session of the same user lives on
+    assert!(f.svc.refresh(&other.refresh_token).await.is_ok());
+}
+
+#[tokio::test]
+async fn password_change_ends_other_sessions_at_once_but_keeps_the_callers() {
+    let f = fx();
+    let mine = alice(&f).await;
+    let other = f.svc.login("alice", "secret123").await.unwrap();
+    let p = f.svc.authenticate(&mine.access_token).await.unwrap();
+    f.clock.advance(Duration::milliseconds(1));
+    f.svc
+        .change_password(&p, "secret123", "newpass123")
+        .await
+        .unwrap();
+    // the other session's access token is refused at once, its refresh token too
+    assert!(matches!(
+        f.svc.authenticate(&other.access_token).await,
+        Err(UserError::Unauthenticated(_))
+    ));
+    assert!(f.svc.refresh(&other.refresh_token).await.is_err());
+    // the caller's session goes on, and refreshes
+    assert!(f.svc.authenticate(&mine.access_token).await.is_ok());
+    let next = f.svc.refresh(&mine.refresh_token).await.unwrap();
+    assert!(f.svc.authenticate(&next.access_token).await.is_ok());
+    // a login after the change works
+    let fresh = f.svc.login("alice", "newpass123").await.unwrap();
+    assert!(f.svc.authenticate(&fresh.access_token).await.is_ok());
+}
+
+#[tokio::test]
+async fn password_reset_ends_every_session_access_tokens_included() {
+    let f = fx();
+    let t = alice(&f).await;
+    f.svc.request_password_reset("a@example.com").await.unwrap();
+    let token = f.notifier.sent.lock().unwrap()[0].1.clone();
+    f.clock.advance(Duration::milliseconds(5));
+    f.svc
+        .confirm_password_reset(&token, "reset1234")
+        .await
+        .unwrap();
+    assert!(f.svc.authenticate(&t.access_token).await.is_err());
+    let fresh = f.svc.login("alice", "reset1234").await.unwrap();
+    assert!(f.svc.authenticate(&fresh.access_token).await.is_ok());
+}
+
+#[tokio::test]
+async fn failed_logins_lock_the_name_whether_or_not_it_exists() {
+    let f = fx();
+    alice(&f).await;
+    for name in ["alice", "nobody"] {
+        for _ in 0..5 {
+            assert!(matches!(
+                f.svc.login(name, "wrong1234").await,
+                Err(UserError::BadCredentials)
+            ));
+        }
+        // locked: even the right password is refused, the same way for both names
+        let locked = f.svc.login(name, "secret123").await;
+        assert!(
+            matches!(
+                locked,
+                Err(UserError::TooManyAttempts {
+                    retry_after_secs: 30
+                })
+            ),
+            "{name}: {locked:?}"
+        );
+    }
+    // the lock ends; a failure after it doubles the lock
+    f.clock.advance(Duration::seconds(31));
+    assert!(matches!(
+        f.svc.login("ALICE", "wrong1234").await,
+        Err(UserError::BadCredentials)
+    ));
+    assert!(matches!(
+        f.svc.login("alice", "secret123").await,
+        Err(UserError::TooManyAttempts {
+            retry_after_secs: 60
+        })
+    ));
+    // a success resets the count
+    f.clock.advance(Duration::seconds(61));
+    assert!(f.svc.login("alice", "secret123").await.is_ok());
+    for _ in 0..4 {
+        let _ = f.svc.login("alice", "wrong1234").await;
+    }
+    assert!(f.svc.login("alice", "secret123").await.is_ok());
+    // other names are not affected
+    assert!(f.svc.login("a@example.com", "secret123").await.is_ok());
+}
+
+#[tokio::test]
+async fn a_refresh_race_gets_one_pair_and_a_late_replay_revokes_the_session() {
+    let f = fx();
+    let t = alice(&f).await;
+    let first = f.svc.refresh(&t.refresh_token).await.unwrap();
+    f.clock.advance(Duration::seconds(3));
+    let second = f.svc.refresh(&t.refresh_token).await.unwrap();
+    assert_eq!(first.access_token, second.access_token);
+    assert_eq!(first.refresh_token, second.refresh_token);
+    assert!(f.svc.authenticate(&second.access_token).await.is_ok());
+    // past the grace window the same token is a replay: the session ends
+    f.clock.advance(Duration::seconds(10));
+    assert!(matches!(
+        f.svc.refresh(&t.refresh_token).await,
+        Err(UserError::Unauthenticated(_))
+    ));
+    assert!(f.svc.refresh(&first.refresh_token).await.is_err());
+}
+
+#[tokio::test]
+async fn viewers_cannot_write() {
+    let f = fx();
+    let t = alice(&f).await;
+    let p = f.svc.authenticate(&t.access_token).await.unwrap();
+    assert!(p.can_write());
+    f.svc.set_role("alice", Role::Viewer).await.unwrap();
+    let p = f.svc.authenticate(&t.access_token).await.unwrap();
+    assert!(!p.can_write());
 }
