@@ -7,7 +7,7 @@ pub mod preview;
 use crate::http::appspecs::viewer;
 use crate::http::envelope::{self, Envelope};
 use crate::http::error::ApiError;
-use crate::http::extract::AuthUser;
+use crate::http::extract::{AuthUser, WriterUser};
 use crate::state::AppState;
 use crate::storage::Stores;
 use actix_web::http::header;
@@ -126,12 +126,13 @@ fn idempotency_key(req: &HttpRequest) -> Option<String> {
               (status = 200, description = "An earlier job with the same Idempotency-Key", body = inline(Envelope<RenderAccepted>)),
               (status = 400, description = "1001 bad renderer or version", body = inline(Envelope<Value>)),
               (status = 401, description = "1003", body = inline(Envelope<Value>)),
+              (status = 403, description = "1004 the viewer role is read-only", body = inline(Envelope<Value>)),
               (status = 404, description = "3000 spec not found · 3002 version not found", body = inline(Envelope<Value>)),
               (status = 503, description = "1000 storage unavailable", body = inline(Envelope<Value>))))]
 #[post("/appspecs/{id}/render")]
 pub async fn render(
     state: web::Data<AppState>,
-    AuthUser(p): AuthUser,
+    WriterUser(p): WriterUser,
     id: web::Path<Uuid>,
     body: Option<web::Json<RenderRequest>>,
     req: HttpRequest,
