@@ -5,7 +5,7 @@
 use crate::http::appspecs::{viewer, PageQuery};
 use crate::http::envelope::{self, Envelope};
 use crate::http::error::ApiError;
-use crate::http::extract::{AuthUser, StreamUser};
+use crate::http::extract::{bearer_token, AuthUser, StreamUser};
 use crate::state::AppState;
 use actix_web::http::{header, StatusCode};
 use actix_web::web::Bytes;
@@ -24,6 +24,8 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
+
+pub mod streams;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(generate)
@@ -371,6 +373,23 @@ struct Stream {
     /// Whether to look at the job itself (at the start and after a timed poll; a notification
     /// always comes with a new event, so then the events read suffices).
     check_job: bool,
+    /// The token the stream was opened with, verified again every `session_check`.
+    token: String,
+    session_check: Duration,
+    next_session_check: Instant,
+    /// This stream's place under the per-user and per-instance caps, freed when it is dropped.
+    _slot: streams::StreamSlot,
+}
+
+/// Whether `e` says the stream's session is over (logout, suspension, password change, expiry),
+/// rather than that it could not be checked just now.
+fn session_over(e: &ingenio_users::UserError) -> bool {
+    matches!(
+        e,
+        ingenio_users::UserError::Unauthenticated(_)
+            | ingenio_users::UserError::AccountDisabled
+            | ingenio_users::UserError::NotFound
+    )
 }
 
 /// Every final transition appends one of these in the same transaction, so seeing one ends the
@@ -393,6 +412,17 @@ async fn next_chunk(mut s: Stream) -> Option<(Result<Bytes, actix_web::Error>, S
         return Some((Ok(Bytes::from_static(b"retry: 2000\n\n")), s));
     }
     loop {
+        if Instant::now() >= s.next_session_check {
+            s.next_session_check = Instant::now() + s.session_check;
+            match s.state.users.authenticate(&s.token).await {
+                Err(e) if session_over(&e) => {
+                    tracing::info!(job = %s.job, reason = %e, "event stream ended with its session");
+                    return None;
+                }
+                Err(e) => tracing::warn!(error = %e, "event stream session check failed"),
+                Ok(_) => {}
+            }
+        }
         if let Some(b) = s.queue.pop_front() {
             s.last_sent = Instant::now();
             return Some((Ok(b), s));
@@ -457,13 +487,17 @@ async fn next_chunk(mut s: Stream) -> Option<(Result<Bytes, actix_web::Error>, S
 /// `Last-Event-ID` (header, or `lastEventId` query for clients that cannot set headers) resumes
 /// after that event with no repeats and no gaps. Heartbeat comments every 15 s keep proxies from
 /// closing idle streams. Any instance can serve any job's stream. Browsers' `EventSource` cannot
-/// set headers: it may pass `?access_token=<token>&lastEventId=<id>` instead.
+/// set headers: it may pass `?access_token=<token>&lastEventId=<id>` instead. A user may hold
+/// `ingenio.generation.sse-max-streams-per-user` streams on one instance (429 `1005` past that, or
+/// past the instance's own cap); a stream ends within `sse-session-check-seconds` of its session
+/// ending (logout, suspension, password change, token expiry).
 #[utoipa::path(get, path = "/v1/generate/jobs/{id}/events", tag = "generate", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "job id"), ("Last-Event-ID" = Option<String>, Header, description = "resume after this event id"),
            ("lastEventId" = Option<i64>, Query, description = "the same, for clients that cannot set headers"),
            ("access_token" = Option<String>, Query, description = "the access token, for EventSource (which cannot send Authorization)")),
     responses((status = 200, description = "text/event-stream", content_type = "text/event-stream"),
-              (status = 404, description = "1002", body = inline(Envelope<Value>))))]
+              (status = 404, description = "1002", body = inline(Envelope<Value>)),
+              (status = 429, description = "1005: too many open streams", body = inline(Envelope<Value>))))]
 #[get("/generate/jobs/{id}/events")]
 pub async fn job_events(
     state: web::Data<AppState>,
@@ -489,6 +523,29 @@ pub async fn job_events(
             .parse::<i64>()
             .map_err(|_| ApiError::bad_param("Last-Event-ID", "must be an event id"))?,
     };
+    let token =
+        stream_token(&req).ok_or_else(|| ApiError::unauthenticated("authentication required"))?;
+    let generation = &state.settings.ingenio.generation;
+    let slot = state
+        .streams
+        .open(
+            p.user_id,
+            generation.sse_max_streams_per_user,
+            generation.sse_max_streams_per_instance,
+        )
+        .map_err(|why| {
+            let scope = match why {
+                streams::StreamRefused::User => "sse_user",
+                streams::StreamRefused::Instance => "sse_instance",
+            };
+            state.metrics.inc_counter(
+                "ingenio_rate_limit_rejected_total",
+                "Requests refused by the rate limiter",
+                &[("scope", scope)],
+            );
+            ApiError::too_many(STREAM_RETRY_AFTER)
+        })?;
+    let session_check = Duration::from_secs(generation.sse_session_check_seconds.max(1));
     let stream = futures::stream::unfold(
         Stream {
             state: state.clone(),
@@ -502,6 +559,10 @@ pub async fn job_events(
             wake: state.job_wakeups.watch(*id),
             read_events: true,
             check_job: true,
+            token,
+            session_check,
+            next_session_check: Instant::now() + session_check,
+            _slot: slot,
         },
         next_chunk,
     );
@@ -512,6 +573,25 @@ pub async fn job_events(
         // keep the compression middleware from buffering the stream
         .insert_header(header::ContentEncoding::Identity)
         .streaming(stream))
+}
+
+/// Seconds a client refused a stream is told to wait.
+const STREAM_RETRY_AFTER: u64 = 10;
+
+/// The token a stream was opened with: the `Authorization` header, or `?access_token=`.
+fn stream_token(req: &HttpRequest) -> Option<String> {
+    bearer_token(req).or_else(|| {
+        web::Query::<AccessToken>::from_query(req.query_string())
+            .ok()
+            .and_then(|q| q.into_inner().access_token)
+            .map(|t| t.trim().to_owned())
+            .filter(|t| !t.is_empty())
+    })
+}
+
+#[derive(Debug, Deserialize)]
+struct AccessToken {
+    access_token: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
