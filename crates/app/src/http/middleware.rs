@@ -263,6 +263,8 @@ pub async fn rate_limit(
         ("ratelimit-reset", reset.to_string()),
     ];
     let mut res = if decision.allowed {
+        // the handler of GET /v1/user/quota reports this decision
+        req.extensions_mut().insert(decision);
         next.call(req).await?.map_into_boxed_body()
     } else {
         state.metrics.inc_counter(

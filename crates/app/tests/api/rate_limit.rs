@@ -150,3 +150,69 @@ async fn credential_routes_are_counted_per_ip_even_with_a_valid_token() {
     // the user's own budget for other routes is untouched
     assert_eq!(app.get("/api/v1/auth/me", Some(&token)).await.status, 200);
 }
+
+/// Seconds from now until the RFC 3339 time `at`.
+fn seconds_until(at: &serde_json::Value) -> i64 {
+    let at = chrono::DateTime::parse_from_rfc3339(at.as_str().unwrap()).unwrap();
+    (at.with_timezone(&chrono::Utc) - chrono::Utc::now()).num_seconds()
+}
+
+#[tokio::test]
+async fn the_quota_shows_both_limits_with_use_and_reset() {
+    let app = TestApp::builder()
+        .set("ingenio.rate-limit.requests-per-minute", 10)
+        .set("ingenio.rate-limit.ai-calls-per-hour", 5)
+        .set("ingenio.generation.workers", 0)
+        .spawn()
+        .await;
+    let (token, _) = app.register("counter").await;
+    for _ in 0..2 {
+        assert_eq!(app.get("/api/v1/auth/me", Some(&token)).await.status, 200);
+    }
+    let q = app.get("/api/v1/user/quota", Some(&token)).await;
+    assert_eq!(q.status, 200, "{}", q.text);
+    let r = &q.data()["requests"];
+    // two reads and this one; registering counted against the IP, not the user
+    assert_eq!(
+        (
+            r["limit"].as_u64(),
+            r["used"].as_u64(),
+            r["remaining"].as_u64()
+        ),
+        (Some(10), Some(3), Some(7))
+    );
+    assert_eq!(r["windowSeconds"], 60);
+    let reset = r["resetInSeconds"].as_u64().unwrap();
+    assert!((1..=60).contains(&reset), "{reset}");
+    assert!((0..=61).contains(&seconds_until(&r["resetAt"])));
+    assert_eq!(q.header("ratelimit-remaining"), Some("7"));
+
+    let a = &q.data()["aiCalls"];
+    assert_eq!(
+        (
+            a["limit"].as_u64(),
+            a["used"].as_u64(),
+            a["remaining"].as_u64()
+        ),
+        (Some(5), Some(0), Some(5))
+    );
+    assert_eq!(a["windowSeconds"], 3600);
+    let job = app
+        .post(
+            "/api/v1/generate",
+            &json!({"requirement": "a vocabulary quiz for primary school pupils"}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(job.status, 202, "{}", job.text);
+    let q = app.get("/api/v1/user/quota", Some(&token)).await;
+    let a = &q.data()["aiCalls"];
+    assert_eq!(
+        (a["used"].as_u64(), a["remaining"].as_u64()),
+        (Some(1), Some(4))
+    );
+    let reset = a["resetInSeconds"].as_u64().unwrap();
+    assert!((1..=3600).contains(&reset), "{reset}");
+    assert!((0..=3601).contains(&seconds_until(&a["resetAt"])));
+    assert_eq!(q.data()["requests"]["used"], 5);
+}

@@ -9,7 +9,7 @@ use crate::http::extract::{bearer_token, AuthUser, StreamUser};
 use crate::state::AppState;
 use actix_web::http::{header, StatusCode};
 use actix_web::web::Bytes;
-use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use actix_web::{get, post, web, HttpMessage, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use ingenio_app_specs::jobs::{
     AgentRun, EventKind, GenerationJob, JobEvent, JobKind, JobRequest, JobStatus, RenderedCode,
@@ -600,21 +600,86 @@ struct LastEvent {
     last_event_id: Option<String>,
 }
 
-/// What is left of the caller's limits: requests per minute and AI generations per hour.
+/// One limit as the quota route shows it.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LimitState {
+    pub limit: u32,
+    /// Counted in the current window (for requests, this one included); `null` when not counted
+    /// (rate limiting off, or the limiter unreachable).
+    pub used: Option<u32>,
+    /// Left in the current window.
+    pub remaining: Option<u32>,
+    pub window_seconds: u64,
+    /// Seconds until the current window ends and the count starts again.
+    pub reset_in_seconds: Option<u64>,
+    /// When the current window ends.
+    pub reset_at: Option<DateTime<Utc>>,
+}
+
+impl LimitState {
+    fn counted(limit: u32, used: u32, window_seconds: u64, reset: Duration) -> Self {
+        Self {
+            limit,
+            used: Some(used),
+            remaining: Some(limit.saturating_sub(used)),
+            window_seconds,
+            reset_in_seconds: Some(reset.as_secs()),
+            reset_at: chrono::Duration::from_std(reset)
+                .ok()
+                .map(|d| Utc::now() + d),
+        }
+    }
+}
+
+/// The caller's two limits.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct QuotaResponse {
+    /// `ingenio.rate-limit.enabled`.
+    pub enabled: bool,
+    /// Requests per minute (every response of /api/v1 also carries RateLimit-* headers).
+    pub requests: LimitState,
+    /// AI generations per hour.
+    pub ai_calls: LimitState,
+}
+
+/// What is left of the caller's limits: requests per minute and AI generations per hour, each
+/// with its limit, what is used, what is left and when its window resets.
 #[utoipa::path(get, path = "/v1/user/quota", tag = "user", security(("bearer" = [])),
-    responses((status = 200, description = "Limits and usage", body = inline(Envelope<Value>))))]
+    responses((status = 200, description = "Limits and usage", body = inline(Envelope<QuotaResponse>)),
+              (status = 401, description = "1003", body = inline(Envelope<Value>))))]
 #[get("/user/quota")]
 pub async fn quota(
     state: web::Data<AppState>,
     AuthUser(p): AuthUser,
+    req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let rl = &state.settings.ingenio.rate_limit;
     let q = state.specs.quota(viewer(&p)).await?;
-    Ok(envelope::ok(json!({
-        "enabled": rl.enabled,
-        "requests": {"limit": rl.requests_per_minute, "windowSeconds": 60,
-                     "note": "every response of /api/v1 carries RateLimit-Limit/Remaining/Reset"},
-        "aiCalls": {"limit": q.limit, "used": q.used, "remaining": q.limit.saturating_sub(q.used),
-                    "windowSeconds": 3600, "resetInSeconds": q.reset_after.as_secs()},
-    })))
+    let decision = req
+        .extensions()
+        .get::<ingenio_kernel::RateDecision>()
+        .copied();
+    let requests = match decision {
+        Some(d) => LimitState::counted(
+            d.limit,
+            d.limit.saturating_sub(d.remaining),
+            60,
+            d.reset_after,
+        ),
+        None => LimitState {
+            limit: rl.requests_per_minute,
+            used: None,
+            remaining: None,
+            window_seconds: 60,
+            reset_in_seconds: None,
+            reset_at: None,
+        },
+    };
+    Ok(envelope::ok(QuotaResponse {
+        enabled: rl.enabled,
+        requests,
+        ai_calls: LimitState::counted(q.limit, q.used, 3600, q.reset_after),
+    }))
 }
