@@ -234,6 +234,7 @@ impl Application {
             previews: Arc::new(crate::storage::PreviewCache::new(
                 settings.ingenio.preview.cache_mb * 1024 * 1024,
             )),
+            streams: Arc::default(),
         };
         spawn_housekeeping(
             sessions,

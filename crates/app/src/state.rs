@@ -41,4 +41,6 @@ pub struct AppState {
     pub stores: Stores,
     /// Preview zips in memory, by content hash.
     pub previews: Arc<PreviewCache>,
+    /// Open SSE streams of this instance, per user and in all.
+    pub streams: Arc<crate::http::generate::streams::OpenStreams>,
 }

@@ -4,14 +4,16 @@
 use crate::pool::{conn, store_err, DbPool};
 use crate::schema::{app_spec_versions, app_specs};
 use async_trait::async_trait;
+use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
-use diesel::sql_types::Bool;
+use diesel::sql_types::{Bool, Jsonb, Nullable};
 use diesel::IntoSql;
 use diesel_async::scoped_futures::ScopedFutureExt;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use ingenio_app_specs::ports::{
-    AppSpecRepository, AppendOutcome, ChangeType, NewVersion, SpecVersion, StoredSpec, Viewer,
+    AppSpecRepository, AppendOutcome, ChangeType, NewVersion, SpecSummary, SpecVersion,
+    SpecVersionSummary, StoredSpec, Viewer,
 };
 use ingenio_app_specs::SpecStatus;
 use ingenio_kernel::chrono::{DateTime, Utc};
@@ -34,15 +36,26 @@ pub struct SpecRow {
     pub updated_at: DateTime<Utc>,
 }
 
+fn parse_status(status: &str) -> Result<SpecStatus, StoreError> {
+    SpecStatus::parse(status).ok_or_else(|| {
+        StoreError::Unexpected(anyhow::anyhow!(
+            "app_specs row has an unknown status {status:?}"
+        ))
+    })
+}
+
+fn parse_change_type(change_type: &str) -> Result<ChangeType, StoreError> {
+    ChangeType::parse(change_type).ok_or_else(|| {
+        StoreError::Unexpected(anyhow::anyhow!(
+            "app_spec_versions row has an unknown change_type {change_type:?}"
+        ))
+    })
+}
+
 impl TryFrom<SpecRow> for StoredSpec {
     type Error = StoreError;
     fn try_from(r: SpecRow) -> Result<Self, StoreError> {
-        let status = SpecStatus::parse(&r.status).ok_or_else(|| {
-            StoreError::Unexpected(anyhow::anyhow!(
-                "app_specs row has an unknown status {:?}",
-                r.status
-            ))
-        })?;
+        let status = parse_status(&r.status)?;
         Ok(StoredSpec {
             id: r.id,
             tenant_id: r.tenant_id.into(),
@@ -76,12 +89,7 @@ pub struct VersionRow {
 impl TryFrom<VersionRow> for SpecVersion {
     type Error = StoreError;
     fn try_from(r: VersionRow) -> Result<Self, StoreError> {
-        let change_type = ChangeType::parse(&r.change_type).ok_or_else(|| {
-            StoreError::Unexpected(anyhow::anyhow!(
-                "app_spec_versions row has an unknown change_type {:?}",
-                r.change_type
-            ))
-        })?;
+        let change_type = parse_change_type(&r.change_type)?;
         Ok(SpecVersion {
             id: r.id,
             app_spec_id: r.app_spec_id,
@@ -90,6 +98,68 @@ impl TryFrom<VersionRow> for SpecVersion {
             generation_metadata: r.generation_metadata,
             change_description: r.change_description,
             change_type,
+            created_by: r.created_by_user_id.map(Into::into),
+            created_at: r.created_at,
+        })
+    }
+}
+
+/// A spec row as a listing reads it: the content's `appName` instead of the content.
+#[derive(Debug, Clone, Queryable)]
+struct SummaryRow {
+    id: Uuid,
+    tenant_id: Uuid,
+    created_by_user_id: Uuid,
+    app_name: Option<serde_json::Value>,
+    version: i32,
+    parent_version_id: Option<Uuid>,
+    status: String,
+    quality_score: Option<i32>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl TryFrom<SummaryRow> for SpecSummary {
+    type Error = StoreError;
+    fn try_from(r: SummaryRow) -> Result<Self, StoreError> {
+        Ok(SpecSummary {
+            id: r.id,
+            tenant_id: r.tenant_id.into(),
+            owner: r.created_by_user_id.into(),
+            app_name: r.app_name,
+            version: r.version,
+            parent_id: r.parent_version_id,
+            status: parse_status(&r.status)?,
+            quality_score: r.quality_score,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+/// A version row as the timeline reads it: no snapshot.
+#[derive(Debug, Clone, Queryable)]
+struct VersionSummaryRow {
+    id: Uuid,
+    app_spec_id: Uuid,
+    version_number: i32,
+    generation_metadata: Option<serde_json::Value>,
+    change_description: Option<String>,
+    change_type: String,
+    created_by_user_id: Option<Uuid>,
+    created_at: DateTime<Utc>,
+}
+
+impl TryFrom<VersionSummaryRow> for SpecVersionSummary {
+    type Error = StoreError;
+    fn try_from(r: VersionSummaryRow) -> Result<Self, StoreError> {
+        Ok(SpecVersionSummary {
+            id: r.id,
+            app_spec_id: r.app_spec_id,
+            version_number: r.version_number,
+            generation_metadata: r.generation_metadata,
+            change_description: r.change_description,
+            change_type: parse_change_type(&r.change_type)?,
             created_by: r.created_by_user_id.map(Into::into),
             created_at: r.created_at,
         })
@@ -228,6 +298,48 @@ impl PgAppSpecRepository {
     }
 }
 
+/// How many specs the viewer owns.
+async fn own_count(c: &mut AsyncPgConnection, viewer: Viewer) -> Result<i64, StoreError> {
+    app_specs::table
+        .filter(app_specs::tenant_id.eq(viewer.tenant.as_uuid()))
+        .filter(app_specs::created_by_user_id.eq(viewer.user.as_uuid()))
+        .count()
+        .get_result(c)
+        .await
+        .map_err(store_err)
+}
+
+/// One page of the viewer's own specs, newest first (the order of every listing).
+fn own_page(viewer: Viewer, page: PageRequest) -> app_specs::BoxedQuery<'static, Pg> {
+    app_specs::table
+        .filter(app_specs::tenant_id.eq(viewer.tenant.as_uuid()))
+        .filter(app_specs::created_by_user_id.eq(viewer.user.as_uuid()))
+        .order((app_specs::created_at.desc(), app_specs::id.asc()))
+        .limit(i64::from(page.size()))
+        .offset(page.offset())
+        .into_boxed()
+}
+
+/// The versions of spec `id`, oldest first.
+fn timeline_of(id: Uuid) -> app_spec_versions::BoxedQuery<'static, Pg> {
+    app_spec_versions::table
+        .filter(app_spec_versions::app_spec_id.eq(id))
+        .order(app_spec_versions::version_number.asc())
+        .into_boxed()
+}
+
+/// Rows of one page converted, with the total they came from.
+fn page_of<R, T>(rows: Vec<R>, total: i64, page: PageRequest) -> Result<Page<T>, StoreError>
+where
+    T: TryFrom<R, Error = StoreError>,
+{
+    let records = rows
+        .into_iter()
+        .map(T::try_from)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Page::new(records, u64::try_from(total).unwrap_or(0), page))
+}
+
 fn pair(spec: SpecRow, version: VersionRow) -> Result<(StoredSpec, SpecVersion), StoreError> {
     Ok((StoredSpec::try_from(spec)?, SpecVersion::try_from(version)?))
 }
@@ -274,23 +386,13 @@ impl AppSpecRepository for PgAppSpecRepository {
         page: PageRequest,
     ) -> Result<Page<StoredSpec>, StoreError> {
         let mut c = conn(&self.pool).await?;
-        let mine = app_specs::table
-            .filter(app_specs::tenant_id.eq(viewer.tenant.as_uuid()))
-            .filter(app_specs::created_by_user_id.eq(viewer.user.as_uuid()));
-        let total: i64 = mine.count().get_result(&mut c).await.map_err(store_err)?;
-        let rows: Vec<SpecRow> = mine
-            .order((app_specs::created_at.desc(), app_specs::id.asc()))
-            .limit(i64::from(page.size()))
-            .offset(page.offset())
+        let total = own_count(&mut c, viewer).await?;
+        let rows: Vec<SpecRow> = own_page(viewer, page)
             .select(SpecRow::as_select())
             .load(&mut c)
             .await
             .map_err(store_err)?;
-        let records = rows
-            .into_iter()
-            .map(StoredSpec::try_from)
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Page::new(records, u64::try_from(total).unwrap_or(0), page))
+        page_of(rows, total, page)
     }
 
     async fn append_version(
@@ -345,9 +447,7 @@ impl AppSpecRepository for PgAppSpecRepository {
         if !self.visible_id(&mut c, viewer, id).await? {
             return Ok(None);
         }
-        let rows: Vec<VersionRow> = app_spec_versions::table
-            .filter(app_spec_versions::app_spec_id.eq(id))
-            .order(app_spec_versions::version_number.asc())
+        let rows: Vec<VersionRow> = timeline_of(id)
             .select(VersionRow::as_select())
             .load(&mut c)
             .await
@@ -377,5 +477,94 @@ impl AppSpecRepository for PgAppSpecRepository {
             .optional()
             .map_err(store_err)?;
         row.map(SpecVersion::try_from).transpose().map(Some)
+    }
+
+    async fn version_summaries(
+        &self,
+        viewer: Viewer,
+        id: Uuid,
+    ) -> Result<Option<Vec<SpecVersionSummary>>, StoreError> {
+        let mut c = conn(&self.pool).await?;
+        if !self.visible_id(&mut c, viewer, id).await? {
+            return Ok(None);
+        }
+        let rows: Vec<VersionSummaryRow> = timeline_of(id)
+            .select((
+                app_spec_versions::id,
+                app_spec_versions::app_spec_id,
+                app_spec_versions::version_number,
+                app_spec_versions::generation_metadata,
+                app_spec_versions::change_description,
+                app_spec_versions::change_type,
+                app_spec_versions::created_by_user_id,
+                app_spec_versions::created_at,
+            ))
+            .load(&mut c)
+            .await
+            .map_err(store_err)?;
+        rows.into_iter()
+            .map(SpecVersionSummary::try_from)
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some)
+    }
+
+    async fn list_summaries(
+        &self,
+        viewer: Viewer,
+        page: PageRequest,
+    ) -> Result<Page<SpecSummary>, StoreError> {
+        let mut c = conn(&self.pool).await?;
+        let total = own_count(&mut c, viewer).await?;
+        let rows: Vec<SummaryRow> = own_page(viewer, page)
+            .select((
+                app_specs::id,
+                app_specs::tenant_id,
+                app_specs::created_by_user_id,
+                // only the name leaves the database, never the whole document
+                diesel::dsl::sql::<Nullable<Jsonb>>("app_specs.spec_content -> 'appName'"),
+                app_specs::version,
+                app_specs::parent_version_id,
+                app_specs::status,
+                app_specs::quality_score,
+                app_specs::created_at,
+                app_specs::updated_at,
+            ))
+            .load(&mut c)
+            .await
+            .map_err(store_err)?;
+        page_of(rows, total, page)
+    }
+
+    async fn set_status(
+        &self,
+        viewer: Viewer,
+        id: Uuid,
+        version: i32,
+        from: SpecStatus,
+        to: SpecStatus,
+    ) -> Result<Option<StoredSpec>, StoreError> {
+        let mut c = conn(&self.pool).await?;
+        let row: Option<SpecRow> = diesel::update(
+            app_specs::table
+                .filter(app_specs::id.eq(id))
+                .filter(app_specs::tenant_id.eq(viewer.tenant.as_uuid()))
+                .filter(
+                    app_specs::created_by_user_id
+                        .eq(viewer.user.as_uuid())
+                        .or(viewer.admin.into_sql::<Bool>()),
+                )
+                .filter(app_specs::version.eq(version))
+                .filter(app_specs::status.eq(from.as_str())),
+        )
+        .set((
+            app_specs::status.eq(to.as_str()),
+            app_specs::updated_at.eq(diesel::dsl::now),
+        ))
+        .returning(SpecRow::as_returning())
+        .get_result(&mut c)
+        .await
+        .optional()
+        .map_err(store_err)?;
+        row.map(StoredSpec::try_from).transpose()
     }
 }

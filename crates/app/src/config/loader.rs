@@ -1047,6 +1047,48 @@ mod tests {
     }
 
     #[test]
+    fn trusted_proxies_are_addresses_or_cidr_blocks() {
+        let s = load(&sources(&[])).unwrap().settings;
+        assert!(s
+            .server
+            .forward_headers_trusted_proxies
+            .contains("127.0.0.9".parse().unwrap()));
+        assert!(s
+            .server
+            .forward_headers_trusted_proxies
+            .contains("::1".parse().unwrap()));
+        assert!(!s
+            .server
+            .forward_headers_trusted_proxies
+            .contains("10.0.0.1".parse().unwrap()));
+        let s = load(&sources(&[(
+            "SERVER_FORWARD_HEADERS_TRUSTED_PROXIES",
+            "10.0.0.0/8, 192.168.1.7",
+        )]))
+        .unwrap()
+        .settings;
+        assert!(s
+            .server
+            .forward_headers_trusted_proxies
+            .contains("10.3.2.1".parse().unwrap()));
+        assert!(!s
+            .server
+            .forward_headers_trusted_proxies
+            .contains("127.0.0.1".parse().unwrap()));
+        let err = load(&sources(&[(
+            "SERVER_FORWARD_HEADERS_TRUSTED_PROXIES",
+            "nginx",
+        )]))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("server.forward-headers-trusted-proxies"),
+            "{err}"
+        );
+        assert!(err.contains("nginx"), "{err}");
+    }
+
+    #[test]
     fn prod_refuses_short_or_missing_jwt_secret() {
         for secret in [None, Some("too-short")] {
             let mut env = vec![("SPRING_PROFILES_ACTIVE", "prod")];

@@ -4,6 +4,7 @@
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 use uuid::Uuid;
 
 /// Everything the server reads at start. Loaded once in `main` and passed down.
@@ -34,6 +35,9 @@ pub struct ServerSettings {
     pub workers: usize,
     /// Trust `X-Forwarded-For` / `X-Real-IP` for the client address (behind nginx).
     pub forward_headers: bool,
+    /// Peers whose forwarded headers are believed (IPs or CIDR blocks); headers from any other
+    /// peer are ignored.
+    pub forward_headers_trusted_proxies: TrustedProxies,
     pub cors: CorsSettings,
 }
 
@@ -215,6 +219,13 @@ pub struct GenerationSettings {
     pub quality_threshold: u8,
     /// Days the SSE events of a finished job are kept (0 = forever); the job itself stays.
     pub event_retention_days: u32,
+    /// Open SSE streams one user may hold on one instance (more answer 429).
+    pub sse_max_streams_per_user: usize,
+    /// Open SSE streams one instance serves in all (more answer 429).
+    pub sse_max_streams_per_instance: usize,
+    /// Seconds between checks that an open stream's session is still valid (logout, suspension,
+    /// password change end the stream at the next check).
+    pub sse_session_check_seconds: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -355,6 +366,173 @@ impl Settings {
             login_failure_window: secs(auth.login_failure_window),
             login_lock: secs(auth.login_lock),
             refresh_grace: secs(auth.refresh_grace),
+        }
+    }
+}
+
+/// One IP address or CIDR block (`10.0.0.0/8`, `::1`, `fd00::/8`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpBlock {
+    network: IpAddr,
+    prefix: u8,
+}
+
+impl IpBlock {
+    /// Parses `addr` or `addr/prefix`; host bits of the address are ignored.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        let (addr, prefix) = match text.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (text, None),
+        };
+        let network: IpAddr = addr
+            .parse()
+            .map_err(|_| format!("{text:?} is not an IP address or CIDR block"))?;
+        let max = if network.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => max,
+            Some(p) => match p.parse::<u8>() {
+                Ok(p) if p <= max => p,
+                _ => return Err(format!("{text:?} has a prefix length outside 0..={max}")),
+            },
+        };
+        Ok(Self { network, prefix })
+    }
+
+    /// Whether `ip` lies in this block (IPv4-mapped IPv6 addresses count as IPv4).
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        match (self.network.to_canonical(), ip.to_canonical()) {
+            (IpAddr::V4(n), IpAddr::V4(a)) => {
+                masked(u128::from(u32::from(n)) << 96, self.prefix)
+                    == masked(u128::from(u32::from(a)) << 96, self.prefix)
+            }
+            (IpAddr::V6(n), IpAddr::V6(a)) => {
+                masked(u128::from(n), self.prefix) == masked(u128::from(a), self.prefix)
+            }
+            _ => false,
+        }
+    }
+}
+
+/// The top `prefix` bits of `bits`.
+fn masked(bits: u128, prefix: u8) -> u128 {
+    match prefix {
+        0 => 0,
+        p => bits & (u128::MAX << (128 - u32::from(p.min(128)))),
+    }
+}
+
+impl<'de> Deserialize<'de> for IpBlock {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct BlockVisitor;
+        impl serde::de::Visitor<'_> for BlockVisitor {
+            type Value = IpBlock;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an IP address or CIDR block")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<IpBlock, E> {
+                IpBlock::parse(v).map_err(E::custom)
+            }
+        }
+        deserializer.deserialize_string(BlockVisitor)
+    }
+}
+
+/// The proxies whose `X-Forwarded-For` / `X-Real-IP` headers are believed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct TrustedProxies(Vec<IpBlock>);
+
+impl TrustedProxies {
+    /// Parses each item as an address or CIDR block.
+    pub fn parse<S: AsRef<str>>(items: &[S]) -> Result<Self, String> {
+        items
+            .iter()
+            .map(|s| IpBlock::parse(s.as_ref()))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Self)
+    }
+
+    /// Whether `ip` is one of the trusted proxies.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        self.0.iter().any(|b| b.contains(ip))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use proptest::prelude::*;
+
+    fn proxies(items: &[&str]) -> TrustedProxies {
+        TrustedProxies::parse(items).unwrap()
+    }
+
+    #[test]
+    fn blocks_match_their_addresses_only() {
+        let p = proxies(&["127.0.0.1/8", "::1", "10.1.0.0/16", "fd00::/8"]);
+        for ip in [
+            "127.0.0.1",
+            "127.255.0.9",
+            "::1",
+            "10.1.200.3",
+            "fd12::1",
+            "::ffff:127.0.0.2",
+        ] {
+            assert!(p.contains(ip.parse().unwrap()), "{ip}");
+        }
+        for ip in [
+            "128.0.0.1",
+            "::2",
+            "10.2.0.1",
+            "fe80::1",
+            "203.0.113.9",
+            "::ffff:10.2.0.1",
+        ] {
+            assert!(!p.contains(ip.parse().unwrap()), "{ip}");
+        }
+        assert!(proxies(&["0.0.0.0/0"]).contains("8.8.8.8".parse().unwrap()));
+        assert!(!proxies(&["0.0.0.0/0"]).contains("2001:db8::1".parse().unwrap()));
+        assert!(!proxies(&[]).contains("127.0.0.1".parse().unwrap()));
+    }
+
+    #[test]
+    fn malformed_blocks_are_refused() {
+        for bad in [
+            "localhost",
+            "10.0.0.0/33",
+            "::1/129",
+            "1.2.3.4/-1",
+            "1.2.3/8",
+            "1.2.3.4/x",
+        ] {
+            assert!(IpBlock::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn a_block_contains_exactly_the_addresses_sharing_its_prefix(
+            net in any::<u32>(), ip in any::<u32>(), prefix in 0u8..=32,
+        ) {
+            let block = IpBlock::parse(&format!("{}/{prefix}", std::net::Ipv4Addr::from(net))).unwrap();
+            let shift = 32 - u32::from(prefix);
+            let same = prefix == 0 || (net >> shift) == (ip >> shift);
+            prop_assert_eq!(block.contains(IpAddr::V4(ip.into())), same);
+        }
+
+        #[test]
+        fn v6_blocks_agree_with_a_bitwise_prefix(
+            net in any::<u128>(), ip in any::<u128>(), prefix in 0u8..=128,
+        ) {
+            let block = IpBlock::parse(&format!("{}/{prefix}", std::net::Ipv6Addr::from(net))).unwrap();
+            let shift = 128 - u32::from(prefix);
+            let same = prefix == 0 || (net >> shift) == (ip >> shift);
+            // IPv4-mapped addresses are compared as IPv4, so keep to the plain IPv6 space
+            let mapped = |x: u128| (x >> 32) == 0xffff;
+            prop_assume!(!mapped(net) && !mapped(ip));
+            prop_assert_eq!(block.contains(IpAddr::V6(ip.into())), same);
         }
     }
 }

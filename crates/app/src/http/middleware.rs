@@ -1,6 +1,7 @@
 //! Middleware: trace ids and request spans, Micrometer-style request metrics, the envelope for
 //! responses actix produces on its own (404, 405, ...), security headers, and the rate limiter.
 
+use crate::config::settings::{ServerSettings, TrustedProxies};
 use crate::http::envelope::Envelope;
 use crate::http::error::ApiError;
 use crate::http::extract::bearer_token;
@@ -12,6 +13,7 @@ use actix_web::http::StatusCode;
 use actix_web::middleware::Next;
 use actix_web::{web, Error, HttpMessage, HttpResponse, ResponseError};
 use ingenio_users::TokenService;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 use tracing::Instrument;
 
@@ -121,30 +123,97 @@ fn envelope_bare_error(res: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody
     ServiceResponse::new(req, new)
 }
 
-/// The client address: the TCP peer, or the first `X-Forwarded-For` / `X-Real-IP` hop when
-/// `server.forward-headers` says a trusted proxy sits in front.
-pub fn client_ip(req: &ServiceRequest, trust_forwarded: bool) -> String {
-    if trust_forwarded {
-        let fwd = req
-            .headers()
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
-            .or_else(|| {
-                req.headers()
-                    .get("x-real-ip")
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::trim)
-            });
-        if let Some(ip) = fwd {
-            return ip.to_owned();
+/// Most `X-Forwarded-For` hops examined from the right; a longer chain of trusted proxies ends at
+/// the last one examined.
+const MAX_FORWARDED_HOPS: usize = 16;
+
+/// The client address used as the anonymous rate-limit key: the TCP peer, unless
+/// `server.forward-headers` is on and the peer is one of the trusted proxies; then the rightmost
+/// `X-Forwarded-For` hop that is not a trusted proxy (or `X-Real-IP` when there is no
+/// `X-Forwarded-For`). Always an IP address in canonical form (at most 39 bytes), or `unknown`.
+pub fn client_ip(req: &ServiceRequest, settings: &ServerSettings) -> String {
+    let peer = req.peer_addr().map(|a| a.ip());
+    let ip = if settings.forward_headers {
+        let header = |name: &str| {
+            req.headers()
+                .get_all(name)
+                .filter_map(|v| v.to_str().ok())
+                .collect::<Vec<_>>()
+        };
+        let real_ip = header("x-real-ip");
+        resolve_client_ip(
+            peer,
+            &header("x-forwarded-for"),
+            real_ip.first().copied(),
+            &settings.forward_headers_trusted_proxies,
+        )
+    } else {
+        peer.map(|p| p.to_canonical())
+    };
+    ip.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
+}
+
+/// The client behind `peer` given the forwarded headers it sent (`forwarded_for` holds the
+/// `X-Forwarded-For` header values in arrival order). Headers count only when `peer` is
+/// trusted; hops are read from the right (the hop a trusted proxy appended last) skipping trusted
+/// proxies, and the first other hop is the client. A hop that is not an address ends the walk at
+/// the last address read, so a malformed header can never pick the key.
+pub fn resolve_client_ip(
+    peer: Option<IpAddr>,
+    forwarded_for: &[&str],
+    real_ip: Option<&str>,
+    trusted: &TrustedProxies,
+) -> Option<IpAddr> {
+    let peer = peer?.to_canonical();
+    if !trusted.contains(peer) {
+        return Some(peer);
+    }
+    let mut hops = forwarded_for
+        .iter()
+        .rev()
+        .flat_map(|v| v.rsplit(','))
+        .map(str::trim)
+        .peekable();
+    if hops.peek().is_none() {
+        return Some(real_ip.and_then(parse_hop).unwrap_or(peer));
+    }
+    let mut client = peer;
+    for hop in hops.take(MAX_FORWARDED_HOPS) {
+        let Some(ip) = parse_hop(hop) else {
+            break;
+        };
+        client = ip;
+        if !trusted.contains(ip) {
+            break;
         }
     }
-    req.peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_else(|| "unknown".to_owned())
+    Some(client)
+}
+
+/// One forwarded hop: `ip`, `ip:port`, `[v6]` or `[v6]:port`.
+fn parse_hop(hop: &str) -> Option<IpAddr> {
+    let hop = hop.trim();
+    let ip = hop
+        .parse::<IpAddr>()
+        .ok()
+        .or_else(|| hop.parse::<SocketAddr>().ok().map(|a| a.ip()))
+        .or_else(|| {
+            hop.strip_prefix('[')
+                .and_then(|h| h.strip_suffix(']'))
+                .and_then(|h| h.parse::<IpAddr>().ok())
+        })?;
+    Some(ip.to_canonical())
+}
+
+/// Routes whose requests are always counted per client IP, whatever token they carry: a
+/// token must not buy a fresh budget for guessing passwords or creating accounts.
+fn counted_per_ip(path: &str, v1: &str) -> bool {
+    path.strip_prefix(v1)
+        .and_then(|p| p.strip_prefix("auth/"))
+        .is_some_and(|p| {
+            let p = p.trim_end_matches('/');
+            matches!(p, "login" | "register") || p.starts_with("reset-password/")
+        })
 }
 
 /// Per-user (or per-IP when anonymous) request limit on the business routes, shared across
@@ -161,12 +230,14 @@ pub async fn rate_limit(
     if !settings.ingenio.rate_limit.enabled || !req.path().starts_with(&v1) {
         return Ok(next.call(req).await?.map_into_boxed_body());
     }
-    let key = match bearer_token(req.request()).and_then(|t| state.tokens.verify_access(&t).ok()) {
+    let user = if counted_per_ip(req.path(), &v1) {
+        None
+    } else {
+        bearer_token(req.request()).and_then(|t| state.tokens.verify_access(&t).ok())
+    };
+    let key = match user {
         Some(claims) => format!("req:u:{}", claims.user_id),
-        None => format!(
-            "req:ip:{}",
-            client_ip(&req, settings.server.forward_headers)
-        ),
+        None => format!("req:ip:{}", client_ip(&req, &settings.server)),
     };
     let limit = settings.ingenio.rate_limit.requests_per_minute.max(1);
     let decision = match state
@@ -192,6 +263,8 @@ pub async fn rate_limit(
         ("ratelimit-reset", reset.to_string()),
     ];
     let mut res = if decision.allowed {
+        // the handler of GET /v1/user/quota reports this decision
+        req.extensions_mut().insert(decision);
         next.call(req).await?.map_into_boxed_body()
     } else {
         state.metrics.inc_counter(
@@ -207,4 +280,158 @@ pub async fn rate_limit(
         }
     }
     Ok(res)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use proptest::prelude::*;
+    use std::net::{Ipv4Addr, Ipv6Addr};
+
+    fn loopback() -> TrustedProxies {
+        TrustedProxies::parse(&["127.0.0.1/8", "::1"]).unwrap()
+    }
+
+    fn proxies_and_lan() -> TrustedProxies {
+        TrustedProxies::parse(&["127.0.0.1/8", "10.0.0.0/8"]).unwrap()
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn headers_count_only_from_trusted_peers() {
+        let t = loopback();
+        let from = |peer: &str, xff: &[&str], real: Option<&str>| {
+            resolve_client_ip(Some(ip(peer)), xff, real, &t).unwrap()
+        };
+        assert_eq!(
+            from("203.0.113.7", &["1.1.1.1"], Some("2.2.2.2")),
+            ip("203.0.113.7")
+        );
+        assert_eq!(from("127.0.0.1", &["1.1.1.1"], None), ip("1.1.1.1"));
+        // the client wrote the leftmost hops; the proxy appended the real peer
+        assert_eq!(
+            from("127.0.0.1", &["6.6.6.6, 203.0.113.7"], None),
+            ip("203.0.113.7")
+        );
+        assert_eq!(
+            from("127.0.0.1", &["6.6.6.6", "203.0.113.7, 127.0.0.2"], None),
+            ip("203.0.113.7")
+        );
+        assert_eq!(
+            from("127.0.0.1", &[], Some("198.51.100.1")),
+            ip("198.51.100.1")
+        );
+        assert_eq!(from("127.0.0.1", &[], Some("garbage")), ip("127.0.0.1"));
+        assert_eq!(
+            from("127.0.0.1", &["[2001:db8::5]:443"], None),
+            ip("2001:db8::5")
+        );
+        assert_eq!(
+            from("127.0.0.1", &["198.51.100.2:8080"], None),
+            ip("198.51.100.2")
+        );
+        // a malformed hop ends the walk at the last address read
+        assert_eq!(from("127.0.0.1", &["6.6.6.6, evil"], None), ip("127.0.0.1"));
+        assert_eq!(
+            from("127.0.0.1", &["evil, 127.0.0.3"], None),
+            ip("127.0.0.3")
+        );
+        // IPv4-mapped peers are IPv4
+        assert_eq!(from("::ffff:127.0.0.1", &["1.1.1.1"], None), ip("1.1.1.1"));
+        assert_eq!(resolve_client_ip(None, &["1.1.1.1"], None, &t), None);
+    }
+
+    #[test]
+    fn only_the_credential_routes_are_always_counted_per_ip() {
+        let v1 = "/api/v1/";
+        for p in [
+            "/api/v1/auth/login",
+            "/api/v1/auth/register/",
+            "/api/v1/auth/reset-password/request",
+            "/api/v1/auth/reset-password/confirm",
+        ] {
+            assert!(counted_per_ip(p, v1), "{p}");
+        }
+        for p in [
+            "/api/v1/auth/me",
+            "/api/v1/auth/refresh",
+            "/api/v1/appspecs",
+            "/api/login",
+        ] {
+            assert!(!counted_per_ip(p, v1), "{p}");
+        }
+    }
+
+    fn any_ip() -> impl Strategy<Value = IpAddr> {
+        prop_oneof![
+            any::<u32>().prop_map(|x| IpAddr::V4(Ipv4Addr::from(x))),
+            any::<u128>().prop_map(|x| IpAddr::V6(Ipv6Addr::from(x))),
+        ]
+    }
+
+    fn untrusted_ip() -> impl Strategy<Value = IpAddr> {
+        any_ip().prop_filter("not a trusted proxy", |ip| !proxies_and_lan().contains(*ip))
+    }
+
+    fn trusted_ip() -> impl Strategy<Value = IpAddr> {
+        prop_oneof![
+            any::<u32>().prop_map(|x| IpAddr::V4(Ipv4Addr::from(0x7f00_0000 | (x & 0x00ff_ffff)))),
+            any::<u32>().prop_map(|x| IpAddr::V4(Ipv4Addr::from(0x0a00_0000 | (x & 0x00ff_ffff)))),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn the_client_cannot_choose_its_key(
+            written in proptest::collection::vec(".{0,40}", 0..6),
+            client in untrusted_ip(),
+            proxies in proptest::collection::vec(trusted_ip(), 0..5),
+            peer in trusted_ip(),
+            split in any::<bool>(),
+        ) {
+            // whatever the client wrote, then the hops trusted proxies appended
+            let mut hops: Vec<String> = written.iter().map(|w| w.replace(',', " ")).collect();
+            hops.push(client.to_string());
+            hops.extend(proxies.iter().map(ToString::to_string));
+            let joined = hops.join(", ");
+            let values: Vec<&str> = if split {
+                hops.iter().map(String::as_str).collect()
+            } else {
+                vec![joined.as_str()]
+            };
+            let got = resolve_client_ip(Some(peer), &values, Some("9.9.9.9"), &proxies_and_lan());
+            prop_assert_eq!(got, Some(client.to_canonical()));
+        }
+
+        #[test]
+        fn untrusted_peers_are_their_own_key(
+            peer in untrusted_ip(),
+            xff in proptest::collection::vec(".{0,60}", 0..4),
+            real in proptest::option::of(".{0,60}"),
+        ) {
+            let values: Vec<&str> = xff.iter().map(String::as_str).collect();
+            let got = resolve_client_ip(Some(peer), &values, real.as_deref(), &proxies_and_lan());
+            prop_assert_eq!(got, Some(peer.to_canonical()));
+        }
+
+        #[test]
+        fn the_key_is_a_short_address_whatever_the_headers(
+            peer in any_ip(),
+            xff in proptest::collection::vec("[0-9a-f:.,\\[\\] ]{0,300}|.{0,300}", 0..4),
+            real in proptest::option::of(".{0,300}"),
+        ) {
+            let values: Vec<&str> = xff.iter().map(String::as_str).collect();
+            let got = resolve_client_ip(Some(peer), &values, real.as_deref(), &loopback()).unwrap();
+            prop_assert!(got.to_string().len() <= 39);
+            // the key is the peer or an address the headers named
+            let named = values.iter().any(|v| v.contains(&got.to_string()) || v.contains(&format!("{got:?}")))
+                || real.as_deref().is_some_and(|r| r.trim().parse::<IpAddr>().ok().map(|i| i.to_canonical()) == Some(got))
+                || values.iter().flat_map(|v| v.split(',')).any(|h| parse_hop(h) == Some(got));
+            prop_assert!(got == peer.to_canonical() || named);
+        }
+    }
 }

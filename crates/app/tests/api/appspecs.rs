@@ -264,3 +264,110 @@ async fn invalid_specs_are_refused_with_3001() {
     let list = app.get("/api/v1/appspecs", Some(&token)).await;
     assert_eq!(list.data()["total"], 0);
 }
+
+/// The keys of a JSON object, sorted.
+fn keys(v: &Value) -> Vec<String> {
+    let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+    k.sort();
+    k
+}
+
+#[tokio::test]
+async fn validate_moves_a_clean_draft_and_reports_rule_errors() {
+    let app = spawn_app().await;
+    let (token, _) = app.register("validator").await;
+    let (other, _) = app.register("bystander").await;
+    let created = app
+        .post(
+            "/api/v1/appspecs",
+            &json!({"specContent": spec()}),
+            Some(&token),
+        )
+        .await;
+    let id = created.data()["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/v1/appspecs/{id}/validate");
+
+    assert_eq!(app.post(&path, &json!({}), None).await.status, 401);
+    let foreign = app.post(&path, &json!({}), Some(&other)).await;
+    assert_eq!((foreign.status.as_u16(), foreign.code()), (404, "3000"));
+
+    let v = app.post(&path, &json!({}), Some(&token)).await;
+    assert_eq!(v.status, 200, "{}", v.text);
+    assert_eq!(v.data()["status"], "validated");
+    assert_eq!(v.data()["statusChanged"], true);
+    assert_eq!(v.data()["version"], 1);
+    assert_eq!(v.data()["validation"]["errors"], 0);
+    assert_eq!(v.header("etag"), Some("\"1\""));
+    let again = app.post(&path, &json!({}), Some(&token)).await;
+    assert_eq!(again.data()["statusChanged"], false);
+    assert_eq!(again.data()["status"], "validated");
+    let read = app
+        .get(&format!("/api/v1/appspecs/{id}"), Some(&token))
+        .await;
+    assert_eq!(read.data()["status"], "validated");
+
+    // a rule error keeps a draft a draft, and the report names it
+    let mut broken = spec();
+    broken["pages"][1]["id"] = json!("home");
+    let b = app
+        .post(
+            "/api/v1/appspecs",
+            &json!({"specContent": broken}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(b.status, 201, "{}", b.text);
+    let bid = b.data()["id"].as_str().unwrap();
+    let r = app
+        .post(
+            &format!("/api/v1/appspecs/{bid}/validate"),
+            &json!({}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.data()["status"], "draft");
+    assert_eq!(r.data()["statusChanged"], false);
+    assert!(r.data()["validation"]["errors"].as_u64().unwrap() > 0);
+    assert!(r.data()["validation"]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["severity"] == "error"));
+
+    // the listings keep their shapes
+    let list = app.get("/api/v1/appspecs", Some(&token)).await;
+    let records = list.data()["records"].as_array().unwrap();
+    assert_eq!(records.len(), 2);
+    for r in records {
+        assert_eq!(
+            keys(r),
+            [
+                "appName",
+                "createdAt",
+                "id",
+                "qualityScore",
+                "status",
+                "updatedAt",
+                "version"
+            ]
+        );
+        assert_eq!(r["appName"], "Word Quiz");
+    }
+    let timeline = app
+        .get(&format!("/api/v1/appspecs/{id}/versions"), Some(&token))
+        .await;
+    let entry = &timeline.data()[0];
+    assert_eq!(
+        keys(entry),
+        [
+            "appSpecId",
+            "changeDescription",
+            "changeType",
+            "createdAt",
+            "createdByUserId",
+            "id",
+            "versionNumber"
+        ]
+    );
+}

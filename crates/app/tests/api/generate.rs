@@ -554,3 +554,104 @@ async fn bad_generate_requests_are_1001() {
     assert_eq!(missing.status, 404);
     assert_eq!(missing.code(), "3000");
 }
+
+/// Opens a job's event stream with `token`; returns the response with its body unread.
+async fn open_stream(app: &TestApp, job: &str, token: &str) -> reqwest::Response {
+    app.client
+        .get(app.url(&format!("/api/v1/generate/jobs/{job}/events")))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Whether the stream's body ends within `limit`.
+async fn ends_within(mut res: reqwest::Response, limit: Duration) -> bool {
+    let start = Instant::now();
+    while let Some(left) = limit.checked_sub(start.elapsed()) {
+        match tokio::time::timeout(left, res.chunk()).await {
+            Ok(Ok(Some(_))) => continue,
+            Ok(Ok(None) | Err(_)) => return true,
+            Err(_) => return false,
+        }
+    }
+    false
+}
+
+async fn login(app: &TestApp, user: &str) -> String {
+    let a = app
+        .post(
+            "/api/v1/auth/login",
+            &json!({"usernameOrEmail": user, "password": "secret123"}),
+            None,
+        )
+        .await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    a.data()["token"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn event_streams_are_capped_and_end_with_their_session() {
+    // no workers: the job stays pending and its stream stays open
+    let app = TestApp::builder()
+        .set("ingenio.generation.workers", 0)
+        .set("ingenio.generation.sse-max-streams-per-user", 2)
+        .set("ingenio.generation.sse-session-check-seconds", 1)
+        .spawn()
+        .await;
+    let (t0, _) = app.register("streamer").await;
+    let (t1, t2) = (login(&app, "streamer").await, login(&app, "streamer").await);
+    let job = start_job(&app, &t0, json!({"requirement": REQ})).await;
+
+    let a = open_stream(&app, &job, &t1).await;
+    let b = open_stream(&app, &job, &t2).await;
+    assert_eq!((a.status().as_u16(), b.status().as_u16()), (200, 200));
+    let refused = open_stream(&app, &job, &t0).await;
+    assert_eq!(refused.status(), 429);
+    assert!(refused.headers().get("retry-after").is_some());
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["code"], "1005");
+
+    // logging out one session ends its stream and frees its place
+    let out = app.post("/api/v1/auth/logout", &json!({}), Some(&t1)).await;
+    assert_eq!(out.status, 200, "{}", out.text);
+    assert!(
+        ends_within(a, Duration::from_secs(10)).await,
+        "stream outlived its logout"
+    );
+    let c = open_stream(&app, &job, &t0).await;
+    assert_eq!(c.status(), 200);
+
+    // suspending the account ends every stream it holds
+    let mut db = app.db.connect().await.unwrap();
+    diesel_async::SimpleAsyncConnection::batch_execute(
+        &mut db,
+        "UPDATE users SET status = 'suspended' WHERE username = 'streamer'",
+    )
+    .await
+    .unwrap();
+    let (b_ended, c_ended) = tokio::join!(
+        ends_within(b, Duration::from_secs(10)),
+        ends_within(c, Duration::from_secs(10))
+    );
+    assert!(b_ended && c_ended, "streams outlived the suspension");
+}
+
+#[tokio::test]
+async fn an_instance_serves_at_most_its_stream_cap() {
+    let app = TestApp::builder()
+        .set("ingenio.generation.workers", 0)
+        .set("ingenio.generation.sse-max-streams-per-instance", 1)
+        .spawn()
+        .await;
+    let (ta, _) = app.register("first_streamer").await;
+    let (tb, _) = app.register("second_streamer").await;
+    let ja = start_job(&app, &ta, json!({"requirement": REQ})).await;
+    let jb = start_job(&app, &tb, json!({"requirement": REQ})).await;
+    let a = open_stream(&app, &ja, &ta).await;
+    assert_eq!(a.status(), 200);
+    assert_eq!(open_stream(&app, &jb, &tb).await.status(), 429);
+    // another user's job is still 404 before any cap is counted
+    assert_eq!(open_stream(&app, &ja, &tb).await.status(), 404);
+    drop(a);
+}

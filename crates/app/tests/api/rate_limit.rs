@@ -79,3 +79,140 @@ async fn anonymous_callers_are_limited_per_ip_with_the_embedded_limiter() {
     assert_eq!(r.code(), "1005");
     assert!(r.header("retry-after").is_some());
 }
+
+/// A login attempt from this test client, with forwarded headers and an optional token.
+async fn login_via(app: &TestApp, forwarded_for: &str, token: Option<&str>) -> u16 {
+    let body = json!({"usernameOrEmail":"nobody","password":"whatever1"});
+    let mut req = app
+        .client
+        .post(app.url("/api/v1/auth/login"))
+        .header("x-forwarded-for", forwarded_for)
+        .json(&body);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    app.send(req).await.status.as_u16()
+}
+
+/// The statuses of five anonymous login attempts, the i-th with `X-Forwarded-For: hops(i)`.
+async fn five_logins(app: &TestApp, hops: impl Fn(u8) -> String) -> Vec<u16> {
+    let mut statuses = Vec::new();
+    for i in 0..5 {
+        statuses.push(login_via(app, &hops(i), None).await);
+    }
+    statuses
+}
+
+#[tokio::test]
+async fn forwarded_hops_written_by_the_client_do_not_pick_the_key() {
+    // loopback is a trusted proxy by default: the hop it appended is the client
+    let app = TestApp::builder()
+        .set("server.forward-headers", true)
+        .set("ingenio.rate-limit.requests-per-minute", 3)
+        .spawn()
+        .await;
+    // a client that rotates the leftmost hop it writes
+    let statuses = five_logins(&app, |i| format!("10.9.8.{i}, 203.0.113.9")).await;
+    assert_eq!(statuses, vec![401, 401, 401, 429, 429]);
+    // the proxy's hop names another client: its own budget
+    assert_eq!(login_via(&app, "10.9.8.1, 203.0.113.10", None).await, 401);
+
+    // headers from a peer that is not a trusted proxy are ignored
+    let direct = TestApp::builder()
+        .set("server.forward-headers", true)
+        .set("server.forward-headers-trusted-proxies", "10.0.0.0/8")
+        .set("ingenio.rate-limit.requests-per-minute", 3)
+        .spawn()
+        .await;
+    let statuses = five_logins(&direct, |i| format!("198.51.100.{i}")).await;
+    assert_eq!(statuses, vec![401, 401, 401, 429, 429]);
+}
+
+#[tokio::test]
+async fn credential_routes_are_counted_per_ip_even_with_a_valid_token() {
+    let app = TestApp::builder()
+        .set("ingenio.rate-limit.requests-per-minute", 3)
+        .spawn()
+        .await;
+    // registering spends one request of this IP's budget
+    let (token, _) = app.register("tokenholder").await;
+    assert_eq!(login_via(&app, "", Some(&token)).await, 401);
+    assert_eq!(login_via(&app, "", Some(&token)).await, 401);
+    let r = app
+        .post(
+            "/api/v1/auth/reset-password/request",
+            &json!({"email": "tokenholder@example.com"}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(r.status, 429, "{}", r.text);
+    assert_eq!(login_via(&app, "", Some(&token)).await, 429);
+    // the user's own budget for other routes is untouched
+    assert_eq!(app.get("/api/v1/auth/me", Some(&token)).await.status, 200);
+}
+
+/// Seconds from now until the RFC 3339 time `at`.
+fn seconds_until(at: &serde_json::Value) -> i64 {
+    let at = chrono::DateTime::parse_from_rfc3339(at.as_str().unwrap()).unwrap();
+    (at.with_timezone(&chrono::Utc) - chrono::Utc::now()).num_seconds()
+}
+
+#[tokio::test]
+async fn the_quota_shows_both_limits_with_use_and_reset() {
+    let app = TestApp::builder()
+        .set("ingenio.rate-limit.requests-per-minute", 10)
+        .set("ingenio.rate-limit.ai-calls-per-hour", 5)
+        .set("ingenio.generation.workers", 0)
+        .spawn()
+        .await;
+    let (token, _) = app.register("counter").await;
+    for _ in 0..2 {
+        assert_eq!(app.get("/api/v1/auth/me", Some(&token)).await.status, 200);
+    }
+    let q = app.get("/api/v1/user/quota", Some(&token)).await;
+    assert_eq!(q.status, 200, "{}", q.text);
+    let r = &q.data()["requests"];
+    // two reads and this one; registering counted against the IP, not the user
+    assert_eq!(
+        (
+            r["limit"].as_u64(),
+            r["used"].as_u64(),
+            r["remaining"].as_u64()
+        ),
+        (Some(10), Some(3), Some(7))
+    );
+    assert_eq!(r["windowSeconds"], 60);
+    let reset = r["resetInSeconds"].as_u64().unwrap();
+    assert!((1..=60).contains(&reset), "{reset}");
+    assert!((0..=61).contains(&seconds_until(&r["resetAt"])));
+    assert_eq!(q.header("ratelimit-remaining"), Some("7"));
+
+    let a = &q.data()["aiCalls"];
+    assert_eq!(
+        (
+            a["limit"].as_u64(),
+            a["used"].as_u64(),
+            a["remaining"].as_u64()
+        ),
+        (Some(5), Some(0), Some(5))
+    );
+    assert_eq!(a["windowSeconds"], 3600);
+    let job = app
+        .post(
+            "/api/v1/generate",
+            &json!({"requirement": "a vocabulary quiz for primary school pupils"}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(job.status, 202, "{}", job.text);
+    let q = app.get("/api/v1/user/quota", Some(&token)).await;
+    let a = &q.data()["aiCalls"];
+    assert_eq!(
+        (a["used"].as_u64(), a["remaining"].as_u64()),
+        (Some(1), Some(4))
+    );
+    let reset = a["resetInSeconds"].as_u64().unwrap();
+    assert!((1..=3600).contains(&reset), "{reset}");
+    assert!((0..=3601).contains(&seconds_until(&a["resetAt"])));
+    assert_eq!(q.data()["requests"]["used"], 5);
+}

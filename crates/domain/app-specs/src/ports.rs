@@ -77,6 +77,67 @@ pub struct SpecVersion {
     pub created_at: DateTime<Utc>,
 }
 
+/// One entry of the timeline as a listing shows it: everything but the snapshot.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpecVersionSummary {
+    pub id: Uuid,
+    pub app_spec_id: Uuid,
+    pub version_number: i32,
+    pub generation_metadata: Option<Value>,
+    pub change_description: Option<String>,
+    pub change_type: ChangeType,
+    pub created_by: Option<UserId>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<SpecVersion> for SpecVersionSummary {
+    fn from(v: SpecVersion) -> Self {
+        Self {
+            id: v.id,
+            app_spec_id: v.app_spec_id,
+            version_number: v.version_number,
+            generation_metadata: v.generation_metadata,
+            change_description: v.change_description,
+            change_type: v.change_type,
+            created_by: v.created_by,
+            created_at: v.created_at,
+        }
+    }
+}
+
+/// A spec as a listing shows it: its state and the `appName` of its content, not the content.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpecSummary {
+    pub id: Uuid,
+    pub tenant_id: TenantId,
+    pub owner: UserId,
+    /// The content's top-level `appName` as stored (any JSON value), `None` when absent.
+    pub app_name: Option<Value>,
+    pub version: i32,
+    pub parent_id: Option<Uuid>,
+    pub status: SpecStatus,
+    pub quality_score: Option<i32>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<StoredSpec> for SpecSummary {
+    fn from(s: StoredSpec) -> Self {
+        Self {
+            id: s.id,
+            tenant_id: s.tenant_id,
+            owner: s.owner,
+            app_name: s.content.get("appName").cloned(),
+            version: s.version,
+            parent_id: s.parent_id,
+            status: s.status,
+            quality_score: s.quality_score,
+            created_at: s.created_at,
+            updated_at: s.updated_at,
+        }
+    }
+}
+
 /// A version to write (the first of a new spec, or the next of an existing one).
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewVersion {
@@ -144,6 +205,39 @@ pub trait AppSpecRepository: Send + Sync {
         id: Uuid,
         number: i32,
     ) -> Result<Option<Option<SpecVersion>>, StoreError>;
+    /// The timeline without snapshots, oldest first; `Ok(None)` when the spec is not visible.
+    /// An adapter over a real store MUST NOT read the snapshots (the default, for stores where
+    /// reading them costs nothing, strips them from [`versions`](Self::versions)).
+    async fn version_summaries(
+        &self,
+        viewer: Viewer,
+        id: Uuid,
+    ) -> Result<Option<Vec<SpecVersionSummary>>, StoreError> {
+        Ok(self
+            .versions(viewer, id)
+            .await?
+            .map(|vs| vs.into_iter().map(SpecVersionSummary::from).collect()))
+    }
+    /// The viewer's own specs, newest first, as [`list`](Self::list) orders them. An adapter
+    /// over a real store MUST read only the content's `appName`, not the whole content.
+    async fn list_summaries(
+        &self,
+        viewer: Viewer,
+        page: PageRequest,
+    ) -> Result<Page<SpecSummary>, StoreError> {
+        Ok(self.list(viewer, page).await?.map(SpecSummary::from))
+    }
+    /// Moves a spec from `from` to `to` only while it is still at `version` with status `from`
+    /// (so a concurrent edit wins), touching `updated_at`. Returns the updated spec, or `Ok(None)`
+    /// when the spec is not visible or no longer matches. Callers check the lifecycle first.
+    async fn set_status(
+        &self,
+        viewer: Viewer,
+        id: Uuid,
+        version: i32,
+        from: SpecStatus,
+        to: SpecStatus,
+    ) -> Result<Option<StoredSpec>, StoreError>;
 }
 
 /// A job to enqueue.

@@ -10,7 +10,8 @@ use crate::jobs::{
 use crate::lifecycle::SpecStatus;
 use crate::ports::{
     AiQuota, AppSpecRepository, AppendOutcome, CancelOutcome, ChangeType, CreateJob, JobRepository,
-    NewJob, NewVersion, QuotaState, Reservation, SpecVersion, StoredSpec, Viewer,
+    NewJob, NewVersion, QuotaState, Reservation, SpecSummary, SpecVersion, SpecVersionSummary,
+    StoredSpec, Viewer,
 };
 use crate::spec::AppSpec;
 use crate::validation::{validate, ValidationReport};
@@ -38,6 +39,15 @@ pub struct AppSpecService {
     jobs: Arc<dyn JobRepository>,
     quota: Arc<dyn AiQuota>,
     config: AppSpecConfig,
+}
+
+/// What [`AppSpecService::validate_spec`] did.
+#[derive(Debug, Clone)]
+pub struct Validated {
+    /// The spec as it is now, with the rule pass of its content.
+    pub view: SpecView,
+    /// Whether this call moved it from `draft` to `validated`.
+    pub moved: bool,
 }
 
 /// A spec with the rule pass of its current content.
@@ -130,6 +140,15 @@ impl AppSpecService {
         Ok(self.specs.list(viewer, page).await?)
     }
 
+    /// The viewer's own specs as a listing shows them (names, not contents), newest first.
+    pub async fn list_summaries(
+        &self,
+        viewer: Viewer,
+        page: PageRequest,
+    ) -> Result<Page<SpecSummary>, AppSpecError> {
+        Ok(self.specs.list_summaries(viewer, page).await?)
+    }
+
     pub async fn get(&self, viewer: Viewer, id: Uuid) -> Result<SpecView, AppSpecError> {
         let spec = self
             .specs
@@ -193,6 +212,57 @@ impl AppSpecService {
             .versions(viewer, id)
             .await?
             .ok_or(AppSpecError::NotFound)
+    }
+
+    /// The timeline without snapshots, oldest first.
+    pub async fn timeline(
+        &self,
+        viewer: Viewer,
+        id: Uuid,
+    ) -> Result<Vec<SpecVersionSummary>, AppSpecError> {
+        self.specs
+            .version_summaries(viewer, id)
+            .await?
+            .ok_or(AppSpecError::NotFound)
+    }
+
+    /// Runs the rule pass on one of the caller's own specs (an admin too may validate only their
+    /// own: the move is the owner's decision) and moves a `draft` with no rule error to
+    /// `validated` through the lifecycle. Any other status is left as it is. A concurrent edit
+    /// wins: the spec is then reported as that edit left it.
+    pub async fn validate_spec(&self, viewer: Viewer, id: Uuid) -> Result<Validated, AppSpecError> {
+        let own = Viewer {
+            admin: false,
+            ..viewer
+        };
+        let spec = self
+            .specs
+            .get(own, id)
+            .await?
+            .ok_or(AppSpecError::NotFound)?;
+        let report = crate::validation::validate_value(&spec.content);
+        if report.errors > 0 || spec.status != SpecStatus::Draft {
+            return Ok(Validated {
+                view: SpecView { spec, report },
+                moved: false,
+            });
+        }
+        let to = spec.status.transition(SpecStatus::Validated)?;
+        if let Some(moved) = self
+            .specs
+            .set_status(own, id, spec.version, spec.status, to)
+            .await?
+        {
+            return Ok(Validated {
+                view: SpecView {
+                    spec: moved,
+                    report,
+                },
+                moved: true,
+            });
+        }
+        let view = self.get(own, id).await?;
+        Ok(Validated { view, moved: false })
     }
 
     pub async fn version(

@@ -542,6 +542,28 @@ impl AppSpecRepository for InMemoryAppSpecs {
         Ok(Some(all))
     }
 
+    async fn set_status(
+        &self,
+        viewer: Viewer,
+        id: Uuid,
+        version: i32,
+        from: crate::lifecycle::SpecStatus,
+        to: crate::lifecycle::SpecStatus,
+    ) -> Result<Option<StoredSpec>, StoreError> {
+        let now = self.0.now();
+        let mut db = self.0.db()?;
+        let Some(row) = db.specs.get_mut(&id) else {
+            return Ok(None);
+        };
+        let s = &mut row.value;
+        if !visible_spec(s, viewer) || s.version != version || s.status != from {
+            return Ok(None);
+        }
+        s.status = to;
+        s.updated_at = now;
+        Ok(Some(s.clone()))
+    }
+
     async fn version(
         &self,
         viewer: Viewer,

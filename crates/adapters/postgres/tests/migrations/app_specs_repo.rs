@@ -3,7 +3,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use crate::support::{admin, env, new_version, other_tenant, spec_json, viewer};
-use ingenio_app_specs::ports::{AppSpecRepository, AppendOutcome, ChangeType, Viewer};
+use ingenio_app_specs::ports::{
+    AppSpecRepository, AppendOutcome, ChangeType, SpecSummary, SpecVersionSummary, Viewer,
+};
 use ingenio_app_specs::SpecStatus;
 use ingenio_kernel::uuid::Uuid;
 use ingenio_kernel::{PageRequest, TenantId};
@@ -382,4 +384,162 @@ async fn list_shows_the_viewers_own_specs_newest_first() {
         .unwrap();
     assert_eq!(none.total, 0);
     assert!(none.records.is_empty());
+}
+
+#[tokio::test]
+async fn listings_match_the_full_reads_without_their_documents() {
+    let env = env().await;
+    let alice = env.user("alice").await;
+    let bob = env.user("bob").await;
+    let repo = PgAppSpecRepository::new(env.pool.clone());
+    let (spec, _) = repo
+        .create(TenantId::default(), new_version(alice, "first"))
+        .await
+        .unwrap();
+    let mut named = new_version(alice, "named");
+    named.content["appName"] = json!("单词测验 ✨");
+    repo.append_version(viewer(alice), spec.id, None, named)
+        .await
+        .unwrap();
+    let (other, _) = repo
+        .create(TenantId::default(), new_version(alice, "second"))
+        .await
+        .unwrap();
+
+    let full = repo
+        .versions(viewer(alice), spec.id)
+        .await
+        .unwrap()
+        .unwrap();
+    let summaries = repo
+        .version_summaries(viewer(alice), spec.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(summaries.len(), 2);
+    assert_eq!(
+        summaries,
+        full.into_iter()
+            .map(SpecVersionSummary::from)
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(
+        repo.version_summaries(viewer(bob), spec.id).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        repo.version_summaries(admin(bob), spec.id)
+            .await
+            .unwrap()
+            .map(|v| v.len()),
+        Some(2)
+    );
+
+    let page = PageRequest::new(1, 10).unwrap();
+    let listed = repo.list_summaries(viewer(alice), page).await.unwrap();
+    let expected = repo
+        .list(viewer(alice), page)
+        .await
+        .unwrap()
+        .map(SpecSummary::from);
+    assert_eq!(listed.records, expected.records);
+    assert_eq!(listed.total, 2);
+    let names: Vec<_> = listed
+        .records
+        .iter()
+        .map(|s| (s.id, s.app_name.clone()))
+        .collect();
+    assert!(names.contains(&(spec.id, Some(json!("单词测验 ✨")))));
+    assert!(names.contains(&(other.id, None)));
+    assert_eq!(
+        repo.list_summaries(viewer(bob), page).await.unwrap().total,
+        0
+    );
+}
+
+#[tokio::test]
+async fn the_timeline_never_reads_a_snapshot() {
+    let env = env().await;
+    let alice = env.user("alice").await;
+    let repo = PgAppSpecRepository::new(env.pool.clone());
+    let (spec, _) = repo
+        .create(TenantId::default(), new_version(alice, "first"))
+        .await
+        .unwrap();
+    // a role that may read every column the timeline needs, but not the snapshots
+    let role = format!("timeline_{}", Uuid::new_v4().simple());
+    env.exec(&format!(
+        "CREATE ROLE {role} NOLOGIN;
+         GRANT USAGE ON SCHEMA public TO {role};
+         GRANT SELECT (id, tenant_id, created_by_user_id) ON app_specs TO {role};
+         GRANT SELECT (id, app_spec_id, version_number, generation_metadata, change_description,
+                       change_type, created_by_user_id, created_at) ON app_spec_versions TO {role};"
+    ))
+    .await;
+    let limited = ingenio_postgres::pool::build_pool(&ingenio_postgres::PgPoolSettings {
+        url: env.db.url.clone(),
+        max_size: 1,
+        min_idle: 0,
+        connection_timeout: std::time::Duration::from_secs(20),
+        idle_timeout: std::time::Duration::from_secs(60),
+        max_lifetime: std::time::Duration::from_secs(600),
+    });
+    {
+        let mut c = limited.get().await.unwrap();
+        diesel_async::SimpleAsyncConnection::batch_execute(&mut *c, &format!("SET ROLE {role}"))
+            .await
+            .unwrap();
+    }
+    let as_role = PgAppSpecRepository::new(limited.clone());
+    let timeline = as_role.version_summaries(viewer(alice), spec.id).await;
+    // the full read needs the snapshots, which this role cannot see
+    let full = as_role.versions(viewer(alice), spec.id).await;
+    drop(as_role);
+    drop(limited);
+    env.exec(&format!("DROP OWNED BY {role}; DROP ROLE {role};"))
+        .await;
+    assert_eq!(timeline.unwrap().map(|v| v.len()), Some(1));
+    assert!(full.is_err(), "the role must not be able to read snapshots");
+}
+
+#[tokio::test]
+async fn set_status_moves_only_the_version_and_status_it_was_told() {
+    let env = env().await;
+    let alice = env.user("alice").await;
+    let bob = env.user("bob").await;
+    let repo = PgAppSpecRepository::new(env.pool.clone());
+    let (spec, _) = repo
+        .create(TenantId::default(), new_version(alice, "first"))
+        .await
+        .unwrap();
+    let (draft, validated) = (SpecStatus::Draft, SpecStatus::Validated);
+    for (who, version, from) in [
+        (viewer(bob), 1, draft),
+        (viewer(alice), 2, draft),
+        (viewer(alice), 1, validated),
+    ] {
+        assert_eq!(
+            repo.set_status(who, spec.id, version, from, validated)
+                .await
+                .unwrap(),
+            None
+        );
+    }
+    assert_eq!(
+        repo.get(viewer(alice), spec.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        draft
+    );
+    let moved = repo
+        .set_status(viewer(alice), spec.id, 1, draft, validated)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((moved.status, moved.version), (validated, 1));
+    assert_eq!(moved.content, spec.content);
+    assert!(moved.updated_at >= spec.updated_at);
+    assert_eq!(repo.get(viewer(alice), spec.id).await.unwrap(), Some(moved));
 }

@@ -8,8 +8,9 @@ use crate::state::AppState;
 use actix_web::http::{header, StatusCode};
 use actix_web::{delete, get, post, put, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
-use ingenio_app_specs::ports::{SpecVersion, Viewer};
+use ingenio_app_specs::ports::{SpecVersion, SpecVersionSummary, Viewer};
 use ingenio_app_specs::service::SpecView;
+use ingenio_app_specs::validation::ValidationReport;
 use ingenio_kernel::PageRequest;
 use ingenio_users::Principal;
 use serde::{Deserialize, Serialize};
@@ -26,7 +27,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(versions)
         .service(version)
         .service(diff)
-        .service(rollback);
+        .service(rollback)
+        .service(validate);
 }
 
 /// The caller as the app-specs domain sees it.
@@ -56,6 +58,32 @@ pub struct ValidationSummary {
     pub warnings: u32,
     #[schema(value_type = Vec<Object>)]
     pub findings: Value,
+}
+
+impl From<&ValidationReport> for ValidationSummary {
+    fn from(r: &ValidationReport) -> Self {
+        Self {
+            rule_score: r.rule_score,
+            errors: r.errors,
+            warnings: r.warnings,
+            findings: serde_json::to_value(&r.findings).unwrap_or(Value::Null),
+        }
+    }
+}
+
+/// The answer of `POST /v1/appspecs/{id}/validate`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ValidateResponse {
+    pub id: Uuid,
+    /// The current version (also the ETag); validating writes no version.
+    pub version: i32,
+    /// The status after this call.
+    #[schema(example = "validated")]
+    pub status: &'static str,
+    /// Whether this call moved the spec from `draft` to `validated`.
+    pub status_changed: bool,
+    pub validation: ValidationSummary,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -91,12 +119,7 @@ impl From<SpecView> for AppSpecResponse {
             parent_version_id: s.parent_id,
             status: s.status.as_str(),
             quality_score: s.quality_score,
-            validation: ValidationSummary {
-                rule_score: v.report.rule_score,
-                errors: v.report.errors,
-                warnings: v.report.warnings,
-                findings: serde_json::to_value(&v.report.findings).unwrap_or(Value::Null),
-            },
+            validation: ValidationSummary::from(&v.report),
             created_at: s.created_at,
             updated_at: s.updated_at,
         }
@@ -125,24 +148,42 @@ pub struct VersionResponse {
     pub snapshot_content: Option<Value>,
 }
 
-fn version_response(v: SpecVersion, with_snapshot: bool) -> VersionResponse {
+impl From<SpecVersionSummary> for VersionResponse {
+    fn from(v: SpecVersionSummary) -> Self {
+        Self {
+            id: v.id,
+            app_spec_id: v.app_spec_id,
+            version_number: v.version_number,
+            change_type: v.change_type.as_str(),
+            change_description: v.change_description,
+            created_by_user_id: v.created_by.map(|u| u.as_uuid()),
+            created_at: v.created_at,
+            generation_metadata: v.generation_metadata,
+            snapshot_content: None,
+        }
+    }
+}
+
+/// One version with its snapshot.
+fn version_response(mut v: SpecVersion) -> VersionResponse {
+    let snapshot = std::mem::take(&mut v.snapshot);
     VersionResponse {
-        id: v.id,
-        app_spec_id: v.app_spec_id,
-        version_number: v.version_number,
-        change_type: v.change_type.as_str(),
-        change_description: v.change_description,
-        created_by_user_id: v.created_by.map(|u| u.as_uuid()),
-        created_at: v.created_at,
-        generation_metadata: v.generation_metadata,
-        snapshot_content: with_snapshot.then_some(v.snapshot),
+        snapshot_content: Some(snapshot),
+        ..VersionResponse::from(SpecVersionSummary::from(v))
     }
 }
 
 fn with_etag(status: StatusCode, view: SpecView) -> HttpResponse {
-    let etag = format!("\"{}\"", view.spec.version);
-    let mut r = envelope::with_status(status, AppSpecResponse::from(view));
-    if let Ok(v) = header::HeaderValue::from_str(&etag) {
+    let number = view.spec.version;
+    tag_version(
+        envelope::with_status(status, AppSpecResponse::from(view)),
+        number,
+    )
+}
+
+/// Adds `ETag: "<version>"`.
+fn tag_version(mut r: HttpResponse, number: i32) -> HttpResponse {
+    if let Ok(v) = header::HeaderValue::from_str(&format!("\"{number}\"")) {
         r.headers_mut().insert(header::ETAG, v);
     }
     r
@@ -217,12 +258,12 @@ pub async fn list(
     AuthUser(p): AuthUser,
     q: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let page = state.specs.list(viewer(&p), q.page()?).await?;
+    let page = state.specs.list_summaries(viewer(&p), q.page()?).await?;
     Ok(envelope::ok(page.map(|s| {
         serde_json::json!({
             "id": s.id, "version": s.version, "status": s.status.as_str(),
             "qualityScore": s.quality_score,
-            "appName": s.content.get("appName").cloned().unwrap_or(Value::Null),
+            "appName": s.app_name.unwrap_or(Value::Null),
             "createdAt": s.created_at, "updatedAt": s.updated_at,
         })
     })))
@@ -296,8 +337,8 @@ pub async fn versions(
     AuthUser(p): AuthUser,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let vs = state.specs.versions(viewer(&p), *id).await?;
-    let out: Vec<VersionResponse> = vs.into_iter().map(|v| version_response(v, false)).collect();
+    let vs = state.specs.timeline(viewer(&p), *id).await?;
+    let out: Vec<VersionResponse> = vs.into_iter().map(VersionResponse::from).collect();
     Ok(envelope::ok(out))
 }
 
@@ -314,7 +355,7 @@ pub async fn version(
 ) -> Result<HttpResponse, ApiError> {
     let (id, n) = path.into_inner();
     let v = state.specs.version(viewer(&p), id, n).await?;
-    Ok(envelope::ok(version_response(v, true)))
+    Ok(envelope::ok(version_response(v)))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -356,4 +397,30 @@ pub async fn rollback(
     let (id, n) = path.into_inner();
     let (view, _) = state.specs.rollback(viewer(&p), id, n).await?;
     Ok(with_etag(StatusCode::OK, view))
+}
+
+/// Runs the rule pass on the current content and, when the spec is a `draft` with no rule error,
+/// moves it to `validated` (the next step of the lifecycle). Other statuses are left as they are;
+/// a spec with errors stays a draft and the report says why. The owner's own specs only.
+#[utoipa::path(post, path = "/v1/appspecs/{id}/validate", tag = "appspecs", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "spec id")),
+    responses((status = 200, description = "The report and the status after it", body = inline(Envelope<ValidateResponse>)),
+              (status = 401, description = "1003", body = inline(Envelope<Value>)),
+              (status = 404, description = "3000 not found (also for other users' specs)", body = inline(Envelope<Value>))))]
+#[post("/appspecs/{id}/validate")]
+pub async fn validate(
+    state: web::Data<AppState>,
+    AuthUser(p): AuthUser,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let done = state.specs.validate_spec(viewer(&p), *id).await?;
+    let spec = &done.view.spec;
+    let body = ValidateResponse {
+        id: spec.id,
+        version: spec.version,
+        status: spec.status.as_str(),
+        status_changed: done.moved,
+        validation: ValidationSummary::from(&done.view.report),
+    };
+    Ok(tag_version(envelope::ok(body), spec.version))
 }

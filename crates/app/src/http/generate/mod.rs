@@ -5,11 +5,11 @@
 use crate::http::appspecs::{viewer, PageQuery};
 use crate::http::envelope::{self, Envelope};
 use crate::http::error::ApiError;
-use crate::http::extract::{AuthUser, StreamUser};
+use crate::http::extract::{bearer_token, AuthUser, StreamUser};
 use crate::state::AppState;
 use actix_web::http::{header, StatusCode};
 use actix_web::web::Bytes;
-use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use actix_web::{get, post, web, HttpMessage, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use ingenio_app_specs::jobs::{
     AgentRun, EventKind, GenerationJob, JobEvent, JobKind, JobRequest, JobStatus, RenderedCode,
@@ -24,6 +24,8 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
+
+pub mod streams;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(generate)
@@ -371,6 +373,23 @@ struct Stream {
     /// Whether to look at the job itself (at the start and after a timed poll; a notification
     /// always comes with a new event, so then the events read suffices).
     check_job: bool,
+    /// The token the stream was opened with, verified again every `session_check`.
+    token: String,
+    session_check: Duration,
+    next_session_check: Instant,
+    /// This stream's place under the per-user and per-instance caps, freed when it is dropped.
+    _slot: streams::StreamSlot,
+}
+
+/// Whether `e` says the stream's session is over (logout, suspension, password change, expiry),
+/// rather than that it could not be checked just now.
+fn session_over(e: &ingenio_users::UserError) -> bool {
+    matches!(
+        e,
+        ingenio_users::UserError::Unauthenticated(_)
+            | ingenio_users::UserError::AccountDisabled
+            | ingenio_users::UserError::NotFound
+    )
 }
 
 /// Every final transition appends one of these in the same transaction, so seeing one ends the
@@ -393,6 +412,17 @@ async fn next_chunk(mut s: Stream) -> Option<(Result<Bytes, actix_web::Error>, S
         return Some((Ok(Bytes::from_static(b"retry: 2000\n\n")), s));
     }
     loop {
+        if Instant::now() >= s.next_session_check {
+            s.next_session_check = Instant::now() + s.session_check;
+            match s.state.users.authenticate(&s.token).await {
+                Err(e) if session_over(&e) => {
+                    tracing::info!(job = %s.job, reason = %e, "event stream ended with its session");
+                    return None;
+                }
+                Err(e) => tracing::warn!(error = %e, "event stream session check failed"),
+                Ok(_) => {}
+            }
+        }
         if let Some(b) = s.queue.pop_front() {
             s.last_sent = Instant::now();
             return Some((Ok(b), s));
@@ -457,13 +487,17 @@ async fn next_chunk(mut s: Stream) -> Option<(Result<Bytes, actix_web::Error>, S
 /// `Last-Event-ID` (header, or `lastEventId` query for clients that cannot set headers) resumes
 /// after that event with no repeats and no gaps. Heartbeat comments every 15 s keep proxies from
 /// closing idle streams. Any instance can serve any job's stream. Browsers' `EventSource` cannot
-/// set headers: it may pass `?access_token=<token>&lastEventId=<id>` instead.
+/// set headers: it may pass `?access_token=<token>&lastEventId=<id>` instead. A user may hold
+/// `ingenio.generation.sse-max-streams-per-user` streams on one instance (429 `1005` past that, or
+/// past the instance's own cap); a stream ends within `sse-session-check-seconds` of its session
+/// ending (logout, suspension, password change, token expiry).
 #[utoipa::path(get, path = "/v1/generate/jobs/{id}/events", tag = "generate", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "job id"), ("Last-Event-ID" = Option<String>, Header, description = "resume after this event id"),
            ("lastEventId" = Option<i64>, Query, description = "the same, for clients that cannot set headers"),
            ("access_token" = Option<String>, Query, description = "the access token, for EventSource (which cannot send Authorization)")),
     responses((status = 200, description = "text/event-stream", content_type = "text/event-stream"),
-              (status = 404, description = "1002", body = inline(Envelope<Value>))))]
+              (status = 404, description = "1002", body = inline(Envelope<Value>)),
+              (status = 429, description = "1005: too many open streams", body = inline(Envelope<Value>))))]
 #[get("/generate/jobs/{id}/events")]
 pub async fn job_events(
     state: web::Data<AppState>,
@@ -489,6 +523,29 @@ pub async fn job_events(
             .parse::<i64>()
             .map_err(|_| ApiError::bad_param("Last-Event-ID", "must be an event id"))?,
     };
+    let token =
+        stream_token(&req).ok_or_else(|| ApiError::unauthenticated("authentication required"))?;
+    let generation = &state.settings.ingenio.generation;
+    let slot = state
+        .streams
+        .open(
+            p.user_id,
+            generation.sse_max_streams_per_user,
+            generation.sse_max_streams_per_instance,
+        )
+        .map_err(|why| {
+            let scope = match why {
+                streams::StreamRefused::User => "sse_user",
+                streams::StreamRefused::Instance => "sse_instance",
+            };
+            state.metrics.inc_counter(
+                "ingenio_rate_limit_rejected_total",
+                "Requests refused by the rate limiter",
+                &[("scope", scope)],
+            );
+            ApiError::too_many(STREAM_RETRY_AFTER)
+        })?;
+    let session_check = Duration::from_secs(generation.sse_session_check_seconds.max(1));
     let stream = futures::stream::unfold(
         Stream {
             state: state.clone(),
@@ -502,6 +559,10 @@ pub async fn job_events(
             wake: state.job_wakeups.watch(*id),
             read_events: true,
             check_job: true,
+            token,
+            session_check,
+            next_session_check: Instant::now() + session_check,
+            _slot: slot,
         },
         next_chunk,
     );
@@ -514,27 +575,111 @@ pub async fn job_events(
         .streaming(stream))
 }
 
+/// Seconds a client refused a stream is told to wait.
+const STREAM_RETRY_AFTER: u64 = 10;
+
+/// The token a stream was opened with: the `Authorization` header, or `?access_token=`.
+fn stream_token(req: &HttpRequest) -> Option<String> {
+    bearer_token(req).or_else(|| {
+        web::Query::<AccessToken>::from_query(req.query_string())
+            .ok()
+            .and_then(|q| q.into_inner().access_token)
+            .map(|t| t.trim().to_owned())
+            .filter(|t| !t.is_empty())
+    })
+}
+
+#[derive(Debug, Deserialize)]
+struct AccessToken {
+    access_token: Option<String>,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct LastEvent {
     last_event_id: Option<String>,
 }
 
-/// What is left of the caller's limits: requests per minute and AI generations per hour.
+/// One limit as the quota route shows it.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LimitState {
+    pub limit: u32,
+    /// Counted in the current window (for requests, this one included); `null` when not counted
+    /// (rate limiting off, or the limiter unreachable).
+    pub used: Option<u32>,
+    /// Left in the current window.
+    pub remaining: Option<u32>,
+    pub window_seconds: u64,
+    /// Seconds until the current window ends and the count starts again.
+    pub reset_in_seconds: Option<u64>,
+    /// When the current window ends.
+    pub reset_at: Option<DateTime<Utc>>,
+}
+
+impl LimitState {
+    fn counted(limit: u32, used: u32, window_seconds: u64, reset: Duration) -> Self {
+        Self {
+            limit,
+            used: Some(used),
+            remaining: Some(limit.saturating_sub(used)),
+            window_seconds,
+            reset_in_seconds: Some(reset.as_secs()),
+            reset_at: chrono::Duration::from_std(reset)
+                .ok()
+                .map(|d| Utc::now() + d),
+        }
+    }
+}
+
+/// The caller's two limits.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct QuotaResponse {
+    /// `ingenio.rate-limit.enabled`.
+    pub enabled: bool,
+    /// Requests per minute (every response of /api/v1 also carries RateLimit-* headers).
+    pub requests: LimitState,
+    /// AI generations per hour.
+    pub ai_calls: LimitState,
+}
+
+/// What is left of the caller's limits: requests per minute and AI generations per hour, each
+/// with its limit, what is used, what is left and when its window resets.
 #[utoipa::path(get, path = "/v1/user/quota", tag = "user", security(("bearer" = [])),
-    responses((status = 200, description = "Limits and usage", body = inline(Envelope<Value>))))]
+    responses((status = 200, description = "Limits and usage", body = inline(Envelope<QuotaResponse>)),
+              (status = 401, description = "1003", body = inline(Envelope<Value>))))]
 #[get("/user/quota")]
 pub async fn quota(
     state: web::Data<AppState>,
     AuthUser(p): AuthUser,
+    req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let rl = &state.settings.ingenio.rate_limit;
     let q = state.specs.quota(viewer(&p)).await?;
-    Ok(envelope::ok(json!({
-        "enabled": rl.enabled,
-        "requests": {"limit": rl.requests_per_minute, "windowSeconds": 60,
-                     "note": "every response of /api/v1 carries RateLimit-Limit/Remaining/Reset"},
-        "aiCalls": {"limit": q.limit, "used": q.used, "remaining": q.limit.saturating_sub(q.used),
-                    "windowSeconds": 3600, "resetInSeconds": q.reset_after.as_secs()},
-    })))
+    let decision = req
+        .extensions()
+        .get::<ingenio_kernel::RateDecision>()
+        .copied();
+    let requests = match decision {
+        Some(d) => LimitState::counted(
+            d.limit,
+            d.limit.saturating_sub(d.remaining),
+            60,
+            d.reset_after,
+        ),
+        None => LimitState {
+            limit: rl.requests_per_minute,
+            used: None,
+            remaining: None,
+            window_seconds: 60,
+            reset_in_seconds: None,
+            reset_at: None,
+        },
+    };
+    Ok(envelope::ok(QuotaResponse {
+        enabled: rl.enabled,
+        requests,
+        ai_calls: LimitState::counted(q.limit, q.used, 3600, q.reset_after),
+    }))
 }

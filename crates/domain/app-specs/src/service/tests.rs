@@ -964,3 +964,99 @@ async fn submit_render_with_the_same_idempotency_key_returns_the_same_job() {
         .unwrap();
     assert_eq!(all.total, 1);
 }
+
+#[tokio::test]
+async fn validate_moves_a_clean_draft_to_validated_once() {
+    let h = harness(5);
+    let id = h.created().await;
+    let first = h.service.validate_spec(h.me(), id).await.unwrap();
+    assert!(first.moved);
+    assert_eq!(first.view.report.errors, 0);
+    assert_eq!(first.view.spec.status, SpecStatus::Validated);
+    assert_eq!(first.view.spec.version, 1, "validating writes no version");
+    assert_eq!(
+        h.service.get(h.me(), id).await.unwrap().spec.status,
+        SpecStatus::Validated
+    );
+    let again = h.service.validate_spec(h.me(), id).await.unwrap();
+    assert!(!again.moved);
+    assert_eq!(again.view.spec.status, SpecStatus::Validated);
+    // an edit sends it back to draft, and validating moves it again
+    h.service
+        .edit(h.me(), id, None, renamed("Edited"), None)
+        .await
+        .unwrap();
+    let after_edit = h.service.validate_spec(h.me(), id).await.unwrap();
+    assert!(after_edit.moved);
+    assert_eq!(after_edit.view.spec.version, 2);
+    assert_eq!(h.service.timeline(h.me(), id).await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn a_draft_with_rule_errors_stays_a_draft() {
+    let h = harness(5);
+    let mut content = sample();
+    content["pages"][1]["id"] = json!("home");
+    let (view, _) = h.service.create(h.me(), content, None).await.unwrap();
+    assert!(view.report.errors > 0, "the fixture must break a rule");
+    let v = h.service.validate_spec(h.me(), view.spec.id).await.unwrap();
+    assert!(!v.moved);
+    assert_eq!(v.view.spec.status, SpecStatus::Draft);
+    assert_eq!(v.view.report.errors, view.report.errors);
+    assert!(v
+        .view
+        .report
+        .findings
+        .iter()
+        .any(|f| f.code == crate::validation::codes::DUPLICATE_ID));
+}
+
+#[tokio::test]
+async fn only_the_owner_may_validate() {
+    let h = harness(5);
+    let id = h.created().await;
+    let admin = Viewer {
+        admin: true,
+        ..h.stranger()
+    };
+    for other in [h.stranger(), admin] {
+        assert!(matches!(
+            h.service.validate_spec(other, id).await,
+            Err(AppSpecError::NotFound)
+        ));
+    }
+    assert_eq!(
+        h.service.get(h.me(), id).await.unwrap().spec.status,
+        SpecStatus::Draft
+    );
+}
+
+#[tokio::test]
+async fn listings_carry_everything_but_the_contents() {
+    let h = harness(5);
+    let id = h.created().await;
+    h.service
+        .edit(h.me(), id, None, renamed("Second"), Some("rename".into()))
+        .await
+        .unwrap();
+    let full = h.service.versions(h.me(), id).await.unwrap();
+    let summaries = h.service.timeline(h.me(), id).await.unwrap();
+    assert_eq!(
+        summaries,
+        full.into_iter()
+            .map(SpecVersionSummary::from)
+            .collect::<Vec<_>>()
+    );
+    assert!(matches!(
+        h.service.timeline(h.stranger(), id).await,
+        Err(AppSpecError::NotFound)
+    ));
+    let page = h
+        .service
+        .list_summaries(h.me(), PageRequest::new(1, 10).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(page.records.len(), 1);
+    assert_eq!(page.records[0].app_name, Some(json!("Second")));
+    assert_eq!(page.records[0].version, 2);
+}
