@@ -3,7 +3,7 @@
 
 use crate::http::envelope::{self, Envelope};
 use crate::http::error::ApiError;
-use crate::http::extract::AuthUser;
+use crate::http::extract::{AuthUser, WriterUser};
 use crate::state::AppState;
 use actix_web::http::{header, StatusCode};
 use actix_web::{delete, get, post, put, web, HttpRequest, HttpResponse};
@@ -238,7 +238,7 @@ impl PageQuery {
 #[post("/appspecs")]
 pub async fn create(
     state: web::Data<AppState>,
-    AuthUser(p): AuthUser,
+    WriterUser(p): WriterUser,
     body: web::Json<SpecRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
@@ -293,7 +293,7 @@ pub async fn get_one(
 #[put("/appspecs/{id}")]
 pub async fn update(
     state: web::Data<AppState>,
-    AuthUser(p): AuthUser,
+    WriterUser(p): WriterUser,
     id: web::Path<Uuid>,
     req: HttpRequest,
     body: web::Json<SpecRequest>,
@@ -320,7 +320,7 @@ pub async fn update(
 #[delete("/appspecs/{id}")]
 pub async fn remove(
     state: web::Data<AppState>,
-    AuthUser(p): AuthUser,
+    WriterUser(p): WriterUser,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     state.specs.delete(viewer(&p), *id).await?;
@@ -391,7 +391,7 @@ pub async fn diff(
 #[post("/appspecs/{id}/rollback/{n}")]
 pub async fn rollback(
     state: web::Data<AppState>,
-    AuthUser(p): AuthUser,
+    WriterUser(p): WriterUser,
     path: web::Path<(Uuid, i32)>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, n) = path.into_inner();
@@ -406,11 +406,12 @@ pub async fn rollback(
     params(("id" = Uuid, Path, description = "spec id")),
     responses((status = 200, description = "The report and the status after it", body = inline(Envelope<ValidateResponse>)),
               (status = 401, description = "1003", body = inline(Envelope<Value>)),
+              (status = 403, description = "1004 the viewer role is read-only", body = inline(Envelope<Value>)),
               (status = 404, description = "3000 not found (also for other users' specs)", body = inline(Envelope<Value>))))]
 #[post("/appspecs/{id}/validate")]
 pub async fn validate(
     state: web::Data<AppState>,
-    AuthUser(p): AuthUser,
+    WriterUser(p): WriterUser,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let done = state.specs.validate_spec(viewer(&p), *id).await?;

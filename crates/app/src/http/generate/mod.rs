@@ -5,7 +5,7 @@
 use crate::http::appspecs::{viewer, PageQuery};
 use crate::http::envelope::{self, Envelope};
 use crate::http::error::ApiError;
-use crate::http::extract::{bearer_token, AuthUser, StreamUser};
+use crate::http::extract::{bearer_token, AuthUser, StreamUser, WriterUser};
 use crate::state::AppState;
 use actix_web::http::{header, StatusCode};
 use actix_web::web::Bytes;
@@ -247,7 +247,7 @@ impl From<GenerationJob> for JobResponse {
 #[post("/generate")]
 pub async fn generate(
     state: web::Data<AppState>,
-    AuthUser(p): AuthUser,
+    WriterUser(p): WriterUser,
     req: HttpRequest,
     body: web::Json<GenerateRequest>,
 ) -> Result<HttpResponse, ApiError> {
@@ -337,7 +337,7 @@ pub async fn get_job(
 #[post("/generate/jobs/{id}/cancel")]
 pub async fn cancel_job(
     state: web::Data<AppState>,
-    AuthUser(p): AuthUser,
+    WriterUser(p): WriterUser,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let job = state.specs.cancel(viewer(&p), *id).await?;
