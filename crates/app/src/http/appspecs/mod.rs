@@ -232,6 +232,8 @@ impl PageQuery {
 /// Create a spec from content (version 1, status draft).
 #[utoipa::path(post, path = "/v1/appspecs", tag = "appspecs", security(("bearer" = [])), request_body = SpecRequest,
     responses(
+        (status = 401, description = "1003 unauthenticated", body = inline(Envelope<Value>)),
+        (status = 403, description = "1004 the viewer role is read-only", body = inline(Envelope<Value>)),
         (status = 201, description = "Created; ETag is the version", body = inline(Envelope<AppSpecResponse>)),
         (status = 422, description = "3001 not a valid AppSpec (data names the path)", body = inline(Envelope<Value>)),
     ))]
@@ -287,7 +289,10 @@ pub async fn get_one(
 /// Edit: a new `user_edit` version; status back to draft. `If-Match` with the ETag → 412 when stale.
 #[utoipa::path(put, path = "/v1/appspecs/{id}", tag = "appspecs", security(("bearer" = [])), request_body = SpecRequest,
     params(("id" = Uuid, Path, description = "spec id"), ("If-Match" = Option<String>, Header, description = "the ETag you read, e.g. \"3\"")),
-    responses((status = 200, description = "Edited", body = inline(Envelope<AppSpecResponse>)),
+    responses(
+        (status = 401, description = "1003 unauthenticated", body = inline(Envelope<Value>)),
+        (status = 403, description = "1004 the viewer role is read-only", body = inline(Envelope<Value>)),
+        (status = 200, description = "Edited", body = inline(Envelope<AppSpecResponse>)),
               (status = 412, description = "stale If-Match", body = inline(Envelope<Value>)),
               (status = 422, description = "3001 invalid spec", body = inline(Envelope<Value>))))]
 #[put("/appspecs/{id}")]
@@ -316,7 +321,10 @@ pub async fn update(
 /// Delete a spec with its history.
 #[utoipa::path(delete, path = "/v1/appspecs/{id}", tag = "appspecs", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "spec id")),
-    responses((status = 200, description = "Deleted", body = inline(Envelope<Value>)), (status = 404, description = "3000", body = inline(Envelope<Value>))))]
+    responses(
+        (status = 401, description = "1003 unauthenticated", body = inline(Envelope<Value>)),
+        (status = 403, description = "1004 the viewer role is read-only", body = inline(Envelope<Value>)),
+        (status = 200, description = "Deleted", body = inline(Envelope<Value>)), (status = 404, description = "3000", body = inline(Envelope<Value>))))]
 #[delete("/appspecs/{id}")]
 pub async fn remove(
     state: web::Data<AppState>,
@@ -386,7 +394,10 @@ pub async fn diff(
 /// Append a `rollback` version copying version n (history is never deleted).
 #[utoipa::path(post, path = "/v1/appspecs/{id}/rollback/{n}", tag = "appspecs", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "spec id"), ("n" = i32, Path, description = "version to restore")),
-    responses((status = 200, description = "The spec at its new version", body = inline(Envelope<AppSpecResponse>)),
+    responses(
+        (status = 401, description = "1003 unauthenticated", body = inline(Envelope<Value>)),
+        (status = 403, description = "1004 the viewer role is read-only", body = inline(Envelope<Value>)),
+        (status = 200, description = "The spec at its new version", body = inline(Envelope<AppSpecResponse>)),
               (status = 404, description = "3000 / 3002", body = inline(Envelope<Value>))))]
 #[post("/appspecs/{id}/rollback/{n}")]
 pub async fn rollback(
@@ -407,7 +418,7 @@ pub async fn rollback(
     responses((status = 200, description = "The report and the status after it", body = inline(Envelope<ValidateResponse>)),
               (status = 401, description = "1003", body = inline(Envelope<Value>)),
               (status = 403, description = "1004 the viewer role is read-only", body = inline(Envelope<Value>)),
-              (status = 404, description = "3000 not found (also for other users' specs)", body = inline(Envelope<Value>))))]
+        (status = 404, description = "3000 not found (also for other users' specs)", body = inline(Envelope<Value>))))]
 #[post("/appspecs/{id}/validate")]
 pub async fn validate(
     state: web::Data<AppState>,

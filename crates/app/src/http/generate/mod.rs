@@ -239,6 +239,8 @@ impl From<GenerationJob> for JobResponse {
 #[utoipa::path(post, path = "/v1/generate", tag = "generate", security(("bearer" = [])), request_body = GenerateRequest,
     params(("Idempotency-Key" = Option<String>, Header, description = "repeat-safe key, 1–200 chars")),
     responses(
+        (status = 401, description = "1003 unauthenticated", body = inline(Envelope<Value>)),
+        (status = 403, description = "1004 the viewer role is read-only", body = inline(Envelope<Value>)),
         (status = 202, description = "Accepted; follow /v1/generate/jobs/{jobId}/events", body = inline(Envelope<JobResponse>)),
         (status = 400, description = "1001 bad parameter", body = inline(Envelope<Value>)),
         (status = 404, description = "3000 appSpecId not found", body = inline(Envelope<Value>)),
@@ -332,7 +334,10 @@ pub async fn get_job(
 /// Cancel a job that has not finished: it ends `cancelled`, nothing is stored, the quota is refunded.
 #[utoipa::path(post, path = "/v1/generate/jobs/{id}/cancel", tag = "generate", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "job id")),
-    responses((status = 200, description = "The job after the request", body = inline(Envelope<JobResponse>)),
+    responses(
+        (status = 401, description = "1003 unauthenticated", body = inline(Envelope<Value>)),
+        (status = 403, description = "1004 the viewer role is read-only", body = inline(Envelope<Value>)),
+        (status = 200, description = "The job after the request", body = inline(Envelope<JobResponse>)),
               (status = 404, description = "1002", body = inline(Envelope<Value>))))]
 #[post("/generate/jobs/{id}/cancel")]
 pub async fn cancel_job(
