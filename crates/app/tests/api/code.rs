@@ -535,3 +535,51 @@ fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+#[tokio::test]
+async fn the_viewer_role_reads_but_cannot_write_specs_generate_or_render() {
+    use diesel_async::SimpleAsyncConnection;
+    let app = app().await;
+    let (token, _) = app.register("code_viewer").await;
+    let job = generate(&app, &token, json!({"requirement": REQ})).await;
+    let spec = job["appSpecId"].as_str().unwrap().to_owned();
+    let mut c = app.db.connect().await.unwrap();
+    c.batch_execute("UPDATE users SET role = 'viewer' WHERE username = 'code_viewer'")
+        .await
+        .unwrap();
+    // the role is read from the token: log in again as a viewer
+    let login = app
+        .post(
+            "/api/v1/auth/login",
+            &json!({"usernameOrEmail": "code_viewer", "password": "secret123"}),
+            None,
+        )
+        .await;
+    assert_eq!(login.status, 200, "{}", login.text);
+    let viewer = login.data()["token"].as_str().unwrap().to_owned();
+    let content = app
+        .get(&format!("/api/v1/appspecs/{spec}"), Some(&viewer))
+        .await;
+    assert_eq!(content.status, 200, "reads work: {}", content.text);
+    let code = app
+        .get(&format!("/api/v1/appspecs/{spec}/code"), Some(&viewer))
+        .await;
+    assert_eq!(code.status, 200);
+    for (path, body) in [
+        ("/api/v1/generate".to_owned(), json!({"requirement": REQ})),
+        (
+            "/api/v1/appspecs".to_owned(),
+            json!({"specContent": content.data()["specContent"]}),
+        ),
+        (format!("/api/v1/appspecs/{spec}/render"), json!({})),
+        (format!("/api/v1/appspecs/{spec}/rollback/1"), json!({})),
+    ] {
+        let a = app.post(&path, &body, Some(&viewer)).await;
+        assert_eq!(
+            (a.status.as_u16(), a.code()),
+            (403, "1004"),
+            "{path}: {}",
+            a.text
+        );
+    }
+}
