@@ -140,7 +140,7 @@ fn measure(
 
     // Preview files served from a stored zip, against the liveness figure of the same run.
     let preview = render_sample(&mut client, &token)?;
-    for file in ["index.html", "app.js"] {
+    for file in ["index.html", "app.js", "favicon.svg"] {
         let path = format!("{preview}{file}");
         for _ in 0..50 {
             expect_ok(client.request("GET", &path, &[], None)?, &path)?;

@@ -37,15 +37,32 @@ fn plain(status: StatusCode, text: &'static str) -> HttpResponse {
 }
 
 fn secure(b: &mut actix_web::HttpResponseBuilder) {
-    b.insert_header((header::CONTENT_SECURITY_POLICY, PREVIEW_CSP))
-        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-        .insert_header((header::REFERRER_POLICY, "no-referrer"))
-        .insert_header(("Cross-Origin-Opener-Policy", "same-origin"))
-        .insert_header(("Cross-Origin-Resource-Policy", "same-origin"))
-        .insert_header((
-            "Permissions-Policy",
-            "camera=(), microphone=(), geolocation=(), payment=(), usb=()",
-        ));
+    use actix_web::http::header::{HeaderName, HeaderValue};
+    // static values: no per-request validation of the header bytes
+    b.insert_header((
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(PREVIEW_CSP),
+    ))
+    .insert_header((
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    ))
+    .insert_header((
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    ))
+    .insert_header((
+        HeaderName::from_static("cross-origin-opener-policy"),
+        HeaderValue::from_static("same-origin"),
+    ))
+    .insert_header((
+        HeaderName::from_static("cross-origin-resource-policy"),
+        HeaderValue::from_static("same-origin"),
+    ))
+    .insert_header((
+        HeaderName::from_static("permissions-policy"),
+        HeaderValue::from_static("camera=(), microphone=(), geolocation=(), payment=(), usb=()"),
+    ));
 }
 
 /// `/preview/{key}` → `/preview/{key}/`, so the app's relative links resolve under its key.
