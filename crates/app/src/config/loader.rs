@@ -196,13 +196,109 @@ pub fn load(sources: &ConfigSources) -> Result<Loaded, ConfigError> {
         origins.set(canonical_set_path(&tree, key), format!("--set {key}"));
     }
 
-    let mut settings: Settings = tree::deserialize(tree, "").map_err(|e| {
-        let key = e.key.clone().unwrap_or_default();
-        invalid(&key, &origins, e.message)
-    })?;
+    let (mut settings, mut unknown): (Settings, Vec<String>) =
+        tree::deserialize_noting_unknown(tree, "").map_err(|e| {
+            let key = e.key.clone().unwrap_or_default();
+            invalid(&key, &origins, e.message)
+        })?;
     settings.profile = primary;
+    // `spring.profiles.*` is read before binding (profile selection), not by `Settings`.
+    unknown.retain(|key| !key.starts_with("spring.profiles"));
+    unknown.extend(map_java_loggers(&mut settings.logging.level));
     validate(&mut settings, &profiles, &origins, &mut warnings)?;
+    if !unknown.is_empty() {
+        warnings.push(format!(
+            "ignoring configuration keys this server does not use (startup continues): {}",
+            unknown.join(", ")
+        ));
+    }
     Ok(Loaded { settings, warnings })
+}
+
+/// The guide's (Spring/Java) logger names and the tracing targets they stand for. A name also
+/// covers its sub-packages unless a longer entry matches; the most specific configured name wins.
+pub const JAVA_LOGGERS: &[(&str, &[&str])] = &[
+    (
+        "com.ingenio.backend",
+        &[
+            "ingenio_server",
+            "ingenio_kernel",
+            "ingenio_users",
+            "ingenio_app_specs",
+            "ingenio_code_gen",
+            "ingenio_postgres",
+            "ingenio_redis",
+            "ingenio_embedded",
+            "ingenio_deepseek",
+            "ingenio_minio",
+        ],
+    ),
+    (
+        "com.ingenio.backend.service",
+        &[
+            "ingenio_users",
+            "ingenio_app_specs",
+            "ingenio_code_gen",
+            "ingenio_server::workers",
+        ],
+    ),
+    ("com.ingenio.backend.controller", &["ingenio_server::http"]),
+    ("com.ingenio.backend.mapper", &["ingenio_postgres"]),
+    ("com.ingenio.backend.repository", &["ingenio_postgres"]),
+    ("org.springframework.web", &["actix_web", "actix_http"]),
+    ("org.springframework.boot", &["actix_server"]),
+    ("com.baomidou.mybatisplus", &["sqlx"]),
+    ("com.zaxxer.hikari", &["sqlx::pool"]),
+    ("org.springframework.data.redis", &["redis"]),
+];
+
+/// The tracing targets a Java logger name maps to: its own entry, else that of its nearest
+/// configured parent package (`com.ingenio.backend.util` → `com.ingenio.backend`).
+fn java_logger_targets(name: &str) -> Option<&'static [&'static str]> {
+    JAVA_LOGGERS
+        .iter()
+        .filter(|(java, _)| {
+            name.eq_ignore_ascii_case(java)
+                || name
+                    .to_ascii_lowercase()
+                    .starts_with(&format!("{}.", java.to_ascii_lowercase()))
+        })
+        .max_by_key(|(java, _)| java.len())
+        .map(|(_, targets)| *targets)
+}
+
+/// Rewrites Java logger names in `logging.level` into our targets (longer names applied last, so
+/// they win); Java-style names (`com.*`, `org.*`, `io.*`, `net.*`) with no mapping are removed and
+/// returned as `logging.level.<name>` for the unknown-keys warning. Rust targets are kept as they are.
+fn map_java_loggers(levels: &mut BTreeMap<String, String>) -> Vec<String> {
+    let is_java = |name: &str| {
+        ["com.", "org.", "io.", "net."].iter().any(|p| {
+            name.get(..p.len())
+                .is_some_and(|head| head.eq_ignore_ascii_case(p))
+        })
+    };
+    let mut java: Vec<(String, String)> = Vec::new();
+    levels.retain(|name, level| {
+        if is_java(name) {
+            java.push((name.clone(), level.clone()));
+            false
+        } else {
+            true
+        }
+    });
+    java.sort_by_key(|(name, _)| name.len());
+    let mut unknown = Vec::new();
+    for (name, level) in java {
+        match java_logger_targets(&name) {
+            Some(targets) => {
+                for target in targets {
+                    levels.insert((*target).to_owned(), level.clone());
+                }
+            }
+            None => unknown.push(format!("logging.level.{name}")),
+        }
+    }
+    unknown
 }
 
 fn invalid(key: &str, origins: &Origins, message: impl Into<String>) -> ConfigError {
@@ -739,6 +835,14 @@ fn validate(
         };
         *level = normalised.to_owned();
     }
+    // Spring's `logging.file.name` may carry its directory (`logs/ingenio-backend.log`).
+    let file_name = Path::new(logging.file.name.trim()).to_owned();
+    if let (Some(dir), Some(name)) = (file_name.parent(), file_name.file_name()) {
+        if !dir.as_os_str().is_empty() {
+            logging.file.path = dir.to_string_lossy().into_owned();
+            logging.file.name = name.to_string_lossy().into_owned();
+        }
+    }
     if logging.file.enabled {
         if logging.file.name.trim().is_empty() {
             return Err(invalid("logging.file.name", origins, "must not be empty"));
@@ -1170,10 +1274,136 @@ mod tests {
         assert!(s.ingenio.database.migrate_on_startup);
         assert!(s.ingenio.auth.log_reset_tokens);
         assert!(
-            !loaded.warnings.iter().any(|w| w.contains("not found")),
+            !loaded
+                .warnings
+                .iter()
+                .any(|w| w.contains("not found") || w.contains("does not use")),
             "{:?}",
             loaded.warnings
         );
+    }
+
+    /// The guide's own `application.yml` / `application-prod.yml` blocks, each fixture file one
+    /// block copied verbatim (YAML forbids repeating `logging:` in one file, so the blocks are
+    /// layered as extra profiles, exactly as Spring would merge them).
+    #[test]
+    fn guide_blocks_load_with_units_logger_names_and_unknown_keys() {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/guide-config");
+        let mut src = sources(&[("JWT_SECRET", STRONG)]);
+        src.config_dir = Some(dir.clone());
+        src.profile = Some("prod,levels,logfile,pool".to_owned());
+        let loaded = load(&src).unwrap();
+        let s = &loaded.settings;
+        assert_eq!(s.profile, "prod");
+
+        let file = &s.logging.file;
+        assert_eq!(file.max_size, 100 * 1024 * 1024);
+        assert_eq!(file.total_size_cap, 3 * 1024 * 1024 * 1024);
+        assert_eq!(file.max_history, 30);
+        assert_eq!(file.path, "logs");
+        assert_eq!(file.name, "ingenio-backend.log");
+
+        let level = |t: &str| s.logging.level.get(t).map(String::as_str);
+        assert_eq!(level("root"), Some("warn"));
+        assert_eq!(level("ingenio_server"), Some("info"));
+        assert_eq!(level("ingenio_postgres"), Some("info"));
+        // com.ingenio.backend.service: DEBUG is more specific and wins over com.ingenio.backend.
+        assert_eq!(level("ingenio_users"), Some("debug"));
+        assert_eq!(level("ingenio_server::workers"), Some("debug"));
+        assert_eq!(level("actix_web"), Some("warn"));
+        assert_eq!(level("sqlx"), Some("warn"));
+        assert!(
+            !s.logging.level.keys().any(|k| k.contains('.')),
+            "{:?}",
+            s.logging.level
+        );
+
+        let hikari = &s.spring.datasource.hikari;
+        assert_eq!(hikari.maximum_pool_size, 50);
+        assert_eq!(hikari.minimum_idle, 10);
+        assert_eq!(hikari.connection_timeout, 30000);
+        assert_eq!(hikari.idle_timeout, 600000);
+        assert_eq!(hikari.max_lifetime, 1_800_000);
+        assert_eq!(s.ingenio.rate_limit.requests_per_minute, 30);
+
+        // Keys we do not use: one warning listing all of them, startup goes on.
+        let unknown: Vec<&String> = loaded
+            .warnings
+            .iter()
+            .filter(|w| w.contains("does not use"))
+            .collect();
+        assert_eq!(unknown.len(), 1, "{:?}", loaded.warnings);
+        for key in [
+            "spring.datasource.hikari.leak-detection-threshold",
+            "logging.pattern",
+        ] {
+            assert!(unknown[0].contains(key), "{key}: {}", unknown[0]);
+        }
+
+        // Hikari keys the guide's readers commonly add, and an unmapped Java logger.
+        let extra = temp_dir("guide-extra");
+        std::fs::copy(
+            dir.join("application-prod.yml"),
+            extra.join("application-prod.yml"),
+        )
+        .unwrap();
+        std::fs::write(
+            extra.join("application-extra.yml"),
+            "spring:\n  datasource:\n    hikari:\n      pool-name: IngenioHikariCP\n      \
+             auto-commit: true\nlogging:\n  level:\n    org.hibernate.SQL: DEBUG\n  file:\n    \
+             max-size: 512kb\n",
+        )
+        .unwrap();
+        let mut src = sources(&[("JWT_SECRET", STRONG)]);
+        src.config_dir = Some(extra.clone());
+        src.profile = Some("prod,extra".to_owned());
+        let loaded = load(&src).unwrap();
+        std::fs::remove_dir_all(extra).unwrap();
+        assert_eq!(loaded.settings.logging.file.max_size, 512 * 1024);
+        let line = loaded
+            .warnings
+            .iter()
+            .find(|w| w.contains("does not use"))
+            .unwrap();
+        for key in [
+            "spring.datasource.hikari.pool-name",
+            "spring.datasource.hikari.auto-commit",
+            "logging.level.org.hibernate.SQL",
+        ] {
+            assert!(line.contains(key), "{key}: {line}");
+        }
+        assert!(!loaded
+            .settings
+            .logging
+            .level
+            .contains_key("org.hibernate.SQL"));
+
+        let mut src = sources(&[("LOGGING_FILE_TOTAL_SIZE_CAP", "3TB")]);
+        src.profile = Some("dev".to_owned());
+        let err = load(&src).unwrap_err().to_string();
+        assert!(err.contains("logging.file.total-size-cap"), "{err}");
+        assert!(err.contains("TB"), "{err}");
+    }
+
+    #[test]
+    fn java_logger_names_map_to_nearest_package() {
+        assert_eq!(
+            java_logger_targets("com.ingenio.backend.util"),
+            java_logger_targets("com.ingenio.backend")
+        );
+        assert_eq!(
+            java_logger_targets("COM.INGENIO.BACKEND.CONTROLLER"),
+            Some(&["ingenio_server::http"][..])
+        );
+        assert_eq!(java_logger_targets("com.ingenio.backendx"), None);
+        assert_eq!(java_logger_targets("org.hibernate"), None);
+        let mut levels: BTreeMap<String, String> =
+            [("co\u{e9}.x", "info"), ("ingenio_server", "debug")]
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect();
+        assert!(map_java_loggers(&mut levels).is_empty());
+        assert_eq!(levels.len(), 2);
     }
 
     #[test]

@@ -182,12 +182,48 @@ pub struct LogFileSettings {
     pub name: String,
     /// Errors only (`error.log`).
     pub error_name: String,
-    /// Roll the file when it grows past this many bytes.
+    /// Roll the file when it grows past this many bytes (`100MB`, `512kb`, `1GB` or plain bytes).
+    #[serde(deserialize_with = "byte_size")]
     pub max_size: u64,
     /// Keep rolled files for this many days.
     pub max_history: u32,
-    /// Delete the oldest rolled files when all of them together exceed this many bytes.
+    /// Delete the oldest rolled files when all of them together exceed this many bytes (units as
+    /// `max-size`).
+    #[serde(deserialize_with = "byte_size")]
     pub total_size_cap: u64,
+}
+
+/// Parses a logback-style size: a whole number of bytes, or a number followed by `B`, `KB`, `MB`,
+/// `GB` (also `K`/`M`/`G` and `KiB`/`MiB`/`GiB`), any case, optional space. Units are powers of
+/// 1024, as in logback (`100MB` = 104857600).
+pub fn parse_byte_size(text: &str) -> Result<u64, String> {
+    let trimmed = text.trim();
+    let split = trimmed
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(trimmed.len());
+    let (digits, unit) = trimmed.split_at(split);
+    let number: u64 = digits.parse().map_err(|_| {
+        format!("expected a size such as 100MB, 512KB, 3GB or a number of bytes, found {text:?}")
+    })?;
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        other => {
+            return Err(format!(
+                "unknown size unit {other:?} in {text:?}: use B, KB, MB or GB"
+            ))
+        }
+    };
+    number
+        .checked_mul(1u64 << shift)
+        .ok_or_else(|| format!("the size {text:?} is too large"))
+}
+
+fn byte_size<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    parse_byte_size(&text).map_err(serde::de::Error::custom)
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -464,6 +500,35 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn byte_sizes_take_logback_units() {
+        assert_eq!(parse_byte_size("100MB"), Ok(100 << 20));
+        assert_eq!(parse_byte_size("3GB"), Ok(3 << 30));
+        assert_eq!(parse_byte_size(" 512 kb "), Ok(512 << 10));
+        assert_eq!(parse_byte_size("104857600"), Ok(104_857_600));
+        assert_eq!(parse_byte_size("7b"), Ok(7));
+        assert!(parse_byte_size("MB").is_err());
+        assert!(parse_byte_size("10TB").unwrap_err().contains("TB"));
+        assert!(parse_byte_size("-1").is_err());
+        assert!(parse_byte_size("99999999999999GB")
+            .unwrap_err()
+            .contains("too large"));
+    }
+
+    proptest! {
+        #[test]
+        fn byte_size_units_scale_and_ignore_case(n in 0u64..1_000_000, unit in 0usize..4, upper: bool) {
+            let (name, shift) = [("", 0), ("kb", 10), ("mb", 20), ("gb", 30)][unit];
+            let name = if upper { name.to_ascii_uppercase() } else { name.to_owned() };
+            prop_assert_eq!(parse_byte_size(&format!("{n}{name}")), Ok(n << shift));
+        }
+
+        #[test]
+        fn byte_size_never_panics(text in "\\PC{0,12}") {
+            let _ = parse_byte_size(&text);
+        }
+    }
 
     fn proxies(items: &[&str]) -> TrustedProxies {
         TrustedProxies::parse(items).unwrap()

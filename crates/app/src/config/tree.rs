@@ -160,11 +160,29 @@ impl de::Error for DeError {
 }
 
 /// Deserializes a value of `T` from the tree; `path` is the dotted key of `node` (empty for the root).
+#[cfg(test)]
 pub fn deserialize<T: de::DeserializeOwned>(node: Node, path: &str) -> Result<T, DeError> {
-    T::deserialize(NodeDe {
+    deserialize_noting_unknown(node, path).map(|(value, _)| value)
+}
+
+thread_local! {
+    /// Dotted keys `T` skipped during the current `deserialize_noting_unknown` on this thread.
+    static IGNORED: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// [`deserialize`], also returning the dotted keys present in the tree that `T` has no field for
+/// (sections are reported once, not leaf by leaf), in tree order.
+pub fn deserialize_noting_unknown<T: de::DeserializeOwned>(
+    node: Node,
+    path: &str,
+) -> Result<(T, Vec<String>), DeError> {
+    let outer = IGNORED.with(|ignored| std::mem::take(&mut *ignored.borrow_mut()));
+    let result = T::deserialize(NodeDe {
         node,
         path: path.to_owned(),
-    })
+    });
+    let unknown = IGNORED.with(|ignored| std::mem::replace(&mut *ignored.borrow_mut(), outer));
+    result.map(|value| (value, unknown))
 }
 
 struct NodeDe {
@@ -416,6 +434,7 @@ impl<'de> de::Deserializer<'de> for NodeDe {
     }
 
     fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        IGNORED.with(|ignored| ignored.borrow_mut().push(self.path));
         visitor.visit_unit()
     }
 }
@@ -492,7 +511,14 @@ impl<'de> MapAccess<'de> for MapDe {
 
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, DeError> {
         match self.value.take() {
-            Some((path, node)) => seed.deserialize(NodeDe { node, path }),
+            // Errors raised by a field's own deserializer (`deserialize_with`) carry no key yet:
+            // they belong to this value, not to the enclosing section.
+            Some((path, node)) => seed
+                .deserialize(NodeDe {
+                    node,
+                    path: path.clone(),
+                })
+                .map_err(|e| NodeDe::locate_at(e, &path)),
             None => Err(de::Error::custom("value requested before its key")),
         }
     }
@@ -520,6 +546,40 @@ mod tests {
 
     fn yaml(text: &str) -> Node {
         Node::from_yaml(serde_yaml::from_str(text).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn unknown_keys_are_reported_once_per_section_and_field_errors_name_their_key() {
+        #[derive(Debug, Deserialize)]
+        struct Small {
+            port: u16,
+        }
+        #[derive(Debug, Deserialize)]
+        struct Top {
+            small: Small,
+        }
+        let yaml = "small:\n  port: 8\n  extra: 1\nother:\n  a: 1\n  b: 2\n";
+        let node = Node::from_yaml(serde_yaml::from_str(yaml).unwrap()).unwrap();
+        let (top, unknown): (Top, _) = deserialize_noting_unknown(node, "").unwrap();
+        assert_eq!(top.small.port, 8);
+        assert_eq!(unknown, ["other", "small.extra"]);
+
+        fn never<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u16, D::Error> {
+            let _ = String::deserialize(d)?;
+            Err(serde::de::Error::custom("refused"))
+        }
+        #[derive(Debug, Deserialize)]
+        struct Custom {
+            #[serde(deserialize_with = "never")]
+            _size: u16,
+        }
+        #[derive(Debug, Deserialize)]
+        struct Wrap {
+            _inner: Custom,
+        }
+        let node = Node::from_yaml(serde_yaml::from_str("_inner:\n  _size: x\n").unwrap()).unwrap();
+        let err = deserialize_noting_unknown::<Wrap>(node, "").unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("_inner._size"));
     }
 
     #[test]
