@@ -119,6 +119,61 @@ async fn binary_serves_with_guide_env_writes_logs_and_stops_on_sigterm() {
     assert!(code.success(), "clean exit after SIGTERM: {code:?}");
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(text.contains("ingenio-server listening"), "{text}");
+    // One access line per response, the route as its template.
+    assert!(
+        text.contains("status=200 method=POST route=/api/v1/auth/register duration_ms="),
+        "{text}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// In `prod` (root WARN, as in the guide) the guide's `grep "status=500" logs/ingenio-backend.log`
+/// habit works: every response leaves an INFO line with its status in the main log file.
+#[tokio::test]
+async fn prod_log_file_has_one_status_line_per_response() {
+    let db = TestDb::empty().await.unwrap();
+    let dir = scratch_dir();
+    let port = free_port();
+    let mut child = guide_server(&db, port, &dir)
+        .env("SPRING_PROFILES_ACTIVE", "prod")
+        .env("JWT_SECRET", "0123456789abcdef0123456789abcdef-prod-test")
+        .env("INGENIO_DATABASE_MIGRATE_ON_STARTUP", "true")
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    wait_healthy(&client, &base).await;
+    let missing = client
+        .get(format!("{base}/api/v1/no-such-thing"))
+        .header("x-trace-id", "grep-me-404")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        assert!(start.elapsed() < Duration::from_secs(20), "server stops");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let text = std::fs::read_to_string(dir.join("logs/ingenio-backend.log")).unwrap();
+    let lines: Vec<&str> = text.lines().filter(|l| l.contains("status=404")).collect();
+    assert_eq!(lines.len(), 1, "{text}");
+    assert!(lines[0].contains(" INFO "), "{}", lines[0]);
+    assert!(
+        lines[0].contains("method=GET route=NOT_FOUND"),
+        "{}",
+        lines[0]
+    );
+    assert!(lines[0].contains("trace_id=grep-me-404"), "{}", lines[0]);
+    assert!(
+        text.contains("status=200 method=GET route=/api/actuator/health"),
+        "{text}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
