@@ -100,22 +100,7 @@ async fn binary_serves_with_guide_env_writes_logs_and_stops_on_sigterm() {
         "error log file is set up"
     );
 
-    let kill = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    let start = Instant::now();
-    let code = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "server stops after SIGTERM"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let code = stop_with_sigterm(&mut child).await;
     assert!(code.success(), "clean exit after SIGTERM: {code:?}");
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(text.contains("ingenio-server listening"), "{text}");
@@ -125,6 +110,26 @@ async fn binary_serves_with_guide_env_writes_logs_and_stops_on_sigterm() {
         "{text}"
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Sends SIGTERM and waits (at most 20 s) for the process to end; returns its exit status.
+async fn stop_with_sigterm(child: &mut Child) -> std::process::ExitStatus {
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let start = Instant::now();
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "server stops after SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// In `prod` (root WARN, as in the guide) the guide's `grep "status=500" logs/ingenio-backend.log`
@@ -150,16 +155,7 @@ async fn prod_log_file_has_one_status_line_per_response() {
         .await
         .unwrap();
     assert_eq!(missing.status(), 404);
-    let kill = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    let start = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        assert!(start.elapsed() < Duration::from_secs(20), "server stops");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    stop_with_sigterm(&mut child).await;
     let text = std::fs::read_to_string(dir.join("logs/ingenio-backend.log")).unwrap();
     let lines: Vec<&str> = text.lines().filter(|l| l.contains("status=404")).collect();
     assert_eq!(lines.len(), 1, "{text}");
