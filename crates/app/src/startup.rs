@@ -43,6 +43,8 @@ pub struct Application {
     server: Server,
     /// The optional preview-only listener (`ingenio.preview.port`) and its port.
     preview: Option<(Server, u16)>,
+    /// The optional actuator-only listener (`management.server.port`) and its port.
+    management: Option<(Server, u16)>,
     state: AppState,
     workers: Workers,
 }
@@ -90,6 +92,7 @@ impl Application {
             max_lifetime: Duration::from_millis(hikari.max_lifetime),
         });
 
+        let metrics = Metrics::new().context("create the metrics registry")?;
         let embedded: Arc<dyn RateLimiter> = Arc::new(InProcessRateLimiter::new());
         let embedded_quota: Arc<dyn AiQuota> = Arc::new(InProcessAiQuota::new());
         let redis_settings = &settings.spring.data.redis;
@@ -104,10 +107,16 @@ impl Application {
                 .context("configure the redis pool")?;
                 let primary: Arc<dyn RateLimiter> = Arc::new(RedisRateLimiter::new(pool.clone()));
                 let shared_quota: Arc<dyn AiQuota> = Arc::new(RedisAiQuota::new(pool.clone()));
+                let hook = redis_fallback_counter(&metrics);
                 (
                     Some(pool),
-                    Arc::new(FailoverRateLimiter::new(primary, embedded)),
-                    Arc::new(FailoverAiQuota::new(shared_quota, embedded_quota)),
+                    Arc::new(
+                        FailoverRateLimiter::new(primary, embedded)
+                            .with_fallback_hook(hook.clone()),
+                    ),
+                    Arc::new(
+                        FailoverAiQuota::new(shared_quota, embedded_quota).with_fallback_hook(hook),
+                    ),
                 )
             } else {
                 tracing::info!("redis not configured (REDIS_HOST empty): using the embedded in-process rate limiter and AI quota");
@@ -167,7 +176,6 @@ impl Application {
             .local_addr()
             .context("read the bound address")?
             .port();
-        let metrics = Metrics::new().context("create the metrics registry")?;
         let ctx = settings.server.context_path.trim_end_matches('/');
         let host = match settings.server.address.as_str() {
             "0.0.0.0" | "::" | "" => "localhost",
@@ -257,20 +265,23 @@ impl Application {
         );
 
         let server = http_server(state.clone(), listener)?;
-        let preview = match settings.ingenio.preview.port {
-            0 => None,
-            p => {
-                let l = TcpListener::bind((settings.server.address.as_str(), p))
-                    .with_context(|| format!("bind the preview listener on port {p}"))?;
-                let p = l.local_addr().context("read the preview address")?.port();
+        let preview = side_listener(&settings, settings.ingenio.preview.port, "preview")?
+            .map(|(l, p)| {
                 tracing::info!(port = p, "previews also served on their own listener");
-                Some((preview_server(state.clone(), l)?, p))
-            }
-        };
+                anyhow::Ok((preview_server(state.clone(), l)?, p))
+            })
+            .transpose()?;
+        let management = side_listener(&settings, settings.management.server.port, "management")?
+            .map(|(l, p)| {
+                tracing::info!(port = p, "actuator served on the management listener");
+                anyhow::Ok((management_server(state.clone(), l)?, p))
+            })
+            .transpose()?;
         Ok(Self {
             port,
             server,
             preview,
+            management,
             state,
             workers,
         })
@@ -279,6 +290,11 @@ impl Application {
     /// The port of the preview-only listener, when one is configured.
     pub fn preview_port(&self) -> Option<u16> {
         self.preview.as_ref().map(|(_, p)| *p)
+    }
+
+    /// The port of the actuator-only listener, when one is configured.
+    pub fn management_port(&self) -> Option<u16> {
+        self.management.as_ref().map(|(_, p)| *p)
     }
 
     pub fn port(&self) -> u16 {
@@ -303,18 +319,35 @@ impl Application {
     /// and gives running generation jobs the same grace before leaving them to other instances.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let grace = Duration::from_secs(self.state.settings.server.shutdown_timeout);
-        let preview = self.preview.map(|(s, _)| {
-            let handle = s.handle();
-            (tokio::spawn(s), handle)
-        });
+        let side: Vec<_> = [self.preview, self.management]
+            .into_iter()
+            .flatten()
+            .map(|(s, _)| {
+                let handle = s.handle();
+                (tokio::spawn(s), handle)
+            })
+            .collect();
         let result = self.server.await;
-        if let Some((task, handle)) = preview {
+        for (task, handle) in side {
             handle.stop(true).await;
             let _ = task.await;
         }
         self.workers.shutdown(grace).await;
         result
     }
+}
+
+/// Counts each call the in-process fallback answered because Redis failed or its breaker was
+/// open, as `ingenio_redis_fallback_total{component}` (plotted by the shipped Grafana dashboard).
+/// Both series start at 0 so `rate()` has a baseline before the first outage.
+fn redis_fallback_counter(metrics: &Metrics) -> ingenio_embedded::failover::FallbackHook {
+    const NAME: &str = "ingenio_redis_fallback_total";
+    const HELP: &str = "Calls answered by the in-process fallback because Redis failed";
+    for component in ["rate_limiter", "ai_quota"] {
+        metrics.add_counter(NAME, HELP, &[("component", component)], 0.0);
+    }
+    let metrics = metrics.clone();
+    Arc::new(move |component| metrics.inc_counter(NAME, HELP, &[("component", component)]))
 }
 
 /// DeepSeek when a key is configured, otherwise the offline rule-based generator.
@@ -347,16 +380,61 @@ fn build_generator(settings: &Settings) -> anyhow::Result<Generators> {
     Ok((Arc::new(client.clone()), Some(client)))
 }
 
+/// Binds a second listener on `port` of the server address; `None` when the port is 0 (off).
+fn side_listener(
+    settings: &Settings,
+    port: u16,
+    what: &str,
+) -> anyhow::Result<Option<(TcpListener, u16)>> {
+    if port == 0 {
+        return Ok(None);
+    }
+    let l = TcpListener::bind((settings.server.address.as_str(), port))
+        .with_context(|| format!("bind the {what} listener on port {port}"))?;
+    let p = l
+        .local_addr()
+        .with_context(|| format!("read the {what} address"))?
+        .port();
+    Ok(Some((l, p)))
+}
+
+/// The configured context path without a trailing `/` (`/api`).
+fn context_path(state: &AppState) -> String {
+    let ctx = &state.settings.server.context_path;
+    ctx.trim_end_matches('/').to_owned()
+}
+
+/// The management listener (`management.server.port`): the whole actuator at `/actuator/…` (as
+/// Spring serves it) and at `{context-path}/actuator/…` (so existing scrape configs work), nothing
+/// else. Not rate limited and without CORS: it is meant for a private network.
+fn management_server(state: AppState, listener: TcpListener) -> anyhow::Result<Server> {
+    let data = web::Data::new(state.clone());
+    let ctx = context_path(&state);
+    Ok(HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .app_data(web::JsonConfig::default().error_handler(http::error::json_error))
+            .app_data(web::QueryConfig::default().error_handler(http::error::query_error))
+            .app_data(web::PathConfig::default().error_handler(http::error::path_error))
+            .wrap(Compress::default())
+            .wrap(from_fn(http::middleware::observe))
+            .service(web::scope(&format!("{ctx}/actuator")).configure(http::actuator::routes))
+            .service(web::scope("/actuator").configure(http::actuator::routes))
+            .default_service(web::to(not_found))
+    })
+    .tcp_nodelay(true)
+    .workers(1)
+    .listen(listener)
+    .context("listen (management)")?
+    .shutdown_timeout(state.settings.server.shutdown_timeout)
+    .run())
+}
+
 /// The preview-only listener: previews at `/{project_key}/…` (and `/api/preview/…` too, so a
 /// `PREVIEW_BASE_URL` of either shape works), nothing else — no API, no credentials.
 fn preview_server(state: AppState, listener: TcpListener) -> anyhow::Result<Server> {
     let data = web::Data::new(state.clone());
-    let ctx = state
-        .settings
-        .server
-        .context_path
-        .trim_end_matches('/')
-        .to_owned();
+    let ctx = context_path(&state);
     Ok(HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
@@ -382,6 +460,11 @@ fn http_server(state: AppState, listener: TcpListener) -> anyhow::Result<Server>
         .to_owned();
     let limit = settings.server.max_body_size;
     let origins = settings.server.cors.allowed_origins.clone();
+    let api_routes: fn(&mut web::ServiceConfig) = if settings.management.server.port == 0 {
+        http::routes
+    } else {
+        http::routes_with_management_port
+    };
     let data = web::Data::new(state);
     let openapi = ApiDoc::openapi();
     let mut server = HttpServer::new(move || {
@@ -425,7 +508,7 @@ fn http_server(state: AppState, listener: TcpListener) -> anyhow::Result<Server>
                 SwaggerUi::new(format!("{ctx}/swagger-ui/{{_:.*}}"))
                     .url(format!("{ctx}/api-docs"), openapi.clone()),
             )
-            .service(web::scope(&ctx).configure(http::routes))
+            .service(web::scope(&ctx).configure(api_routes))
             .default_service(web::to(not_found))
     })
     // SSE frames and small JSON answers go out at once instead of waiting on Nagle's algorithm

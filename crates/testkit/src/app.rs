@@ -21,6 +21,15 @@ pub fn repo_root() -> PathBuf {
         .expect("repo root")
 }
 
+/// A port free right now on 127.0.0.1 (for a second listener, or a closed port to point at).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind an ephemeral port")
+        .local_addr()
+        .expect("read the ephemeral port")
+        .port()
+}
+
 /// A running server for one test.
 pub struct TestApp {
     /// `http://127.0.0.1:<port>`
@@ -31,6 +40,8 @@ pub struct TestApp {
     pub state: AppState,
     /// The preview-only listener's port (`ingenio.preview.port`), when configured.
     pub preview_port: Option<u16>,
+    /// The actuator-only listener's port (`management.server.port`), when configured.
+    pub management_port: Option<u16>,
     handle: actix_web::dev::ServerHandle,
     workers: Vec<tokio::task::AbortHandle>,
 }
@@ -153,6 +164,7 @@ impl TestAppBuilder {
         let state = app.state().clone();
         let handle = app.handle();
         let preview_port = app.preview_port();
+        let management_port = app.management_port();
         let workers = app.worker_abort_handles();
         tokio::spawn(app.run_until_stopped());
         TestApp {
@@ -167,6 +179,7 @@ impl TestAppBuilder {
             handle,
             workers,
             preview_port,
+            management_port,
         }
     }
 }

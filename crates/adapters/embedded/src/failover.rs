@@ -13,6 +13,11 @@ pub const DEFAULT_COOL_DOWN: Duration = Duration::from_secs(5);
 /// Default minimum time between two warnings about the primary failing.
 pub const DEFAULT_WARN_INTERVAL: Duration = Duration::from_secs(60);
 
+/// Called once per call answered by the fallback, with the component's metric label
+/// (`rate_limiter` or `ai_quota`); the app counts it as `ingenio_redis_fallback_total{component}`.
+/// Keeps this crate free of any metrics library.
+pub type FallbackHook = Arc<dyn Fn(&'static str) + Send + Sync>;
+
 /// A circuit breaker in front of a primary backend with an in-process fallback; shared by the
 /// failover rate limiter and the failover AI quota.
 ///
@@ -136,6 +141,7 @@ pub struct FailoverRateLimiter {
     fallback: Arc<dyn RateLimiter>,
     breaker: CircuitBreaker,
     fallbacks: AtomicU64,
+    on_fallback: Option<FallbackHook>,
 }
 
 impl std::fmt::Debug for FailoverRateLimiter {
@@ -158,7 +164,15 @@ impl FailoverRateLimiter {
             fallback,
             breaker: CircuitBreaker::new("rate limiter"),
             fallbacks: AtomicU64::new(0),
+            on_fallback: None,
         }
+    }
+
+    /// Calls `hook("rate_limiter")` for every hit answered by the fallback.
+    #[must_use]
+    pub fn with_fallback_hook(mut self, hook: FallbackHook) -> Self {
+        self.on_fallback = Some(hook);
+        self
     }
 
     /// Sets how long the breaker stays open after a primary failure.
@@ -192,6 +206,9 @@ impl FailoverRateLimiter {
         window: Duration,
     ) -> anyhow::Result<RateDecision> {
         self.fallbacks.fetch_add(1, Ordering::Relaxed);
+        if let Some(hook) = &self.on_fallback {
+            hook("rate_limiter");
+        }
         self.fallback.hit(key, limit, window).await
     }
 }
@@ -332,6 +349,30 @@ mod tests {
         // Right after the failed probe the breaker is open again.
         rl.hit("k", 5, W).await.unwrap();
         assert_eq!(primary.calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn the_hook_counts_exactly_the_hits_served_by_the_fallback() {
+        let primary = Arc::new(Flaky::default());
+        let seen = Arc::new(AtomicUsize::new(0));
+        let count = seen.clone();
+        let rl = FailoverRateLimiter::new(primary.clone(), Arc::new(InProcessRateLimiter::new()))
+            .with_fallback_hook(Arc::new(move |c| {
+                assert_eq!(c, "rate_limiter");
+                count.fetch_add(1, Ordering::SeqCst);
+            }));
+        rl.hit("k", 5, W).await.unwrap();
+        assert_eq!(
+            seen.load(Ordering::SeqCst),
+            0,
+            "healthy primary: no fallback"
+        );
+        primary.down.store(true, Ordering::SeqCst);
+        for _ in 0..3 {
+            rl.hit("k", 5, W).await.unwrap();
+        }
+        assert_eq!(seen.load(Ordering::SeqCst), 3);
+        assert_eq!(rl.fallbacks(), 3);
     }
 
     #[tokio::test]

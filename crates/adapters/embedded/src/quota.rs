@@ -1,7 +1,7 @@
 //! The AI quota in process (fixed one-hour windows), used when Redis is not configured, and the
 //! failover quota that falls back to it while a configured Redis is unreachable.
 
-use crate::failover::CircuitBreaker;
+use crate::failover::{CircuitBreaker, FallbackHook};
 use async_trait::async_trait;
 use ingenio_app_specs::ports::{AiQuota, QuotaState, Reservation};
 use ingenio_kernel::UserId;
@@ -120,6 +120,7 @@ pub struct FailoverAiQuota {
     primary: Arc<dyn AiQuota>,
     fallback: Arc<dyn AiQuota>,
     breaker: CircuitBreaker,
+    on_fallback: Option<FallbackHook>,
 }
 
 impl FailoverAiQuota {
@@ -128,7 +129,15 @@ impl FailoverAiQuota {
             primary,
             fallback,
             breaker: CircuitBreaker::new("AI quota"),
+            on_fallback: None,
         }
+    }
+
+    /// Calls `hook("ai_quota")` for every reserve or peek answered by the in-process quota.
+    #[must_use]
+    pub fn with_fallback_hook(mut self, hook: FallbackHook) -> Self {
+        self.on_fallback = Some(hook);
+        self
     }
 
     /// Whether the shared quota is currently considered down.
@@ -151,6 +160,9 @@ impl FailoverAiQuota {
                 }
                 Err(e) => self.breaker.on_primary_err("shared", "in-process", &e),
             }
+        }
+        if let Some(hook) = &self.on_fallback {
+            hook("ai_quota");
         }
         call(self.fallback.as_ref()).await
     }
@@ -263,7 +275,10 @@ mod tests {
     async fn failover_quota_skips_a_failing_primary_during_the_cool_down() {
         use std::sync::atomic::Ordering::SeqCst;
         let primary = Arc::new(Flaky::default());
-        let q = FailoverAiQuota::new(primary.clone(), Arc::new(InProcessAiQuota::new()));
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = seen.clone();
+        let q = FailoverAiQuota::new(primary.clone(), Arc::new(InProcessAiQuota::new()))
+            .with_fallback_hook(Arc::new(move |c| log.lock().unwrap().push(c)));
         let u = UserId::new_random();
         assert!(q.reserve(u, 5).await.unwrap().1.is_some());
         assert_eq!(primary.calls.load(SeqCst), 1);
@@ -283,5 +298,10 @@ mod tests {
         // the fallback's reservation is refunded where it was made
         q.refund(&r).await.unwrap();
         assert_eq!(primary.calls.load(SeqCst), 2);
+        assert_eq!(
+            *seen.lock().unwrap(),
+            ["ai_quota", "ai_quota"],
+            "the reserve and the peek served by the fallback were reported, not the refund"
+        );
     }
 }

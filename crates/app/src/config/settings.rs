@@ -15,6 +15,9 @@ pub struct Settings {
     #[serde(default)]
     pub profile: String,
     pub server: ServerSettings,
+    /// Spring's `management.*`: where the actuator is served.
+    #[serde(default)]
+    pub management: ManagementSettings,
     pub spring: SpringSettings,
     pub logging: LoggingSettings,
     pub ingenio: IngenioSettings,
@@ -39,6 +42,23 @@ pub struct ServerSettings {
     /// peer are ignored.
     pub forward_headers_trusted_proxies: TrustedProxies,
     pub cors: CorsSettings,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct ManagementSettings {
+    #[serde(default)]
+    pub server: ManagementServerSettings,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct ManagementServerSettings {
+    /// `management.server.port`: when non-zero, a second listener on this port serves the whole
+    /// actuator, and the API port keeps only health, liveness, readiness and info (so load
+    /// balancers and probes keep working) — metrics, Prometheus and loggers leave it. 0 = off.
+    #[serde(default)]
+    pub port: u16,
 }
 
 #[derive(Debug, Clone, Deserialize)]

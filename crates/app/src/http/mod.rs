@@ -14,7 +14,17 @@ use actix_web::web;
 
 /// Everything under the context path (`/api`).
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::scope("/actuator").configure(actuator::routes))
+    api_routes(cfg, actuator::routes);
+}
+
+/// The same with a management port (`management.server.port`): the actuator keeps only its
+/// probes here (health, liveness, readiness, info); the rest lives on the management listener.
+pub fn routes_with_management_port(cfg: &mut web::ServiceConfig) {
+    api_routes(cfg, actuator::probe_routes);
+}
+
+fn api_routes(cfg: &mut web::ServiceConfig, actuator: fn(&mut web::ServiceConfig)) {
+    cfg.service(web::scope("/actuator").configure(actuator))
         .service(
             web::scope("/v1")
                 .configure(users::routes)

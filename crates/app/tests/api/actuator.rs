@@ -1,7 +1,7 @@
 //! Actuator: health shape, liveness/readiness, info, Prometheus names, metrics detail and
 //! run-time log levels (admin only).
 
-use ingenio_testkit::app::{spawn_app, TestApp};
+use ingenio_testkit::app::{free_port, spawn_app, TestApp};
 use ingenio_users::Role;
 use serde_json::json;
 
@@ -169,4 +169,76 @@ async fn only_admins_change_log_levels() {
         .await;
     assert_eq!(bad.status, 400);
     assert_eq!(bad.code(), "1001");
+}
+
+#[tokio::test]
+async fn a_management_port_takes_metrics_and_loggers_off_the_api_port() {
+    let app = spawn_app().await;
+    assert!(app.management_port.is_none());
+    let p = app.get("/api/actuator/prometheus", None).await;
+    assert_eq!(p.status, 200, "without a management port nothing moves");
+    app.stop().await;
+    drop(app);
+
+    let port = free_port();
+    let app = TestApp::builder()
+        .set("management.server.port", port)
+        .spawn()
+        .await;
+    assert_eq!(app.management_port, Some(port));
+    let admin = admin_token(&app).await;
+    for path in [
+        "/api/actuator/prometheus",
+        "/api/actuator/metrics",
+        "/api/actuator/metrics/http.server.requests",
+        "/api/actuator/loggers",
+        "/api/actuator/loggers/ingenio_users",
+    ] {
+        let a = app.get(path, Some(&admin)).await;
+        assert_eq!(a.status, 404, "{path} left the API port: {}", a.text);
+        assert_eq!(a.code(), "1002", "{path}: the envelope's not-found code");
+    }
+    // load balancer probes stay where they were
+    for path in [
+        "/api/actuator/health",
+        "/api/actuator/health/liveness",
+        "/api/actuator/health/readiness",
+        "/api/actuator/info",
+    ] {
+        assert_eq!(app.get(path, None).await.status, 200, "{path}");
+    }
+
+    let mgmt = format!("http://127.0.0.1:{port}");
+    for prefix in ["/actuator", "/api/actuator"] {
+        let p = app
+            .send(app.client.get(format!("{mgmt}{prefix}/prometheus")))
+            .await;
+        assert_eq!(p.status, 200, "{prefix}: {}", p.text);
+        assert!(
+            p.text.contains("http_server_requests_seconds_count{"),
+            "{}",
+            p.text
+        );
+        let h = app
+            .send(app.client.get(format!("{mgmt}{prefix}/health")))
+            .await;
+        assert_eq!(h.body["status"], "UP", "{}", h.text);
+        let anon = app
+            .send(app.client.get(format!("{mgmt}{prefix}/loggers")))
+            .await;
+        assert_eq!(anon.status, 401, "loggers stay admin-only: {}", anon.text);
+        let l = app
+            .send(
+                app.client
+                    .get(format!("{mgmt}{prefix}/loggers"))
+                    .bearer_auth(&admin),
+            )
+            .await;
+        assert_eq!(l.status, 200, "{}", l.text);
+    }
+    // the management port serves nothing but the actuator
+    let api = app
+        .send(app.client.get(format!("{mgmt}/api/v1/auth/me")))
+        .await;
+    assert_eq!(api.status, 404);
 }

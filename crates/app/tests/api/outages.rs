@@ -1,7 +1,7 @@
 //! Failure handling: Redis down keeps login working (health shows redis DOWN); PostgreSQL down
 //! gives 503 everywhere, and the server recovers by itself when it comes back.
 
-use ingenio_testkit::app::TestApp;
+use ingenio_testkit::app::{free_port, TestApp};
 use ingenio_testkit::db::TestDb;
 use ingenio_testkit::proxy::TcpProxy;
 use serde_json::json;
@@ -100,4 +100,51 @@ async fn database_outage_is_a_clean_503_and_recovers_without_restart() {
     }
     assert!(recovered, "the server recovers when the database is back");
     assert_eq!(app.get("/api/actuator/health", None).await.status, 200);
+}
+
+/// The value of `ingenio_redis_fallback_total{component="…"}` in a Prometheus exposition.
+fn redis_fallbacks(prometheus: &str, component: &str) -> f64 {
+    let series = format!("ingenio_redis_fallback_total{{component=\"{component}\"}} ");
+    prometheus
+        .lines()
+        .find_map(|l| l.strip_prefix(series.as_str()))
+        .unwrap_or_else(|| panic!("no {series}in {prometheus}"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn requests_served_by_the_fallback_while_redis_is_unreachable_are_counted() {
+    // nothing listens there: every Redis call fails (or is skipped by the open breaker)
+    let closed = free_port();
+    let prefix = format!("test:{}:", uuid::Uuid::new_v4().simple());
+    let app = TestApp::builder()
+        .redis("127.0.0.1", closed, &prefix)
+        .set("ingenio.rate-limit.requests-per-minute", 1000)
+        .spawn()
+        .await;
+    let before = app.get("/api/actuator/prometheus", None).await.text;
+    let (limiter0, quota0) = (
+        redis_fallbacks(&before, "rate_limiter"),
+        redis_fallbacks(&before, "ai_quota"),
+    );
+    let (token, _) = app.register("fallback_user").await;
+    for _ in 0..3 {
+        let q = app.get("/api/v1/user/quota", Some(&token)).await;
+        assert_eq!(q.status, 200, "served without Redis: {}", q.text);
+        assert!(
+            q.header("ratelimit-limit").is_some(),
+            "the embedded limiter answered"
+        );
+    }
+    let after = app.get("/api/actuator/prometheus", None).await.text;
+    let limited = redis_fallbacks(&after, "rate_limiter") - limiter0;
+    // the registration and the three quota reads each went through the in-process limiter
+    assert!(limited >= 4.0, "rate limiter fallbacks: {limited}");
+    let quota = redis_fallbacks(&after, "ai_quota") - quota0;
+    assert!(
+        quota >= 3.0,
+        "each quota read used the in-process AI quota: {quota}"
+    );
 }

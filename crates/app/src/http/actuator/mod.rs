@@ -12,17 +12,24 @@ use serde_json::{json, Value};
 use std::time::Duration;
 use utoipa::ToSchema;
 
+/// The whole actuator (the API port without a management port, or the management port).
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(health)
-        .service(liveness)
-        .service(readiness)
-        .service(info)
-        .service(metrics_index)
+    probe_routes(cfg);
+    cfg.service(metrics_index)
         .service(metric)
         .service(prometheus)
         .service(loggers)
         .service(get_logger)
         .service(set_logger);
+}
+
+/// Only what load balancers and container probes need: health (with liveness and readiness) and
+/// info. The API port keeps these when `management.server.port` moves the rest away.
+pub fn probe_routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(health)
+        .service(liveness)
+        .service(readiness)
+        .service(info);
 }
 
 /// Free bytes below which the disk counts as DOWN (Spring's default, 10 MiB).
