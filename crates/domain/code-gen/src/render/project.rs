@@ -12,7 +12,7 @@ use ingenio_app_specs::AppSpec;
 use minijinja::syntax::SyntaxConfig;
 use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 use serde::Serialize;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 use super::RenderError;
 use crate::tree::FileTree;
@@ -214,40 +214,67 @@ impl Plan {
             });
         }
 
-        let data = json!({
-            "appName": spec.app_name,
-            "lang": if zh { "zh" } else { "en" },
-            "storagePrefix": format!("ingenio:{slug}"),
-            "home": home,
-            "pages": spec.pages.iter().zip(&pages).map(|(p, plan)| json!({
-                "id": p.id,
-                "name": p.name,
-                "path": p.path,
-                "route": plan.route,
-                "components": p.components.iter().map(node).collect::<Vec<_>>(),
-            })).collect::<Vec<_>>(),
-            "models": spec.data_models.iter().zip(&models).map(|(m, plan)| json!({
-                "id": m.id,
-                "name": m.name,
-                "key": plan.ident,
-                "fields": m.fields.iter().zip(&plan.fields).map(|(f, fp)| json!({
-                    "name": f.name,
-                    "key": fp.key,
-                    "type": f.r#type,
-                    "required": f.required,
-                    "validation": f.validation.clone().unwrap_or(Value::Null),
-                })).collect::<Vec<_>>(),
-            })).collect::<Vec<_>>(),
-            "flows": spec.flows.iter().map(|f| json!({
-                "id": f.id,
-                "name": f.name,
-                "trigger": f.trigger,
-                "actions": f.actions.iter().map(|a| json!({
-                    "type": a.r#type,
-                    "config": Value::Object(a.config.clone()),
-                })).collect::<Vec<_>>(),
-            })).collect::<Vec<_>>(),
-        });
+        let data = AppData {
+            app_name: &spec.app_name,
+            lang: if zh { "zh" } else { "en" },
+            storage_prefix: format!("ingenio:{slug}"),
+            home,
+            pages: spec
+                .pages
+                .iter()
+                .zip(&pages)
+                .map(|(p, plan)| PageData {
+                    id: &p.id,
+                    name: &p.name,
+                    path: &p.path,
+                    route: &plan.route,
+                    components: p.components.iter().map(node).collect(),
+                })
+                .collect(),
+            models: spec
+                .data_models
+                .iter()
+                .zip(&models)
+                .map(|(m, plan)| ModelData {
+                    id: &m.id,
+                    name: &m.name,
+                    key: &plan.ident,
+                    fields: m
+                        .fields
+                        .iter()
+                        .zip(&plan.fields)
+                        .map(|(f, fp)| FieldData {
+                            name: &f.name,
+                            key: &fp.key,
+                            r#type: &f.r#type,
+                            required: f.required,
+                            validation: f.validation.as_ref(),
+                        })
+                        .collect(),
+                })
+                .collect(),
+            flows: spec
+                .flows
+                .iter()
+                .map(|f| FlowData {
+                    id: &f.id,
+                    name: &f.name,
+                    trigger: &f.trigger,
+                    actions: f
+                        .actions
+                        .iter()
+                        .map(|a| ActionData {
+                            r#type: &a.r#type,
+                            config: &a.config,
+                        })
+                        .collect(),
+                })
+                .collect(),
+        };
+        let data = serde_json::to_value(&data).map_err(|e| RenderError::Template {
+            template: "app-data".into(),
+            message: e.to_string(),
+        })?;
 
         Ok(Plan {
             slug,
@@ -273,16 +300,84 @@ impl Plan {
     }
 }
 
+/// The data module of a generated project (`lib/app-data.ts` / `src/lib/app-data.ts`): what the
+/// generated runtime reads. Spec text stays data; user-authored maps (`props`, `config`,
+/// `validation`, `trigger`) pass through as they are.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AppData<'a> {
+    app_name: &'a str,
+    lang: &'static str,
+    storage_prefix: String,
+    home: usize,
+    pages: Vec<PageData<'a>>,
+    models: Vec<ModelData<'a>>,
+    flows: Vec<FlowData<'a>>,
+}
+
+#[derive(Serialize)]
+struct PageData<'a> {
+    id: &'a str,
+    name: &'a str,
+    path: &'a str,
+    route: &'a str,
+    components: Vec<NodeData<'a>>,
+}
+
+#[derive(Serialize)]
+struct ModelData<'a> {
+    id: &'a str,
+    name: &'a str,
+    key: &'a str,
+    fields: Vec<FieldData<'a>>,
+}
+
+#[derive(Serialize)]
+struct FieldData<'a> {
+    name: &'a str,
+    key: &'a str,
+    #[serde(rename = "type")]
+    r#type: &'a str,
+    required: bool,
+    /// `null` when the spec gives none.
+    validation: Option<&'a Value>,
+}
+
+#[derive(Serialize)]
+struct FlowData<'a> {
+    id: &'a str,
+    name: &'a str,
+    trigger: &'a Value,
+    actions: Vec<ActionData<'a>>,
+}
+
+#[derive(Serialize)]
+struct ActionData<'a> {
+    #[serde(rename = "type")]
+    r#type: &'a str,
+    config: &'a Map<String, Value>,
+}
+
 /// A component as the data module stores it: the kind that renders it (`Unknown` for types no
 /// renderer knows) plus everything the spec says about it.
-fn node(c: &Component) -> Value {
-    json!({
-        "id": c.id,
-        "type": c.r#type,
-        "kind": known_kind(&c.r#type).unwrap_or(UNKNOWN_KIND),
-        "props": Value::Object(c.props.clone()),
-        "children": c.children.iter().map(node).collect::<Vec<_>>(),
-    })
+#[derive(Serialize)]
+struct NodeData<'a> {
+    id: &'a str,
+    #[serde(rename = "type")]
+    r#type: &'a str,
+    kind: &'static str,
+    props: &'a Map<String, Value>,
+    children: Vec<NodeData<'a>>,
+}
+
+fn node(c: &Component) -> NodeData<'_> {
+    NodeData {
+        id: &c.id,
+        r#type: &c.r#type,
+        kind: known_kind(&c.r#type).unwrap_or(UNKNOWN_KIND),
+        props: &c.props,
+        children: c.children.iter().map(node).collect(),
+    }
 }
 
 /// The template family that renders a known component kind: kinds that differ only in markup
@@ -704,7 +799,7 @@ mod tests {
         assert_eq!(field_key("2nd name", 0), "f_2nd_name");
         assert_eq!(kebab("/My Page/详情", 40), "my-page");
         assert_eq!(kebab("/首页", 40), "");
-        let spec = AppSpec::parse(&json!({"appName": "a", "pages": [
+        let spec = AppSpec::parse(&serde_json::json!({"appName": "a", "pages": [
             {"id": "h", "name": "h", "path": "/"},
             {"id": "i", "name": "i", "path": "/index"},
             {"id": "n", "name": "n", "path": "/404"}]}))
