@@ -2,6 +2,7 @@
 //! name within their model, permission rules by resource, roles by name), reported as
 //! added / removed / changed with paths, before/after values, readable details and a summary.
 
+use std::cell::Cell;
 use std::cmp::Ordering;
 use std::collections::{BTreeSet, HashMap, HashSet};
 
@@ -77,8 +78,34 @@ const MAX_VALUE_CHARS: usize = 60;
 /// The semantic diff `from` → `to`. Deterministic: changes ordered by entity kind, then path
 /// (numeric-aware), then kind and id.
 pub fn diff(from: &AppSpec, to: &AppSpec) -> SpecDiff {
+    diff_counted(from, to).0
+}
+
+/// [`diff`] and the work it did: one step per item keyed, looked up, compared or reported, per
+/// detail value visited and per comparison of the final sort. Every step is O(1) apart from
+/// hashing and comparing one id or path, so the count tracks the running time without a clock:
+/// near-linear in the size of the specs (n log n for the sort).
+pub fn diff_counted(from: &AppSpec, to: &AppSpec) -> (SpecDiff, u64) {
+    let work = Work::default();
+    let diff = run(from, to, &work);
+    (diff, work.0.get())
+}
+
+/// A step counter shared by the parts of one diff.
+#[derive(Default)]
+struct Work(Cell<u64>);
+
+impl Work {
+    fn add(&self, n: usize) {
+        let n = u64::try_from(n).unwrap_or(u64::MAX);
+        self.0.set(self.0.get().saturating_add(n));
+    }
+}
+
+fn run(from: &AppSpec, to: &AppSpec, work: &Work) -> SpecDiff {
     let mut d = Differ {
         entries: Vec::new(),
+        work,
     };
     d.app(from, to);
     d.pages(from, to);
@@ -89,6 +116,7 @@ pub fn diff(from: &AppSpec, to: &AppSpec) -> SpecDiff {
     d.roles(from, to);
     let mut entries = d.entries;
     entries.sort_by(|a, b| {
+        work.add(1);
         a.change
             .entity
             .cmp(&b.change.entity)
@@ -96,7 +124,7 @@ pub fn diff(from: &AppSpec, to: &AppSpec) -> SpecDiff {
             .then_with(|| a.change.kind.cmp(&b.change.kind))
             .then_with(|| a.change.id.cmp(&b.change.id))
     });
-    let summary = summarise(&entries);
+    let summary = summarise(&entries, work);
     let changes: Vec<Change> = entries.into_iter().map(|e| e.change).collect();
     let count = |k: ChangeKind| {
         u32::try_from(changes.iter().filter(|c| c.kind == k).count()).unwrap_or(u32::MAX)
@@ -118,22 +146,29 @@ struct Entry {
     model: Option<(String, String)>,
 }
 
-struct Differ {
+struct Differ<'w> {
     entries: Vec<Entry>,
+    work: &'w Work,
 }
 
-/// One side of a keyed entity list: key (id, disambiguated), path, value.
+/// One side of a keyed entity list: key (id, disambiguated), path, position in its list, value.
 struct Keyed<'a, T> {
     key: String,
     path: String,
+    index: usize,
     item: &'a T,
 }
 
 /// Keys items by `id`, suffixing repeats `#2`, `#3`, … so duplicates still pair up in order.
-fn keyed<'a, T>(items: impl Iterator<Item = (&'a str, String, &'a T)>) -> Vec<Keyed<'a, T>> {
+fn keyed<'a, T>(
+    items: impl Iterator<Item = (&'a str, String, &'a T)>,
+    work: &Work,
+) -> Vec<Keyed<'a, T>> {
     let mut seen: HashMap<&str, usize> = HashMap::new();
     items
-        .map(|(id, path, item)| {
+        .enumerate()
+        .map(|(index, (id, path, item))| {
+            work.add(1);
             let n = seen.entry(id).or_insert(0);
             *n += 1;
             let key = if *n == 1 {
@@ -141,7 +176,12 @@ fn keyed<'a, T>(items: impl Iterator<Item = (&'a str, String, &'a T)>) -> Vec<Ke
             } else {
                 format!("{id}#{n}")
             };
-            Keyed { key, path, item }
+            Keyed {
+                key,
+                path,
+                index,
+                item,
+            }
         })
         .collect()
 }
@@ -151,11 +191,13 @@ fn keyed_list<'a, T>(
     list: &'a [T],
     base: &str,
     id: impl Fn(&'a T) -> &'a str,
+    work: &Work,
 ) -> Vec<Keyed<'a, T>> {
     keyed(
         list.iter()
             .enumerate()
             .map(|(i, item)| (id(item), index_path(base, i), item)),
+        work,
     )
 }
 
@@ -166,7 +208,12 @@ type Paired<'a, 'b, T> = (
     Vec<(&'b Keyed<'a, T>, &'b Keyed<'a, T>)>,
 );
 
-fn pair<'a, 'b, T>(from: &'b [Keyed<'a, T>], to: &'b [Keyed<'a, T>]) -> Paired<'a, 'b, T> {
+fn pair<'a, 'b, T>(
+    from: &'b [Keyed<'a, T>],
+    to: &'b [Keyed<'a, T>],
+    work: &Work,
+) -> Paired<'a, 'b, T> {
+    work.add(2 * (from.len() + to.len()));
     let to_index: HashMap<&str, &Keyed<'a, T>> = to.iter().map(|k| (k.key.as_str(), k)).collect();
     let from_keys: HashSet<&str> = from.iter().map(|k| k.key.as_str()).collect();
     let mut removed = Vec::new();
@@ -192,7 +239,7 @@ fn or_id(name: &str, id: &str) -> String {
     }
 }
 
-impl Differ {
+impl Differ<'_> {
     #[allow(clippy::too_many_arguments)]
     fn push(
         &mut self,
@@ -205,8 +252,9 @@ impl Differ {
         label: String,
         model: Option<(String, String)>,
     ) {
+        self.work.add(1);
         let details = match (kind, &before, &after) {
-            (ChangeKind::Changed, Some(b), Some(a)) => details_of(b, a),
+            (ChangeKind::Changed, Some(b), Some(a)) => details_of(b, a, self.work),
             _ => Vec::new(),
         };
         let change = Change {
@@ -286,6 +334,7 @@ impl Differ {
             );
         }
         for (x, y) in both {
+            self.work.add(1);
             if let Some((b, a)) = changed(x.item, y.item) {
                 let (b, a, l) = (Some(b), Some(a), label(y));
                 self.push(
@@ -303,7 +352,7 @@ impl Differ {
     }
 
     fn pages(&mut self, from: &AppSpec, to: &AppSpec) {
-        let side = |s| keyed_list(s, "pages", |p: &Page| p.id.as_str());
+        let side = |s| keyed_list(s, "pages", |p: &Page| p.id.as_str(), self.work);
         let (f, t) = (side(&from.pages), side(&to.pages));
         let label = |k: &Keyed<'_, Page>| {
             let p = k.item;
@@ -312,7 +361,7 @@ impl Differ {
         let changed = own(Page::own_fields);
         self.report(
             EntityKind::Page,
-            &pair(&f, &t),
+            &pair(&f, &t, self.work),
             None,
             Page::to_value,
             changed,
@@ -322,11 +371,11 @@ impl Differ {
 
     fn components(&mut self, from: &AppSpec, to: &AppSpec) {
         let (fl, tl) = (located(from), located(to));
-        let (f, t) = (keyed_located(&fl), keyed_located(&tl));
+        let (f, t) = (keyed_located(&fl, self.work), keyed_located(&tl, self.work));
         // Components that come and go with their parent (page or component) are carried by the
         // parent's own change, not reported again.
         let (f_parents, t_parents) = (parents(from, &fl), parents(to, &tl));
-        let (mut removed, mut added, both) = pair(&f, &t);
+        let (mut removed, mut added, both) = pair(&f, &t, self.work);
         removed.retain(|r| t_parents.contains(&r.item.parent));
         added.retain(|a| f_parents.contains(&a.item.parent));
         let changed = |x: &Located<'_>, y: &Located<'_>| {
@@ -350,9 +399,9 @@ impl Differ {
     }
 
     fn data_models(&mut self, from: &AppSpec, to: &AppSpec) {
-        let side = |s| keyed_list(s, "dataModels", |m: &DataModel| m.id.as_str());
+        let side = |s| keyed_list(s, "dataModels", |m: &DataModel| m.id.as_str(), self.work);
         let (f, t) = (side(&from.data_models), side(&to.data_models));
-        let paired = pair(&f, &t);
+        let paired = pair(&f, &t, self.work);
         let label = |k: &Keyed<'_, DataModel>| or_id(&k.item.name, &k.item.id);
         let changed = own(DataModel::own_fields);
         self.report(
@@ -369,44 +418,56 @@ impl Differ {
     }
 
     fn fields(&mut self, x: &Keyed<'_, DataModel>, y: &Keyed<'_, DataModel>) {
-        let f = keyed_list(&x.item.fields, &key_path(&x.path, "fields"), |f: &Field| {
+        fn name(f: &Field) -> &str {
             f.name.as_str()
-        });
-        let t = keyed_list(&y.item.fields, &key_path(&y.path, "fields"), |f: &Field| {
-            f.name.as_str()
-        });
-        let (removed, added, both) = pair(&f, &t);
+        }
+        let f = keyed_list(
+            &x.item.fields,
+            &key_path(&x.path, "fields"),
+            name,
+            self.work,
+        );
+        let t = keyed_list(
+            &y.item.fields,
+            &key_path(&y.path, "fields"),
+            name,
+            self.work,
+        );
+        let (removed, added, both) = pair(&f, &t, self.work);
         let model = (y.key.clone(), or_id(&y.item.name, &y.item.id));
         // A field removed and one added at the same position, identical but for the name, is a
-        // rename: reported as one change.
+        // rename: reported as one change. Positions are unique, so one lookup per removed field.
+        let added_at: HashMap<usize, usize> = added
+            .iter()
+            .enumerate()
+            .map(|(ai, a)| (a.index, ai))
+            .collect();
         let mut renamed: HashSet<usize> = HashSet::new();
         let mut renamed_to: HashSet<usize> = HashSet::new();
         for (ri, r) in removed.iter().enumerate() {
-            let Some(pos) = position(&x.item.fields, r.item) else {
+            self.work.add(1);
+            let Some(&ai) = added_at.get(&r.index) else {
                 continue;
             };
-            let found = added.iter().enumerate().find(|(ai, a)| {
-                !renamed_to.contains(ai)
-                    && position(&y.item.fields, a.item) == Some(pos)
-                    && same_but_name(r.item, a.item)
-            });
-            if let Some((ai, a)) = found {
-                renamed.insert(ri);
-                renamed_to.insert(ai);
-                let (b, v) = (Some(r.item.to_value()), Some(a.item.to_value()));
-                let id = format!("{}.{}", model.0, a.key);
-                let (e, l) = (EntityKind::Field, a.key.clone());
-                self.push(
-                    ChangeKind::Changed,
-                    e,
-                    &id,
-                    &a.path,
-                    b,
-                    v,
-                    l,
-                    Some(model.clone()),
-                );
+            let a = added[ai];
+            if !same_but_name(r.item, a.item) {
+                continue;
             }
+            renamed.insert(ri);
+            renamed_to.insert(ai);
+            let (b, v) = (Some(r.item.to_value()), Some(a.item.to_value()));
+            let id = format!("{}.{}", model.0, a.key);
+            let (e, l) = (EntityKind::Field, a.key.clone());
+            self.push(
+                ChangeKind::Changed,
+                e,
+                &id,
+                &a.path,
+                b,
+                v,
+                l,
+                Some(model.clone()),
+            );
         }
         let unmatched = |list: Vec<_>, matched: &HashSet<usize>| {
             list.into_iter()
@@ -433,13 +494,13 @@ impl Differ {
     }
 
     fn flows(&mut self, from: &AppSpec, to: &AppSpec) {
-        let side = |s| keyed_list(s, "flows", |f: &Flow| f.id.as_str());
+        let side = |s| keyed_list(s, "flows", |f: &Flow| f.id.as_str(), self.work);
         let (f, t) = (side(&from.flows), side(&to.flows));
         let label = |k: &Keyed<'_, Flow>| or_id(&k.item.name, &k.item.id);
         let changed = whole(Flow::to_value);
         self.report(
             EntityKind::Flow,
-            &pair(&f, &t),
+            &pair(&f, &t, self.work),
             None,
             Flow::to_value,
             changed,
@@ -449,14 +510,17 @@ impl Differ {
 
     fn rules(&mut self, from: &AppSpec, to: &AppSpec) {
         let side = |s| {
-            keyed_list(s, "permissions.rules", |r: &PermissionRule| {
-                r.resource.as_str()
-            })
+            keyed_list(
+                s,
+                "permissions.rules",
+                |r: &PermissionRule| r.resource.as_str(),
+                self.work,
+            )
         };
         let (f, t) = (side(&from.permissions.rules), side(&to.permissions.rules));
         self.report(
             EntityKind::PermissionRule,
-            &pair(&f, &t),
+            &pair(&f, &t, self.work),
             None,
             PermissionRule::to_value,
             whole(PermissionRule::to_value),
@@ -465,12 +529,12 @@ impl Differ {
     }
 
     fn roles(&mut self, from: &AppSpec, to: &AppSpec) {
-        let side = |s| keyed_list(s, "permissions.roles", |r: &String| r.as_str());
+        let side = |s| keyed_list(s, "permissions.roles", |r: &String| r.as_str(), self.work);
         let (f, t) = (side(&from.permissions.roles), side(&to.permissions.roles));
         // A role is only its name: it is added or removed, never changed.
         self.report(
             EntityKind::Role,
-            &pair(&f, &t),
+            &pair(&f, &t, self.work),
             None,
             |r: &String| Value::String(r.clone()),
             |_, _| None,
@@ -532,8 +596,14 @@ fn located(s: &AppSpec) -> Vec<(String, Located<'_>)> {
         .collect()
 }
 
-fn keyed_located<'a, 'b>(list: &'b [(String, Located<'a>)]) -> Vec<Keyed<'b, Located<'a>>> {
-    keyed(list.iter().map(|(p, l)| (l.c.id.as_str(), p.clone(), l)))
+fn keyed_located<'a, 'b>(
+    list: &'b [(String, Located<'a>)],
+    work: &Work,
+) -> Vec<Keyed<'b, Located<'a>>> {
+    keyed(
+        list.iter().map(|(p, l)| (l.c.id.as_str(), p.clone(), l)),
+        work,
+    )
 }
 
 fn parent_of(c: &crate::spec::ComponentRef<'_>) -> String {
@@ -550,10 +620,6 @@ fn parents(s: &AppSpec, all: &[(String, Located<'_>)]) -> HashSet<String> {
     pages.chain(comps).collect()
 }
 
-fn position(fields: &[Field], f: &Field) -> Option<usize> {
-    fields.iter().position(|x| std::ptr::eq(x, f))
-}
-
 fn same_but_name(a: &Field, b: &Field) -> bool {
     a.r#type == b.r#type
         && a.required == b.required
@@ -564,11 +630,11 @@ fn same_but_name(a: &Field, b: &Field) -> bool {
 // ---------------------------------------------------------------------------------------------
 // details
 
-fn details_of(before: &Value, after: &Value) -> Vec<String> {
+fn details_of(before: &Value, after: &Value, work: &Work) -> Vec<String> {
     let mut out = Vec::new();
     match (before, after) {
-        (Value::Object(a), Value::Object(b)) => object_details("", a, b, &mut out),
-        _ => value_details("value", Some(before), Some(after), &mut out),
+        (Value::Object(a), Value::Object(b)) => object_details("", a, b, &mut out, work),
+        _ => value_details("value", Some(before), Some(after), &mut out, work),
     }
     if out.len() > MAX_DETAILS {
         let more = out.len() - MAX_DETAILS;
@@ -583,6 +649,7 @@ fn object_details(
     a: &Map<String, Value>,
     b: &Map<String, Value>,
     out: &mut Vec<String>,
+    work: &Work,
 ) {
     let keys: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
     for k in keys {
@@ -591,19 +658,26 @@ fn object_details(
         } else {
             format!("{prefix}.{k}")
         };
-        value_details(&p, a.get(k), b.get(k), out);
+        value_details(&p, a.get(k), b.get(k), out, work);
     }
 }
 
-fn value_details(prefix: &str, a: Option<&Value>, b: Option<&Value>, out: &mut Vec<String>) {
+fn value_details(
+    prefix: &str,
+    a: Option<&Value>,
+    b: Option<&Value>,
+    out: &mut Vec<String>,
+    work: &Work,
+) {
+    work.add(1);
     if a == b {
         return;
     }
     match (a, b) {
-        (Some(Value::Object(x)), Some(Value::Object(y))) => object_details(prefix, x, y, out),
+        (Some(Value::Object(x)), Some(Value::Object(y))) => object_details(prefix, x, y, out, work),
         (Some(Value::Array(x)), Some(Value::Array(y))) if x.len() == y.len() => {
             for (i, (p, q)) in x.iter().zip(y).enumerate() {
-                value_details(&format!("{prefix}[{i}]"), Some(p), Some(q), out);
+                value_details(&format!("{prefix}[{i}]"), Some(p), Some(q), out, work);
             }
         }
         (Some(Value::Array(x)), Some(Value::Array(y))) if all_strings(x) && all_strings(y) => {
@@ -687,12 +761,15 @@ fn verb(kind: ChangeKind) -> &'static str {
     }
 }
 
-fn summarise(entries: &[Entry]) -> String {
+fn summarise(entries: &[Entry], work: &Work) -> String {
     if entries.is_empty() {
         return "No changes.".to_string();
     }
     let mut clauses: Vec<String> = Vec::new();
-    let of = |entity: EntityKind| entries.iter().filter(move |e| e.change.entity == entity);
+    let of = |entity: EntityKind| {
+        work.add(entries.len());
+        entries.iter().filter(move |e| e.change.entity == entity)
+    };
 
     for e in of(EntityKind::App) {
         let shown: Vec<&str> = e
@@ -721,15 +798,16 @@ fn summarise(entries: &[Entry]) -> String {
     }
     // Data models: one clause per model, field changes folded in.
     struct ModelClause {
-        key: String,
         name: String,
         kind: ChangeKind,
         fields: [usize; 3],
     }
     let mut models: Vec<ModelClause> = Vec::new();
+    // model key → its clause, so folding a field in is one lookup
+    let mut model_at: HashMap<String, usize> = HashMap::new();
     for e in of(EntityKind::DataModel) {
+        model_at.insert(e.change.id.clone(), models.len());
         models.push(ModelClause {
-            key: e.change.id.clone(),
             name: e.label.clone(),
             kind: e.change.kind,
             fields: [0; 3],
@@ -744,13 +822,13 @@ fn summarise(entries: &[Entry]) -> String {
             ChangeKind::Removed => 1,
             ChangeKind::Changed => 2,
         };
-        match models.iter_mut().find(|m| &m.key == key) {
+        match model_at.get(key).and_then(|&i| models.get_mut(i)) {
             Some(m) => m.fields[slot] += 1,
             None => {
                 let mut fields = [0; 3];
                 fields[slot] = 1;
+                model_at.insert(key.clone(), models.len());
                 models.push(ModelClause {
-                    key: key.clone(),
                     name: name.clone(),
                     kind: ChangeKind::Changed,
                     fields,

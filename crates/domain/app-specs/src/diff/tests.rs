@@ -1,6 +1,7 @@
 //! Unit tests of the semantic diff: matching by id, change kinds, details, order and summary.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use proptest::prelude::*;
 use serde_json::{json, Value};
 
 use super::*;
@@ -445,4 +446,203 @@ fn natural_order() {
     assert_eq!(natural_cmp("pages[1]", "pages[1].components[0]"), Less);
     assert_eq!(natural_cmp("a007", "a7"), Equal);
     assert_eq!(natural_cmp("dataModels[0]", "dataModels[0]"), Equal);
+}
+
+/// Two specs with `n` components (over `n / 100` pages) and one data model of `n` fields; in `to`
+/// every field is renamed, every other component's props change, and the last tenth of the
+/// components is replaced by new ones.
+pub(crate) fn large_pair(n: usize) -> (AppSpec, AppSpec) {
+    let pages = (n / 100).max(1);
+    let build = |to: bool| {
+        let mut page_list: Vec<Value> = (0..pages)
+            .map(|p| json!({"id": format!("p{p}"), "name": format!("P{p}"), "path": format!("/p{p}"), "components": []}))
+            .collect();
+        for i in 0..n {
+            let replaced = to && i >= n - n / 10;
+            let id = if replaced {
+                format!("new{i}")
+            } else {
+                format!("c{i}")
+            };
+            let text = if to && i % 2 == 0 {
+                format!("changed {i}")
+            } else {
+                format!("text {i}")
+            };
+            page_list[i % pages]["components"]
+                .as_array_mut()
+                .unwrap()
+                .push(json!({"id": id, "type": "Text", "props": {"text": text}}));
+        }
+        let fields: Vec<Value> = (0..n)
+            .map(|i| {
+                let name = if to { format!("g{i}") } else { format!("f{i}") };
+                json!({"name": name, "type": "string", "required": false})
+            })
+            .collect();
+        spec(
+            &json!({"version": "1.0.0", "appName": "Big", "pages": page_list,
+            "dataModels": [{"id": "m", "name": "M", "fields": fields}]}),
+        )
+    };
+    (build(false), build(true))
+}
+
+/// `cargo test -p ingenio-app-specs --release --lib -- --ignored --nocapture diff_bench`: prints
+/// the time and the work count of a diff of two large specs (figures in docs/performance.md).
+#[test]
+#[ignore = "a bench: prints figures"]
+fn diff_bench() {
+    for n in [500, 1_000, 2_000, 5_000, 10_000] {
+        let (a, b) = large_pair(n);
+        let started = std::time::Instant::now();
+        let (d, work) = diff_counted(&a, &b);
+        println!(
+            "bench: diff of {n} components + {n} fields: {:?}, {work} steps, {} changes",
+            started.elapsed(),
+            d.changes.len()
+        );
+    }
+}
+
+#[test]
+fn a_diff_of_two_large_specs_does_near_linear_work() {
+    let (small_a, small_b) = large_pair(1_000);
+    let (a, b) = large_pair(5_000);
+    let (_, small) = diff_counted(&small_a, &small_b);
+    let (d, work) = diff_counted(&a, &b);
+    // every field renamed, every other component changed, a tenth replaced
+    assert_eq!((d.added, d.removed, d.changed), (500, 500, 5_000 + 2_250));
+    let n = 10_000u64; // components + fields
+    assert!(work < 60 * n, "{work} steps for {n} items");
+    // five times the input, about five times the work (the sort adds a log factor): far from
+    // the 125 times of a cubic pass
+    assert!(work < 6 * small, "{small} → {work}");
+    assert!(work > 4 * small, "{small} → {work}");
+}
+
+/// The keys of one side by entity kind, as the diff pairs them (fields as `model.field`).
+fn keys_of(s: &AppSpec) -> HashMap<EntityKind, HashSet<String>> {
+    let w = Work::default();
+    let mut out: HashMap<EntityKind, HashSet<String>> = HashMap::new();
+    let mut put = |e: EntityKind, k: String| {
+        out.entry(e).or_default().insert(k);
+    };
+    put(EntityKind::App, "app".to_owned());
+    for k in keyed_list(&s.pages, "pages", |p: &Page| p.id.as_str(), &w) {
+        put(EntityKind::Page, k.key);
+    }
+    let located = located(s);
+    for k in keyed_located(&located, &w) {
+        put(EntityKind::Component, k.key);
+    }
+    let models = keyed_list(
+        &s.data_models,
+        "dataModels",
+        |m: &DataModel| m.id.as_str(),
+        &w,
+    );
+    for m in &models {
+        put(EntityKind::DataModel, m.key.clone());
+        for f in keyed_list(&m.item.fields, "f", |f: &Field| f.name.as_str(), &w) {
+            put(EntityKind::Field, format!("{}.{}", m.key, f.key));
+        }
+    }
+    for k in keyed_list(&s.flows, "flows", |f: &Flow| f.id.as_str(), &w) {
+        put(EntityKind::Flow, k.key);
+    }
+    let rules = &s.permissions.rules;
+    for k in keyed_list(rules, "r", |r: &PermissionRule| r.resource.as_str(), &w) {
+        put(EntityKind::PermissionRule, k.key);
+    }
+    for k in keyed_list(&s.permissions.roles, "r", |r: &String| r.as_str(), &w) {
+        put(EntityKind::Role, k.key);
+    }
+    out
+}
+
+/// Specs over small pools of ids and names, so that generated pairs share some entities.
+fn arb_spec() -> impl Strategy<Value = AppSpec> {
+    let id = || prop::sample::select(vec!["a", "b", "c", "d"]);
+    let word = || prop::sample::select(vec!["x", "y", "Text", "Button", "string", "number"]);
+    let child = (id(), word()).prop_map(|(i, t)| json!({"id": format!("k{i}"), "type": t}));
+    let component = (id(), word(), word(), prop::collection::vec(child, 0..2)).prop_map(
+        |(i, t, p, ch)| json!({"id": i, "type": t, "props": {"text": p}, "children": ch}),
+    );
+    let page = (id(), word(), prop::collection::vec(component, 0..3)).prop_map(
+        |(i, n, cs)| json!({"id": i, "name": n, "path": format!("/{i}"), "components": cs}),
+    );
+    let field = (word(), word(), any::<bool>())
+        .prop_map(|(n, t, r)| json!({"name": n, "type": t, "required": r}));
+    let model = (id(), word(), prop::collection::vec(field, 0..4))
+        .prop_map(|(i, n, fs)| json!({"id": i, "name": n, "fields": fs}));
+    let flow = (id(), word()).prop_map(|(i, n)| json!({"id": i, "name": n, "trigger": "click"}));
+    let rule = (word(), word()).prop_map(|(r, a)| json!({"resource": r, "actions": [a]}));
+    (
+        word(),
+        prop::collection::vec(page, 0..3),
+        prop::collection::vec(model, 0..3),
+        prop::collection::vec(flow, 0..3),
+        prop::collection::vec(rule, 0..2),
+        prop::collection::vec(word(), 0..3),
+    )
+        .prop_map(|(app, pages, models, flows, rules, roles)| {
+            spec(
+                &json!({"version": "1.0.0", "appName": app, "pages": pages, "dataModels": models,
+                "flows": flows, "permissions": {"roles": roles, "rules": rules}}),
+            )
+        })
+}
+
+fn kinds(d: &SpecDiff, kind: ChangeKind) -> BTreeSet<(EntityKind, String)> {
+    d.changes
+        .iter()
+        .filter(|c| c.kind == kind)
+        .map(|c| (c.entity, c.id.clone()))
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    #[test]
+    fn diff_invariants(a in arb_spec(), b in arb_spec()) {
+        prop_assert!(diff(&a, &a).is_empty());
+        let d = diff(&a, &b);
+        prop_assert_eq!(
+            (d.added + d.removed + d.changed) as usize,
+            d.changes.len()
+        );
+        prop_assert_eq!(d.is_empty(), d.summary == "No changes.");
+        let (from, to) = (keys_of(&a), keys_of(&b));
+        let has = |side: &HashMap<EntityKind, HashSet<String>>, c: &Change| {
+            side.get(&c.entity).is_some_and(|k| k.contains(&c.id))
+        };
+        for c in &d.changes {
+            match c.kind {
+                // really new / really gone, with the whole value on the one side
+                ChangeKind::Added => {
+                    prop_assert!(has(&to, c) && !has(&from, c), "{:?}", c);
+                    prop_assert!(c.before.is_none() && c.after.is_some());
+                }
+                ChangeKind::Removed => {
+                    prop_assert!(has(&from, c) && !has(&to, c), "{:?}", c);
+                    prop_assert!(c.before.is_some() && c.after.is_none());
+                }
+                // really on both sides (a renamed field: under its new name) and really different
+                ChangeKind::Changed => {
+                    prop_assert!(has(&to, c), "{:?}", c);
+                    prop_assert!(has(&from, c) || c.entity == EntityKind::Field, "{:?}", c);
+                    prop_assert_ne!(&c.before, &c.after);
+                    prop_assert!(!c.details.is_empty());
+                }
+            }
+        }
+        // swapping the sides swaps adds and removes; changes stay changes
+        let r = diff(&b, &a);
+        prop_assert_eq!(kinds(&d, ChangeKind::Added), kinds(&r, ChangeKind::Removed));
+        prop_assert_eq!(kinds(&d, ChangeKind::Removed), kinds(&r, ChangeKind::Added));
+        prop_assert_eq!(d.changed, r.changed);
+        prop_assert_eq!(diff(&a, &b), d, "deterministic");
+    }
 }
