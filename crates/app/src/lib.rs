@@ -5,6 +5,7 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod http;
+pub mod offload;
 pub mod openapi;
 pub mod startup;
 pub mod state;

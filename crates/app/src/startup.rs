@@ -162,8 +162,14 @@ impl Application {
             AppSpecConfig {
                 quota_enabled: settings.ingenio.rate_limit.enabled,
                 ai_calls_per_hour: settings.ingenio.rate_limit.ai_calls_per_hour,
+                limits: settings.ingenio.spec_limits,
             },
-        );
+        )
+        .with_cpu(Arc::new(crate::offload::Offload::new(
+            "spec work",
+            settings.ingenio.spec_work.max_concurrent,
+            Some(Duration::from_millis(settings.ingenio.spec_work.wait_ms)),
+        )));
         // Bind first: the local artifact store and the default preview URL name this listener.
         let listener = TcpListener::bind((settings.server.address.as_str(), settings.server.port))
             .with_context(|| {
@@ -256,6 +262,7 @@ impl Application {
             specs: spec_repo,
             builder,
             quota: quota_port,
+            limits: settings.ingenio.spec_limits,
         });
         let workers = workers::start(
             &state,

@@ -4,6 +4,7 @@
 //! cache of preview zips keyed by content hash.
 
 use crate::config::Settings;
+use crate::offload::{Offload, OffloadError};
 use crate::telemetry::Metrics;
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -19,7 +20,6 @@ use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::Semaphore;
 
 /// The store in use: S3 (with the endpoint for health), or the local directory (whose signed
 /// download URLs the server itself verifies).
@@ -177,11 +177,12 @@ impl ArtifactStore for MeteredStore {
     }
 }
 
-/// The render step as the pipeline sees it: the CPU part (render + zip) on the blocking pool,
-/// at most `max_concurrent` at once per instance, then the upload.
+/// The render step as the pipeline sees it: the CPU part (render + zip) through the shared
+/// [`Offload`] helper, at most `max_concurrent` at once per instance (jobs queue for a slot: they
+/// run in the background), then the upload.
 pub struct OffloadedBuilder {
     code: CodeService,
-    permits: Arc<Semaphore>,
+    pool: Offload,
     metrics: Metrics,
 }
 
@@ -189,7 +190,7 @@ impl OffloadedBuilder {
     pub fn new(code: CodeService, max_concurrent: usize, metrics: Metrics) -> Self {
         Self {
             code,
-            permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
+            pool: Offload::new("render", max_concurrent.max(1), None),
             metrics,
         }
     }
@@ -207,19 +208,20 @@ impl CodeBuilder for OffloadedBuilder {
 
     async fn build(&self, request: BuildRequest) -> Result<BuiltCode, BuildError> {
         let rendered = {
-            let _permit = self
-                .permits
-                .acquire()
-                .await
-                .map_err(|e| BuildError::Unexpected(anyhow::Error::new(e)))?;
             let code = self.code.clone();
             let started = Instant::now();
-            let rendered = tokio::task::spawn_blocking(move || code.render(&request))
+            let rendered = self
+                .pool
+                .run(move || code.render(&request))
                 .await
-                .map_err(|e| match e.try_into_panic() {
+                .map_err(|e| match e {
                     // a panicking renderer is contained by the job: re-raise it there
-                    Ok(panic) => std::panic::resume_unwind(panic),
-                    Err(e) => BuildError::Unexpected(anyhow::Error::new(e)),
+                    OffloadError::Panicked { payload, .. } => std::panic::resume_unwind(payload),
+                    OffloadError::Failed { cause, .. } => BuildError::Unexpected(cause),
+                    // jobs queue for a slot, so this is not expected; retried like a hiccup
+                    saturated @ OffloadError::Saturated { .. } => {
+                        BuildError::Unexpected(anyhow::anyhow!("{saturated}"))
+                    }
                 })??;
             self.metrics.observe_seconds(
                 "ingenio_render_seconds",

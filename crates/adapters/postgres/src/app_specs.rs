@@ -11,6 +11,7 @@ use diesel::sql_types::{Bool, Jsonb, Nullable};
 use diesel::IntoSql;
 use diesel_async::scoped_futures::ScopedFutureExt;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use ingenio_app_specs::lifecycle::LifecycleError;
 use ingenio_app_specs::ports::{
     AppSpecRepository, AppendOutcome, ChangeType, NewVersion, SpecSummary, SpecVersion,
     SpecVersionSummary, StoredSpec, Viewer,
@@ -175,11 +176,22 @@ pub(crate) enum RawAppend {
 }
 
 /// Inserts a spec and its version 1. Runs inside the caller's transaction.
+/// A status write the lifecycle forbids: refused (and the transaction rolled back).
+fn illegal(e: LifecycleError) -> DieselError {
+    DieselError::QueryBuilderError(Box::new(e))
+}
+
 pub(crate) async fn insert_spec(
     c: &mut AsyncPgConnection,
     tenant: TenantId,
     v: &NewVersion,
 ) -> Result<(SpecRow, VersionRow), DieselError> {
+    if !v.status.can_start() {
+        return Err(illegal(LifecycleError {
+            from: "nothing",
+            to: v.status.as_str(),
+        }));
+    }
     let spec: SpecRow = diesel::insert_into(app_specs::table)
         .values((
             app_specs::tenant_id.eq(tenant.as_uuid()),
@@ -250,16 +262,33 @@ pub(crate) async fn append_locked(
     }
     let next = current.version + 1;
     let version = insert_version(c, &current, next, v).await?;
-    let spec: SpecRow = diesel::update(app_specs::table.filter(app_specs::id.eq(current.id)))
-        .set((
-            app_specs::spec_content.eq(&v.content),
-            app_specs::version.eq(next),
-            app_specs::status.eq(v.status.as_str()),
-            app_specs::quality_score.eq(v.quality_score),
-        ))
-        .returning(SpecRow::as_returning())
-        .get_result(c)
-        .await?;
+    // Guarded by the lifecycle: the row moves only from a status new content may be written over
+    // with `v.status`; otherwise the transaction (and the version above) is rolled back.
+    let sources: Vec<&str> = SpecStatus::version_sources_of(v.status)
+        .into_iter()
+        .map(|s| s.as_str())
+        .collect();
+    let spec: Option<SpecRow> = diesel::update(
+        app_specs::table
+            .filter(app_specs::id.eq(current.id))
+            .filter(app_specs::status.eq_any(&sources)),
+    )
+    .set((
+        app_specs::spec_content.eq(&v.content),
+        app_specs::version.eq(next),
+        app_specs::status.eq(v.status.as_str()),
+        app_specs::quality_score.eq(v.quality_score),
+    ))
+    .returning(SpecRow::as_returning())
+    .get_result(c)
+    .await
+    .optional()?;
+    let Some(spec) = spec else {
+        return Err(illegal(LifecycleError {
+            from: SpecStatus::parse(&current.status).map_or("unknown", |s| s.as_str()),
+            to: v.status.as_str(),
+        }));
+    };
     Ok(RawAppend::Appended(spec, version))
 }
 
@@ -543,6 +572,13 @@ impl AppSpecRepository for PgAppSpecRepository {
         from: SpecStatus,
         to: SpecStatus,
     ) -> Result<Option<StoredSpec>, StoreError> {
+        from.transition(to).map_err(|e| store_err(illegal(e)))?;
+        // `status = from` with `from → to` allowed: the database never takes an illegal move
+        let sources: Vec<&str> = SpecStatus::sources_of(to)
+            .into_iter()
+            .filter(|s| *s == from)
+            .map(|s| s.as_str())
+            .collect();
         let mut c = conn(&self.pool).await?;
         let row: Option<SpecRow> = diesel::update(
             app_specs::table
@@ -554,7 +590,7 @@ impl AppSpecRepository for PgAppSpecRepository {
                         .or(viewer.admin.into_sql::<Bool>()),
                 )
                 .filter(app_specs::version.eq(version))
-                .filter(app_specs::status.eq(from.as_str())),
+                .filter(app_specs::status.eq_any(&sources)),
         )
         .set((
             app_specs::status.eq(to.as_str()),

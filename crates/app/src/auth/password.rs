@@ -1,26 +1,21 @@
 //! Password hashing: argon2id for new hashes; bcrypt (`$2a$`/`$2b$`/`$2y$`) still verifies and
-//! is reported as needing a rehash so the next login upgrades it. Hashing runs on the blocking
-//! pool so it never stalls the async workers, and at most `max_concurrent` hashes (19 MiB each)
-//! run at once: a caller that cannot get a slot within `wait` is answered `Saturated` (503 with
-//! `Retry-After`) instead of queueing without bound.
+//! is reported as needing a rehash so the next login upgrades it. Hashing runs through the
+//! shared bounded [`Offload`] helper so it never stalls the async workers, and at most
+//! `max_concurrent` hashes (19 MiB each) run at once: a caller that cannot get a slot within
+//! `wait` is answered `Saturated` (503 with `Retry-After`) instead of queueing without bound.
 
+use crate::offload::{Offload, OffloadError};
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use async_trait::async_trait;
 use ingenio_users::{HashError, PasswordCheck, PasswordHasher};
-use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-
-/// Seconds a saturated caller is told to wait (`Retry-After`).
-const RETRY_AFTER_SECS: u64 = 1;
 
 /// argon2id with OWASP's recommended minimum (19 MiB, 2 passes, 1 lane) unless told otherwise.
 #[derive(Debug, Clone)]
 pub struct Argon2Hasher {
     params: Params,
-    permits: Arc<Semaphore>,
-    wait: Duration,
+    pool: Offload,
 }
 
 impl Default for Argon2Hasher {
@@ -34,39 +29,25 @@ impl Argon2Hasher {
     /// At most `max_concurrent` hashes at once (0 = two per core); a caller waits at most `wait`
     /// for a slot.
     pub fn bounded(max_concurrent: usize, wait: Duration) -> Self {
-        let max = match max_concurrent {
-            0 => std::thread::available_parallelism().map_or(2, |n| n.get() * 2),
-            n => n,
-        };
         Self {
             params: Params::new(19 * 1024, 2, 1, None).unwrap_or_default(),
-            permits: Arc::new(Semaphore::new(max)),
-            wait,
+            pool: Offload::new("password hashing", max_concurrent, Some(wait)),
         }
     }
 
     fn argon(&self) -> Argon2<'static> {
         Argon2::new(Algorithm::Argon2id, Version::V0x13, self.params.clone())
     }
+}
 
-    /// A hashing slot, held by the blocking task until the hash is done (even if the request that
-    /// asked for it is gone).
-    async fn permit(&self) -> Result<OwnedSemaphorePermit, HashError> {
-        match tokio::time::timeout(self.wait, self.permits.clone().acquire_owned()).await {
-            Ok(Ok(permit)) => Ok(permit),
-            Ok(Err(closed)) => Err(anyhow::Error::new(closed)
-                .context("wait for a password hashing slot")
-                .into()),
-            Err(_) => {
-                tracing::warn!(
-                    wait_ms = self.wait.as_millis(),
-                    "password hashing saturated; answering 503"
-                );
-                Err(HashError::Saturated {
-                    retry_after_secs: RETRY_AFTER_SECS,
-                })
-            }
-        }
+/// A saturated pool is `Saturated` (503); a panic or a cancelled task is unexpected.
+fn hash_error(e: OffloadError) -> HashError {
+    match e {
+        OffloadError::Saturated {
+            retry_after_secs, ..
+        } => HashError::Saturated { retry_after_secs },
+        OffloadError::Panicked { what, .. } => anyhow::anyhow!("{what} panicked").into(),
+        OffloadError::Failed { cause, .. } => cause.into(),
     }
 }
 
@@ -75,18 +56,14 @@ impl PasswordHasher for Argon2Hasher {
     async fn hash(&self, password: &str) -> Result<String, HashError> {
         let argon = self.argon();
         let password = password.to_owned();
-        let permit = self.permit().await?;
-        let hashed = tokio::task::spawn_blocking(move || {
-            let _permit = permit;
+        let hashed = self.pool.run(move || {
             let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
             argon
                 .hash_password(password.as_bytes(), &salt)
                 .map(|h| h.to_string())
                 .map_err(|e| anyhow::anyhow!("hash password: {e}"))
-        })
-        .await
-        .map_err(|e| anyhow::Error::new(e).context("join the hashing task"))??;
-        Ok(hashed)
+        });
+        Ok(hashed.await.map_err(hash_error)??)
     }
 
     async fn verify(&self, password: &str, hash: &str) -> Result<PasswordCheck, HashError> {
@@ -94,9 +71,7 @@ impl PasswordHasher for Argon2Hasher {
         let wanted = self.params.clone();
         let password = password.to_owned();
         let hash = hash.to_owned();
-        let permit = self.permit().await?;
-        let check = tokio::task::spawn_blocking(move || {
-            let _permit = permit;
+        let check = self.pool.run(move || {
             if hash.starts_with("$2a$") || hash.starts_with("$2b$") || hash.starts_with("$2y$") {
                 return match bcrypt::verify(&password, &hash) {
                     Ok(true) => PasswordCheck::Valid { needs_rehash: true },
@@ -116,10 +91,8 @@ impl PasswordHasher for Argon2Hasher {
             PasswordCheck::Valid {
                 needs_rehash: outdated,
             }
-        })
-        .await
-        .map_err(|e| anyhow::Error::new(e).context("join the hashing task"))?;
-        Ok(check)
+        });
+        check.await.map_err(hash_error)
     }
 }
 
@@ -148,7 +121,7 @@ mod tests {
     #[tokio::test]
     async fn saturated_hashing_is_refused_after_the_wait_and_recovers() {
         let h = Argon2Hasher::bounded(1, Duration::from_millis(20));
-        let held = h.permits.clone().acquire_owned().await.unwrap();
+        let held = h.pool.permit().await.unwrap();
         let started = std::time::Instant::now();
         assert!(matches!(
             h.hash("secret123").await,
@@ -164,7 +137,7 @@ mod tests {
         drop(held);
         assert!(h.hash("secret123").await.is_ok());
         // the slot is given back after each hash
-        assert_eq!(h.permits.available_permits(), 1);
+        assert_eq!(h.pool.available(), 1);
     }
 
     #[tokio::test]

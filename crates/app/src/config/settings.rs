@@ -260,6 +260,31 @@ pub struct IngenioSettings {
     pub code_gen: CodeGenSettings,
     pub otel: OtelSettings,
     pub generation: GenerationSettings,
+    /// `ingenio.spec-limits.*`: the size limits of a spec (defaults when absent; see docs/api.md).
+    #[serde(default)]
+    pub spec_limits: ingenio_app_specs::SpecLimits,
+    /// `ingenio.spec-work.*`: the bound on CPU-heavy spec work of requests.
+    #[serde(default)]
+    pub spec_work: SpecWorkSettings,
+}
+
+/// Spec validation and diffs of HTTP requests run off the async threads, this many at once.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "kebab-case", default)]
+pub struct SpecWorkSettings {
+    /// At once per instance; 0 = two per core.
+    pub max_concurrent: usize,
+    /// Milliseconds a request waits for a slot before answering 503 with `Retry-After`.
+    pub wait_ms: u64,
+}
+
+impl Default for SpecWorkSettings {
+    fn default() -> Self {
+        Self {
+            max_concurrent: 0,
+            wait_ms: 500,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -227,6 +227,15 @@ impl From<AppSpecError> for ApiError {
                 );
                 e
             }
+            AppSpecError::TooLarge(l) => {
+                let mut e = Self::new(StatusCode::BAD_REQUEST, "1001", l.message.clone());
+                e.data = Some(json!({
+                    "specContent": l.message, "limit": l.limit, "max": l.max,
+                    "actual": l.actual, "path": l.path,
+                }));
+                e
+            }
+            AppSpecError::Busy { retry_after_secs } => Self::busy(retry_after_secs),
             AppSpecError::Lifecycle(l) => Self::new(StatusCode::CONFLICT, "1001", l.to_string()),
             AppSpecError::JobNotFound => {
                 Self::new(StatusCode::NOT_FOUND, "1002", "generation job not found")
@@ -354,6 +363,38 @@ mod tests {
         assert_eq!(locked.status, StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(locked.code, "1005");
         assert_eq!(locked.retry_after, Some(30));
+        // saturated spec work answers exactly like saturated password hashing
+        let spec_busy = ApiError::from(AppSpecError::Busy {
+            retry_after_secs: 1,
+        });
+        assert_eq!(
+            (spec_busy.status, spec_busy.code, spec_busy.retry_after),
+            (busy.status, busy.code, busy.retry_after)
+        );
+        assert_eq!(spec_busy.message, busy.message);
+    }
+
+    #[test]
+    fn a_spec_over_a_limit_is_a_400_naming_the_limit() {
+        let e = ApiError::from(AppSpecError::TooLarge(ingenio_app_specs::LimitExceeded {
+            limit: "ingenio.spec-limits.max-pages",
+            max: 50,
+            actual: 61,
+            path: "pages".into(),
+            message: "spec has 61 pages; the limit is 50 (ingenio.spec-limits.max-pages)".into(),
+        }));
+        assert_eq!((e.status, e.code), (StatusCode::BAD_REQUEST, "1001"));
+        assert_eq!(
+            e.message,
+            "spec has 61 pages; the limit is 50 (ingenio.spec-limits.max-pages)"
+        );
+        let data = e.data.unwrap();
+        assert_eq!(data["limit"], "ingenio.spec-limits.max-pages");
+        assert_eq!(
+            (data["max"].as_u64(), data["actual"].as_u64()),
+            (Some(50), Some(61))
+        );
+        assert_eq!(data["specContent"], json!(e.message));
     }
 
     #[test]

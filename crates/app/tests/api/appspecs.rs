@@ -1,7 +1,7 @@
 //! App specs and the time machine: ETag/If-Match, timeline, diff, rollback, isolation between
 //! users, concurrent edits.
 
-use ingenio_testkit::app::spawn_app;
+use ingenio_testkit::app::{spawn_app, TestAppBuilder};
 use serde_json::{json, Value};
 
 fn spec() -> Value {
@@ -307,17 +307,7 @@ async fn validate_moves_a_clean_draft_and_reports_rule_errors() {
     assert_eq!(read.data()["status"], "validated");
 
     // a rule error keeps a draft a draft, and the report names it
-    let mut broken = spec();
-    broken["pages"][1]["id"] = json!("home");
-    let b = app
-        .post(
-            "/api/v1/appspecs",
-            &json!({"specContent": broken}),
-            Some(&token),
-        )
-        .await;
-    assert_eq!(b.status, 201, "{}", b.text);
-    let bid = b.data()["id"].as_str().unwrap();
+    let bid = create(&app, &token, broken()).await;
     let r = app
         .post(
             &format!("/api/v1/appspecs/{bid}/validate"),
@@ -370,4 +360,209 @@ async fn validate_moves_a_clean_draft_and_reports_rule_errors() {
             "versionNumber"
         ]
     );
+}
+
+/// Creates a spec (201) and returns its id.
+async fn create(app: &ingenio_testkit::app::TestApp, token: &str, content: Value) -> String {
+    let created = app
+        .post(
+            "/api/v1/appspecs",
+            &json!({"specContent": content}),
+            Some(token),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    created.data()["id"].as_str().unwrap().to_owned()
+}
+
+/// A spec whose second page repeats the first page's id (a rule error).
+fn broken() -> Value {
+    let mut broken = spec();
+    broken["pages"][1]["id"] = json!("home");
+    broken
+}
+
+async fn status_of(app: &ingenio_testkit::app::TestApp, id: &str, token: &str) -> String {
+    let read = app
+        .get(&format!("/api/v1/appspecs/{id}"), Some(token))
+        .await;
+    assert_eq!(read.status, 200, "{}", read.text);
+    read.data()["status"].as_str().unwrap().to_owned()
+}
+
+async fn render_done(app: &ingenio_testkit::app::TestApp, id: &str, token: &str) {
+    let a = app
+        .post(
+            &format!("/api/v1/appspecs/{id}/render"),
+            &json!({}),
+            Some(token),
+        )
+        .await;
+    assert_eq!(a.status, 202, "{}", a.text);
+    let job = a.data()["jobId"].as_str().unwrap().to_owned();
+    let done = app
+        .wait_final(&job, token, std::time::Duration::from_secs(30))
+        .await;
+    assert_eq!(done["status"], "completed", "{done}");
+}
+
+/// draft → validated → generated, and every shortcut refused: a render of a draft leaves it a
+/// draft (draft → generated is not a step), validating a generated spec leaves it generated,
+/// an edit or a rollback of a validated or generated spec sends it back to draft.
+#[tokio::test]
+async fn the_lifecycle_holds_on_every_path() {
+    let app = spawn_app().await;
+    let (token, _) = app.register("lifecycle").await;
+    let id = create(&app, &token, spec()).await;
+    let validate = format!("/api/v1/appspecs/{id}/validate");
+
+    // draft → generated is refused: the code is built, the status stays
+    render_done(&app, &id, &token).await;
+    assert_eq!(status_of(&app, &id, &token).await, "draft");
+
+    let v = app.post(&validate, &json!({}), Some(&token)).await;
+    assert_eq!(v.data()["status"], "validated", "{}", v.text);
+    render_done(&app, &id, &token).await;
+    assert_eq!(status_of(&app, &id, &token).await, "generated");
+
+    // generated → validated is refused: validating reports, never moves back
+    let v = app.post(&validate, &json!({}), Some(&token)).await;
+    assert_eq!(v.status, 200, "{}", v.text);
+    assert_eq!(
+        (
+            v.data()["status"].as_str(),
+            v.data()["statusChanged"].as_bool()
+        ),
+        (Some("generated"), Some(false))
+    );
+    assert_eq!(status_of(&app, &id, &token).await, "generated");
+
+    // an edit of a generated spec: back to draft
+    let edited = app
+        .put(
+            &format!("/api/v1/appspecs/{id}"),
+            &json!({"specContent": spec(), "changeDescription": "same again"}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(edited.status, 200, "{}", edited.text);
+    assert_eq!(edited.data()["status"], "draft");
+
+    // a rollback of a validated spec: back to draft
+    let v = app.post(&validate, &json!({}), Some(&token)).await;
+    assert_eq!(v.data()["status"], "validated");
+    let rolled = app
+        .post(
+            &format!("/api/v1/appspecs/{id}/rollback/1"),
+            &json!({}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(rolled.status, 200, "{}", rolled.text);
+    assert_eq!(rolled.data()["status"], "draft");
+
+    // a spec with a rule error never leaves draft, whatever is tried
+    let bid = create(&app, &token, broken()).await;
+    let r = app
+        .post(
+            &format!("/api/v1/appspecs/{bid}/validate"),
+            &json!({}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(r.data()["status"], "draft");
+    render_done(&app, &bid, &token).await;
+    assert_eq!(status_of(&app, &bid, &token).await, "draft");
+}
+
+/// Specs over a size limit answer 400 naming the limit, on create, edit and rollback; nothing
+/// is stored. A document nested past the JSON parser's depth is a 400 too, never a crash.
+#[tokio::test]
+async fn specs_over_the_size_limits_are_refused_with_400() {
+    let app = TestAppBuilder::default()
+        .set("ingenio.spec-limits.max-pages", 3)
+        .spawn()
+        .await;
+    let (token, _) = app.register("limits").await;
+    let id = create(&app, &token, spec()).await;
+
+    let mut many = spec();
+    for i in 0..2 {
+        many["pages"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"id": format!("p{i}"), "name": "P", "path": format!("/p{i}")}));
+    }
+    let a = app
+        .post(
+            "/api/v1/appspecs",
+            &json!({"specContent": many}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!((a.status.as_u16(), a.code()), (400, "1001"), "{}", a.text);
+    assert_eq!(
+        a.body["message"],
+        "spec has 4 pages; the limit is 3 (ingenio.spec-limits.max-pages)"
+    );
+    assert_eq!(a.data()["limit"], "ingenio.spec-limits.max-pages");
+    assert_eq!(
+        (a.data()["max"].as_u64(), a.data()["actual"].as_u64()),
+        (Some(3), Some(4))
+    );
+
+    // components nested 17 deep (the default max-depth is 16) on an edit
+    let mut deep = json!({"id": "c17", "type": "Card"});
+    for d in (1..17).rev() {
+        deep = json!({"id": format!("c{d}"), "type": "Card", "children": [deep]});
+    }
+    let mut nested = spec();
+    nested["pages"][0]["components"] = json!([deep]);
+    let e = app
+        .put(
+            &format!("/api/v1/appspecs/{id}"),
+            &json!({"specContent": nested}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!((e.status.as_u16(), e.code()), (400, "1001"), "{}", e.text);
+    assert_eq!(e.data()["limit"], "ingenio.spec-limits.max-depth");
+
+    // bytes first: one long string in an unknown key, over 256 KiB
+    let mut fat = spec();
+    fat["x-notes"] = json!("n".repeat(300 * 1024));
+    let f = app
+        .post(
+            "/api/v1/appspecs",
+            &json!({"specContent": fat}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!((f.status.as_u16(), f.code()), (400, "1001"), "{}", f.text);
+    assert_eq!(f.data()["limit"], "ingenio.spec-limits.max-bytes");
+
+    // 10,000 levels of arrays: the JSON parser's own depth limit answers, the server lives on
+    let body = format!(
+        "{{\"specContent\": {}{}}}",
+        "[".repeat(10_000),
+        "]".repeat(10_000)
+    );
+    let r = app
+        .send(
+            app.client
+                .post(app.url("/api/v1/appspecs"))
+                .bearer_auth(&token)
+                .header("content-type", "application/json")
+                .body(body),
+        )
+        .await;
+    assert_eq!((r.status.as_u16(), r.code()), (400, "1001"), "{}", r.text);
+
+    // nothing of the above was stored
+    let versions = app
+        .get(&format!("/api/v1/appspecs/{id}/versions"), Some(&token))
+        .await;
+    assert_eq!(versions.data().as_array().unwrap().len(), 1);
+    let list = app.get("/api/v1/appspecs", Some(&token)).await;
+    assert_eq!(list.data()["total"], 1);
 }

@@ -20,6 +20,14 @@ pub enum AppSpecError {
     /// `If-Match` named another version than the current one (412).
     #[error("the spec is at version {current}, not {expected}")]
     Stale { expected: i32, current: i32 },
+    /// The spec is over one of the size limits (`1001`, 400; the message and data name the
+    /// limit). Checked before any parse, validation or diff.
+    #[error(transparent)]
+    TooLarge(#[from] crate::limits::LimitExceeded),
+    /// This instance is at its bound of CPU-heavy spec work; nothing was changed (503 with
+    /// `Retry-After`).
+    #[error("server busy, retry after {retry_after_secs} seconds")]
+    Busy { retry_after_secs: u64 },
     /// A status change the lifecycle forbids.
     #[error(transparent)]
     Lifecycle(#[from] crate::lifecycle::LifecycleError),

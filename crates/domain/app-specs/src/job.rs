@@ -117,6 +117,8 @@ pub enum FailureCode {
     QualityBelowThreshold,
     /// `3004`: the generated spec breaks validation rules.
     ValidationFailed,
+    /// `3005`: the generated spec is over a size limit (`ingenio.spec-limits.*`).
+    SpecTooLarge,
     /// `4000`: the spec could not be rendered.
     CodeGenerationFailed,
     /// `6000` / `6001` / `6002`: an agent's answer was unusable.
@@ -134,12 +136,13 @@ pub enum FailureCode {
 }
 
 impl FailureCode {
-    pub const ALL: [FailureCode; 13] = [
+    pub const ALL: [FailureCode; 14] = [
         FailureCode::System,
         FailureCode::SpecNotFound,
         FailureCode::VersionNotFound,
         FailureCode::QualityBelowThreshold,
         FailureCode::ValidationFailed,
+        FailureCode::SpecTooLarge,
         FailureCode::CodeGenerationFailed,
         FailureCode::PlanFailed,
         FailureCode::ExecuteFailed,
@@ -158,6 +161,7 @@ impl FailureCode {
             FailureCode::VersionNotFound => "3002",
             FailureCode::QualityBelowThreshold => "3003",
             FailureCode::ValidationFailed => "3004",
+            FailureCode::SpecTooLarge => "3005",
             FailureCode::CodeGenerationFailed => "4000",
             FailureCode::PlanFailed => "6000",
             FailureCode::ExecuteFailed => "6001",
@@ -179,8 +183,9 @@ impl FailureCode {
 
     /// Whether the user caused this ending and so pays for the AI work spent on it: a quality
     /// threshold the spec did not meet is the user's choice, and so is a cancellation after the
-    /// AI has answered. Everything else (provider errors, unusable answers, our faults, the
-    /// object store being down) is refunded.
+    /// AI has answered. Everything else (provider errors, unusable answers, an answer over the
+    /// size limits, our faults, the object store being down) is refunded: SPEC §4 has failed jobs
+    /// not count against the quota, and the size of the answer is the AI's doing, not the user's.
     pub fn charged(&self, spent: &TokenUsage) -> bool {
         match self {
             FailureCode::QualityBelowThreshold => true,
@@ -699,6 +704,7 @@ mod tests {
             FailureCode::UploadFailed,
             FailureCode::ExecuteFailed,
             FailureCode::ValidationFailed,
+            FailureCode::SpecTooLarge,
         ] {
             assert!(!c.charged(&spent), "{c:?} must be refunded");
         }

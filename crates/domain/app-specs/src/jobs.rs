@@ -7,6 +7,7 @@ pub use crate::job::*;
 
 use crate::agents::{AgentError, AgentOutput, GenerationInput, SpecGenerator, TokenUsage};
 use crate::lifecycle::SpecStatus;
+use crate::limits::SpecLimits;
 use crate::ports::{
     AiQuota, AppSpecRepository, BuildError, BuildRequest, BuiltFile, ChangeType, CodeBuilder,
     CompleteOutcome, Completion, JobRepository, JobVersion, Lease, NewVersion, Reservation, Viewer,
@@ -51,6 +52,8 @@ pub struct Pipeline {
     pub builder: Arc<dyn CodeBuilder>,
     /// Settled when a job fails or is given up.
     pub quota: Arc<dyn AiQuota>,
+    /// `ingenio.spec-limits.*`: a generated spec over them fails the job with `3005`.
+    pub limits: SpecLimits,
 }
 
 fn checkpoint_of<T: serde::Serialize>(o: &AgentOutput<T>) -> AgentCheckpoint {
@@ -243,6 +246,14 @@ impl Pipeline {
             Ok(spec) => spec,
             Err(outcome) => return Ok(Err(outcome)),
         };
+        // The size limits before any validation: the AI was asked for a spec within them.
+        if let Err(e) = self.limits.check(&spec) {
+            let failure = JobFailure::new(
+                FailureCode::SpecTooLarge,
+                format!("the generated spec is too large: {e}"),
+            );
+            return Ok(Err(self.fail(job, worker, failure, usage, None).await?));
+        }
 
         // validate: the rule pass, then (only without errors) the AI review. A passing verdict is
         // checkpointed, so a takeover after it does not pay again.

@@ -1,5 +1,8 @@
 //! The app spec status lifecycle: draft → validated → generated → published, with edits sending a
 //! spec back to draft, regeneration staying in place and unpublishing going back to generated.
+//! Every writer of a status goes through these rules: the service and the pipeline ask them
+//! before writing, and the storage adapters refuse a write they do not allow (a guarded
+//! `UPDATE … WHERE status = ANY(…)` in PostgreSQL).
 
 use std::fmt;
 
@@ -59,6 +62,52 @@ impl SpecStatus {
                 | (Generated, Generated)
                 | (Published, Generated)
         )
+    }
+
+    /// Whether new content (a new version) may be written with status `with` over a spec at
+    /// `self`. New content is an edit, so it starts over at `draft` from any status; it may enter
+    /// as `validated` when it has just passed the rule pass and the quality gate (a generated
+    /// version: the edit and the validation in one step). Never as `generated` or `published`:
+    /// those need code built from, or a project published for, that very content.
+    pub fn can_write_version(self, with: SpecStatus) -> bool {
+        // an edit (→ draft), then at most the validation step (draft → validated)
+        self.can_transition(SpecStatus::Draft)
+            && (with == SpecStatus::Draft
+                || (with == SpecStatus::Validated && SpecStatus::Draft.can_transition(with)))
+    }
+
+    /// `with` if new content may be written with it over a spec at `self`.
+    pub fn write_version(self, with: SpecStatus) -> Result<SpecStatus, LifecycleError> {
+        if self.can_write_version(with) {
+            Ok(with)
+        } else {
+            Err(LifecycleError {
+                from: self.as_str(),
+                to: with.as_str(),
+            })
+        }
+    }
+
+    /// Whether a new spec (version 1) may start at `self`: as a draft, or validated when it has
+    /// passed the rule pass and the quality gate (a generation).
+    pub fn can_start(self) -> bool {
+        SpecStatus::Draft.can_write_version(self)
+    }
+
+    /// The statuses from which a spec may move to `to` (for guarded updates).
+    pub fn sources_of(to: SpecStatus) -> Vec<SpecStatus> {
+        SpecStatus::ALL
+            .into_iter()
+            .filter(|s| s.can_transition(to))
+            .collect()
+    }
+
+    /// The statuses over which new content may be written with status `with`.
+    pub fn version_sources_of(with: SpecStatus) -> Vec<SpecStatus> {
+        SpecStatus::ALL
+            .into_iter()
+            .filter(|s| s.can_write_version(with))
+            .collect()
     }
 
     /// `to` if the move is allowed, else a [`LifecycleError`].
@@ -125,6 +174,29 @@ mod tests {
                 assert_eq!(from.transition(to).is_ok(), expected, "{from} → {to}");
             }
         }
+    }
+
+    #[test]
+    fn new_content_enters_as_draft_or_validated_from_any_status() {
+        for from in SpecStatus::ALL {
+            assert!(from.can_write_version(Draft), "{from}");
+            assert!(from.can_write_version(Validated), "{from}");
+            assert!(!from.can_write_version(Generated), "{from}");
+            assert!(!from.can_write_version(Published), "{from}");
+        }
+        assert_eq!(
+            Published.write_version(Generated).unwrap_err().to_string(),
+            "cannot move a spec from published to generated"
+        );
+        assert!(Draft.can_start() && Validated.can_start());
+        assert!(!Generated.can_start() && !Published.can_start());
+        assert_eq!(
+            SpecStatus::version_sources_of(Draft),
+            SpecStatus::ALL.to_vec()
+        );
+        assert!(SpecStatus::version_sources_of(Published).is_empty());
+        assert_eq!(SpecStatus::sources_of(Published), vec![Generated]);
+        assert_eq!(SpecStatus::sources_of(Validated), vec![Draft, Validated]);
     }
 
     #[test]

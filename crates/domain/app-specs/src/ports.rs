@@ -515,3 +515,36 @@ pub trait CodeBuilder: Send + Sync {
     fn knows(&self, name: &str) -> bool;
     async fn build(&self, request: BuildRequest) -> Result<BuiltCode, BuildError>;
 }
+
+/// Why CPU-heavy work did not give its result.
+#[derive(Debug, thiserror::Error)]
+pub enum CpuError {
+    /// Every slot is taken and none freed up in time; nothing ran (503 with `Retry-After`).
+    #[error("server busy, retry after {retry_after_secs} seconds")]
+    Saturated { retry_after_secs: u64 },
+    /// The work panicked or could not be joined.
+    #[error(transparent)]
+    Failed(#[from] anyhow::Error),
+}
+
+/// Runs CPU-heavy spec work (parse and validation of a large spec, the semantic diff) off the
+/// async worker threads with a bound on how much runs at once: an adapter MUST run `work` to its
+/// end once it has a slot (even if the caller is gone), and answer `Saturated` without running it
+/// when no slot frees up within its wait.
+#[async_trait]
+pub trait CpuWork: Send + Sync {
+    async fn run(&self, work: Box<dyn FnOnce() + Send>) -> Result<(), CpuError>;
+}
+
+/// Runs the work at once on the calling thread: for tests and callers already off the async
+/// threads.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct InlineWork;
+
+#[async_trait]
+impl CpuWork for InlineWork {
+    async fn run(&self, work: Box<dyn FnOnce() + Send>) -> Result<(), CpuError> {
+        work();
+        Ok(())
+    }
+}

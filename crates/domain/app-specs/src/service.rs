@@ -8,17 +8,18 @@ use crate::jobs::{
     VersionCheckpoint,
 };
 use crate::lifecycle::SpecStatus;
+use crate::limits::SpecLimits;
 use crate::ports::{
-    AiQuota, AppSpecRepository, AppendOutcome, CancelOutcome, ChangeType, CreateJob, JobRepository,
-    NewJob, NewVersion, QuotaState, Reservation, SpecSummary, SpecVersion, SpecVersionSummary,
-    StoredSpec, Viewer,
+    AiQuota, AppSpecRepository, AppendOutcome, CancelOutcome, ChangeType, CpuError, CpuWork,
+    CreateJob, InlineWork, JobRepository, NewJob, NewVersion, QuotaState, Reservation, SpecSummary,
+    SpecVersion, SpecVersionSummary, StoredSpec, Viewer,
 };
 use crate::spec::AppSpec;
-use crate::validation::{validate, ValidationReport};
+use crate::validation::{validate, validate_value, ValidationReport};
 use ingenio_kernel::uuid::Uuid;
 use ingenio_kernel::{Page, PageRequest};
 use serde_json::Value;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// How many events one [`AppSpecService::events_after`] call returns at most.
 pub const EVENTS_PAGE: i64 = 200;
@@ -30,6 +31,9 @@ pub struct AppSpecConfig {
     pub quota_enabled: bool,
     /// `ingenio.rate-limit.ai-calls-per-hour`.
     pub ai_calls_per_hour: u32,
+    /// `ingenio.spec-limits.*`: checked on every spec a request carries or restores, before any
+    /// parse, validation or diff.
+    pub limits: SpecLimits,
 }
 
 /// App-spec use cases. Cheap to clone.
@@ -39,6 +43,8 @@ pub struct AppSpecService {
     jobs: Arc<dyn JobRepository>,
     quota: Arc<dyn AiQuota>,
     config: AppSpecConfig,
+    /// Where parse + validation and diffs run (off the async threads in the server).
+    cpu: Arc<dyn CpuWork>,
 }
 
 /// What [`AppSpecService::validate_spec`] did.
@@ -62,6 +68,13 @@ fn parse(content: &Value) -> Result<AppSpec, AppSpecError> {
         path: e.path,
         message: e.message,
     })
+}
+
+/// Parses and validates `content` (moved in and handed back, so it can run on another thread).
+fn checked(content: Value) -> Result<(Value, ValidationReport), AppSpecError> {
+    let spec = parse(&content)?;
+    let report = validate(&spec);
+    Ok((content, report))
 }
 
 fn description(d: Option<String>) -> Result<Option<String>, AppSpecError> {
@@ -96,7 +109,59 @@ impl AppSpecService {
             jobs,
             quota,
             config,
+            cpu: Arc::new(InlineWork),
         }
+    }
+
+    /// Runs parse + validation and diffs through `cpu` (the server's bounded blocking pool)
+    /// instead of on the calling thread.
+    pub fn with_cpu(mut self, cpu: Arc<dyn CpuWork>) -> Self {
+        self.cpu = cpu;
+        self
+    }
+
+    /// The size limits in force.
+    pub fn limits(&self) -> &SpecLimits {
+        &self.config.limits
+    }
+
+    /// Runs `f` through the CPU port and hands its result back.
+    async fn offload<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, AppSpecError> {
+        let slot: Arc<Mutex<Option<T>>> = Arc::new(Mutex::new(None));
+        let out = slot.clone();
+        self.cpu
+            .run(Box::new(move || {
+                let value = f();
+                *out.lock().unwrap_or_else(|e| e.into_inner()) = Some(value);
+            }))
+            .await
+            .map_err(|e| match e {
+                CpuError::Saturated { retry_after_secs } => AppSpecError::Busy { retry_after_secs },
+                CpuError::Failed(e) => AppSpecError::Unexpected(e.context("spec work failed")),
+            })?;
+        let value = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
+        value.ok_or_else(|| AppSpecError::Unexpected(anyhow::anyhow!("spec work gave no result")))
+    }
+
+    /// The limits first (cheap, on this thread), then parse + validation off it.
+    async fn check_content(
+        &self,
+        content: Value,
+    ) -> Result<(Value, ValidationReport), AppSpecError> {
+        self.config.limits.check(&content)?;
+        self.offload(move || checked(content)).await?
+    }
+
+    /// The rule pass of stored content, off this thread.
+    async fn report_of(&self, spec: StoredSpec) -> Result<SpecView, AppSpecError> {
+        self.offload(move || {
+            let report = validate_value(&spec.content);
+            SpecView { spec, report }
+        })
+        .await
     }
 
     /// Creates a spec from user-supplied content: version 1 (`user_edit`), status draft.
@@ -106,8 +171,8 @@ impl AppSpecService {
         content: Value,
         change: Option<String>,
     ) -> Result<(SpecView, SpecVersion), AppSpecError> {
-        let spec = parse(&content)?;
-        let report = validate(&spec);
+        let change = description(change)?;
+        let (content, report) = self.check_content(content).await?;
         let (stored, version) = self
             .specs
             .create(
@@ -115,7 +180,7 @@ impl AppSpecService {
                 NewVersion {
                     content,
                     generation_metadata: None,
-                    change_description: description(change)?.or_else(|| Some("Created".to_owned())),
+                    change_description: change.or_else(|| Some("Created".to_owned())),
                     change_type: ChangeType::UserEdit,
                     created_by: viewer.user,
                     status: SpecStatus::Draft,
@@ -155,8 +220,7 @@ impl AppSpecService {
             .get(viewer, id)
             .await?
             .ok_or(AppSpecError::NotFound)?;
-        let report = crate::validation::validate_value(&spec.content);
-        Ok(SpecView { spec, report })
+        self.report_of(spec).await
     }
 
     /// A user edit: a new `user_edit` version; status back to draft. With `if_match`, refused
@@ -169,12 +233,12 @@ impl AppSpecService {
         content: Value,
         change: Option<String>,
     ) -> Result<(SpecView, SpecVersion), AppSpecError> {
-        let spec = parse(&content)?;
-        let report = validate(&spec);
+        let change = description(change)?;
+        let (content, report) = self.check_content(content).await?;
         let version = NewVersion {
             content,
             generation_metadata: None,
-            change_description: description(change)?.or_else(|| Some("Edited".to_owned())),
+            change_description: change.or_else(|| Some("Edited".to_owned())),
             change_type: ChangeType::UserEdit,
             created_by: viewer.user,
             status: SpecStatus::Draft,
@@ -240,8 +304,8 @@ impl AppSpecService {
             .get(own, id)
             .await?
             .ok_or(AppSpecError::NotFound)?;
-        let report = crate::validation::validate_value(&spec.content);
-        if report.errors > 0 || spec.status != SpecStatus::Draft {
+        let SpecView { spec, report } = self.report_of(spec).await?;
+        if !report.is_valid() || spec.status != SpecStatus::Draft {
             return Ok(Validated {
                 view: SpecView { spec, report },
                 moved: false,
@@ -288,7 +352,10 @@ impl AppSpecService {
     ) -> Result<SpecDiff, AppSpecError> {
         let a = self.version(viewer, id, from).await?;
         let b = self.version(viewer, id, to).await?;
-        Ok(diff(&parse(&a.snapshot)?, &parse(&b.snapshot)?))
+        self.offload(move || -> Result<SpecDiff, AppSpecError> {
+            Ok(diff(&parse(&a.snapshot)?, &parse(&b.snapshot)?))
+        })
+        .await?
     }
 
     /// Appends a `rollback` version that copies version `number`; nothing is deleted.
@@ -299,9 +366,16 @@ impl AppSpecService {
         number: i32,
     ) -> Result<(SpecView, SpecVersion), AppSpecError> {
         let target = self.version(viewer, id, number).await?;
-        let report = crate::validation::validate_value(&target.snapshot);
+        // a version stored before the limits (or under looser ones) is not restored past them
+        self.config.limits.check(&target.snapshot)?;
+        let (content, report) = self
+            .offload(move || {
+                let report = validate_value(&target.snapshot);
+                (target.snapshot, report)
+            })
+            .await?;
         let version = NewVersion {
-            content: target.snapshot,
+            content,
             generation_metadata: None,
             change_description: Some(format!("Rolled back to version {number}")),
             change_type: ChangeType::Rollback,
@@ -390,7 +464,8 @@ impl AppSpecService {
             .filter(|s| s.owner == viewer.user)
             .ok_or(AppSpecError::NotFound)?;
         let number = version.unwrap_or(spec.version);
-        self.version(viewer, id, number).await?;
+        let target = self.version(viewer, id, number).await?;
+        self.config.limits.check(&target.snapshot)?;
         if let Some(key) = &idempotency_key {
             if let Some(job) = self.jobs.find_by_key(viewer, key).await? {
                 return Ok((job, false));

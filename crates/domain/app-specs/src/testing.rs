@@ -229,26 +229,28 @@ fn append_locked(
     expected: Option<i32>,
     v: &NewVersion,
     now: DateTime<Utc>,
-) -> AppendOutcome {
+) -> Result<AppendOutcome, StoreError> {
     let Some(current) = db
         .specs
         .get(&id)
         .map(|r| r.value.clone())
         .filter(|s| visible_spec(s, viewer))
     else {
-        return AppendOutcome::NotFound;
+        return Ok(AppendOutcome::NotFound);
     };
     if let Some(expected) = expected {
         if expected != current.version {
-            return AppendOutcome::Stale {
+            return Ok(AppendOutcome::Stale {
                 current: current.version,
-            };
+            });
         }
     }
+    // like the PostgreSQL adapter's guarded update: an illegal status is never written
+    current.status.write_version(v.status).map_err(illegal)?;
     let next = current.version + 1;
     let version = insert_version(db, &current, next, v, now);
     let Some(row) = db.specs.get_mut(&id) else {
-        return AppendOutcome::NotFound;
+        return Ok(AppendOutcome::NotFound);
     };
     let spec = &mut row.value;
     spec.content = v.content.clone();
@@ -256,7 +258,24 @@ fn append_locked(
     spec.status = v.status;
     spec.quality_score = v.quality_score;
     spec.updated_at = now;
-    AppendOutcome::Appended(spec.clone(), version)
+    Ok(AppendOutcome::Appended(spec.clone(), version))
+}
+
+/// A write the lifecycle forbids: a bug of the caller, refused like the database refuses it.
+fn illegal(e: crate::lifecycle::LifecycleError) -> StoreError {
+    StoreError::Unexpected(anyhow::Error::new(e).context("illegal status write refused"))
+}
+
+/// A new spec may start only as a draft or validated.
+fn check_start(v: &NewVersion) -> Result<(), StoreError> {
+    if v.status.can_start() {
+        Ok(())
+    } else {
+        Err(illegal(crate::lifecycle::LifecycleError {
+            from: "nothing",
+            to: v.status.as_str(),
+        }))
+    }
 }
 
 fn insert_event(db: &mut Db, id: Uuid, data: &JobEventData, now: DateTime<Utc>) -> i64 {
@@ -457,6 +476,7 @@ impl AppSpecRepository for InMemoryAppSpecs {
     ) -> Result<(StoredSpec, SpecVersion), StoreError> {
         let now = self.0.now();
         let mut db = self.0.db()?;
+        check_start(&version)?;
         Ok(insert_spec(&mut db, tenant, &version, now))
     }
 
@@ -493,14 +513,7 @@ impl AppSpecRepository for InMemoryAppSpecs {
     ) -> Result<AppendOutcome, StoreError> {
         let now = self.0.now();
         let mut db = self.0.db()?;
-        Ok(append_locked(
-            &mut db,
-            viewer,
-            id,
-            expected_version,
-            &version,
-            now,
-        ))
+        append_locked(&mut db, viewer, id, expected_version, &version, now)
     }
 
     async fn delete(&self, viewer: Viewer, id: Uuid) -> Result<bool, StoreError> {
@@ -550,6 +563,7 @@ impl AppSpecRepository for InMemoryAppSpecs {
         from: crate::lifecycle::SpecStatus,
         to: crate::lifecycle::SpecStatus,
     ) -> Result<Option<StoredSpec>, StoreError> {
+        from.transition(to).map_err(illegal)?;
         let now = self.0.now();
         let mut db = self.0.db()?;
         let Some(row) = db.specs.get_mut(&id) else {
@@ -838,7 +852,7 @@ impl JobRepository for InMemoryJobs {
         let (spec_id, number) = match version.target_spec {
             Some(target) => {
                 let owner = Viewer::owner(job.tenant_id, job.user_id);
-                match append_locked(&mut db, owner, target, None, &version.version, now) {
+                match append_locked(&mut db, owner, target, None, &version.version, now)? {
                     AppendOutcome::Appended(spec, v) => (spec.id, v.version_number),
                     AppendOutcome::Stale { .. } | AppendOutcome::NotFound => {
                         let failure = JobFailure::spec_gone();
@@ -848,6 +862,7 @@ impl JobRepository for InMemoryJobs {
                 }
             }
             None => {
+                check_start(&version.version)?;
                 let (spec, v) = insert_spec(&mut db, job.tenant_id, &version.version, now);
                 (spec.id, v.version_number)
             }

@@ -235,7 +235,9 @@ impl PageQuery {
         (status = 401, description = "1003 unauthenticated", body = inline(Envelope<Value>)),
         (status = 403, description = "1004 the viewer role is read-only", body = inline(Envelope<Value>)),
         (status = 201, description = "Created; ETag is the version", body = inline(Envelope<AppSpecResponse>)),
+        (status = 400, description = "1001 over a size limit (`ingenio.spec-limits.*`: message and data name the limit)", body = inline(Envelope<Value>)),
         (status = 422, description = "3001 not a valid AppSpec (data names the path)", body = inline(Envelope<Value>)),
+        (status = 503, description = "1000 server busy with spec work (Retry-After)", body = inline(Envelope<Value>)),
     ))]
 #[post("/appspecs")]
 pub async fn create(
@@ -275,7 +277,9 @@ pub async fn list(
 #[utoipa::path(get, path = "/v1/appspecs/{id}", tag = "appspecs", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "spec id")),
     responses((status = 200, description = "The spec", body = inline(Envelope<AppSpecResponse>)),
-              (status = 404, description = "3000 not found (also for other users' specs)", body = inline(Envelope<Value>))))]
+              (status = 404, description = "3000 not found (also for other users' specs)", body = inline(Envelope<Value>)),
+        (status = 503, description = "1000 server busy with spec work (Retry-After)", body = inline(Envelope<Value>)),
+    ))]
 #[get("/appspecs/{id}")]
 pub async fn get_one(
     state: web::Data<AppState>,
@@ -292,9 +296,13 @@ pub async fn get_one(
     responses(
         (status = 401, description = "1003 unauthenticated", body = inline(Envelope<Value>)),
         (status = 403, description = "1004 the viewer role is read-only", body = inline(Envelope<Value>)),
-        (status = 200, description = "Edited", body = inline(Envelope<AppSpecResponse>)),
+        (status = 200, description = "Edited; the status is back to draft", body = inline(Envelope<AppSpecResponse>)),
+        (status = 400, description = "1001 over a size limit (`ingenio.spec-limits.*`: message and data name the limit)", body = inline(Envelope<Value>)),
+        (status = 404, description = "3000 not found", body = inline(Envelope<Value>)),
               (status = 412, description = "stale If-Match", body = inline(Envelope<Value>)),
-              (status = 422, description = "3001 invalid spec", body = inline(Envelope<Value>))))]
+              (status = 422, description = "3001 invalid spec", body = inline(Envelope<Value>)),
+        (status = 503, description = "1000 server busy with spec work (Retry-After)", body = inline(Envelope<Value>)),
+    ))]
 #[put("/appspecs/{id}")]
 pub async fn update(
     state: web::Data<AppState>,
@@ -376,7 +384,10 @@ pub struct DiffQuery {
 /// rules matched by id) with a short summary.
 #[utoipa::path(get, path = "/v1/appspecs/{id}/diff", tag = "appspecs", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "spec id"), DiffQuery),
-    responses((status = 200, description = "Changes and summary", body = inline(Envelope<Value>))))]
+    responses((status = 200, description = "Changes and summary", body = inline(Envelope<Value>)),
+        (status = 404, description = "3000 / 3002", body = inline(Envelope<Value>)),
+        (status = 503, description = "1000 server busy with spec work (Retry-After)", body = inline(Envelope<Value>)),
+    ))]
 #[get("/appspecs/{id}/diff")]
 pub async fn diff(
     state: web::Data<AppState>,
@@ -397,8 +408,11 @@ pub async fn diff(
     responses(
         (status = 401, description = "1003 unauthenticated", body = inline(Envelope<Value>)),
         (status = 403, description = "1004 the viewer role is read-only", body = inline(Envelope<Value>)),
-        (status = 200, description = "The spec at its new version", body = inline(Envelope<AppSpecResponse>)),
-              (status = 404, description = "3000 / 3002", body = inline(Envelope<Value>))))]
+        (status = 200, description = "The spec at its new version (status draft)", body = inline(Envelope<AppSpecResponse>)),
+        (status = 400, description = "1001 over a size limit (`ingenio.spec-limits.*`: message and data name the limit)", body = inline(Envelope<Value>)),
+              (status = 404, description = "3000 / 3002", body = inline(Envelope<Value>)),
+        (status = 503, description = "1000 server busy with spec work (Retry-After)", body = inline(Envelope<Value>)),
+    ))]
 #[post("/appspecs/{id}/rollback/{n}")]
 pub async fn rollback(
     state: web::Data<AppState>,
@@ -418,7 +432,9 @@ pub async fn rollback(
     responses((status = 200, description = "The report and the status after it", body = inline(Envelope<ValidateResponse>)),
               (status = 401, description = "1003", body = inline(Envelope<Value>)),
               (status = 403, description = "1004 the viewer role is read-only", body = inline(Envelope<Value>)),
-        (status = 404, description = "3000 not found (also for other users' specs)", body = inline(Envelope<Value>))))]
+        (status = 404, description = "3000 not found (also for other users' specs)", body = inline(Envelope<Value>)),
+        (status = 503, description = "1000 server busy with spec work (Retry-After)", body = inline(Envelope<Value>)),
+    ))]
 #[post("/appspecs/{id}/validate")]
 pub async fn validate(
     state: web::Data<AppState>,

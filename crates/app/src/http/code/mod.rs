@@ -124,7 +124,7 @@ fn idempotency_key(req: &HttpRequest) -> Option<String> {
     request_body = RenderRequest,
     responses((status = 202, description = "Job accepted", body = inline(Envelope<RenderAccepted>)),
               (status = 200, description = "An earlier job with the same Idempotency-Key", body = inline(Envelope<RenderAccepted>)),
-              (status = 400, description = "1001 bad renderer or version", body = inline(Envelope<Value>)),
+              (status = 400, description = "1001 bad renderer or version, or the version is over a size limit (`ingenio.spec-limits.*`, named in message and data)", body = inline(Envelope<Value>)),
               (status = 401, description = "1003", body = inline(Envelope<Value>)),
               (status = 403, description = "1004 the viewer role is read-only", body = inline(Envelope<Value>)),
               (status = 404, description = "3000 spec not found · 3002 version not found", body = inline(Envelope<Value>)),

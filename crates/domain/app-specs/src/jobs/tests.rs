@@ -72,6 +72,7 @@ fn pipeline(
         specs: Arc::new(store.specs()),
         builder,
         quota,
+        limits: crate::limits::SpecLimits::default(),
     }
 }
 
@@ -664,6 +665,36 @@ async fn a_spec_with_rule_errors_skips_the_review_and_fails_with_3004_refunded()
         Some(FailureCode::ValidationFailed)
     );
     assert!(h.refunded(), "a broken AI answer is not the user's fault");
+}
+
+#[tokio::test]
+async fn a_generated_spec_over_the_limits_fails_with_3005_before_validation_refunded() {
+    let h = harness();
+    let pages: Vec<Value> = (0..51)
+        .map(|i| json!({"id": format!("p{i}"), "name": "P", "path": format!("/p{i}")}))
+        .collect();
+    h.generator.push_execute(Ok(answer(
+        json!({"version": "1.0.0", "appName": "Huge", "pages": pages}),
+        usage(1, 1),
+    )));
+    let job = h.claimed(request(None, 0), A).await;
+
+    let outcome = h.pipeline.run(&job, A).await.unwrap();
+
+    let (f, _) = failed(outcome);
+    assert_eq!(f.code, FailureCode::SpecTooLarge);
+    assert_eq!(
+        f.message,
+        "the generated spec is too large: spec has 51 pages; the limit is 50 \
+         (ingenio.spec-limits.max-pages)"
+    );
+    assert_eq!(h.generator.calls(Step::Validate), 0, "no AI review");
+    assert_eq!(h.store.version_count(), 0, "nothing saved");
+    assert_eq!(h.job(job.id).error_code, Some(FailureCode::SpecTooLarge));
+    assert!(
+        h.refunded(),
+        "an oversized AI answer is not the user's doing"
+    );
 }
 
 #[tokio::test]

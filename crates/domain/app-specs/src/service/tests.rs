@@ -37,6 +37,7 @@ fn harness_with(limit: u32, quota_enabled: bool) -> Harness {
         AppSpecConfig {
             quota_enabled,
             ai_calls_per_hour: limit,
+            limits: crate::limits::SpecLimits::default(),
         },
     );
     Harness {
@@ -118,6 +119,7 @@ impl Harness {
             specs: Arc::new(self.store.specs()),
             builder: self.builder.clone(),
             quota: self.quota.clone(),
+            limits: crate::limits::SpecLimits::default(),
         };
         pipeline.run_claimed(&job, worker).await
     }
@@ -137,6 +139,93 @@ async fn create_stores_version_1_as_a_draft_user_edit() {
     assert_eq!(v1.change_description.as_deref(), Some("Created"));
     assert_eq!(v1.snapshot, sample());
     assert_eq!(h.store.versions_of(view.spec.id), vec![v1]);
+}
+
+/// Never has a free slot.
+struct Saturated;
+
+#[async_trait::async_trait]
+impl CpuWork for Saturated {
+    async fn run(&self, _work: Box<dyn FnOnce() + Send>) -> Result<(), CpuError> {
+        Err(CpuError::Saturated {
+            retry_after_secs: 1,
+        })
+    }
+}
+
+#[tokio::test]
+async fn specs_over_a_limit_are_refused_before_any_work_on_every_path() {
+    let h = harness(5);
+    let (view, _) = h.service.create(h.me(), sample(), None).await.unwrap();
+    let id = view.spec.id;
+    let mut big = sample();
+    big["dataModels"][0]["fields"] = Value::Array(
+        (0..201)
+            .map(|i| json!({"name": format!("f{i}"), "type": "string"}))
+            .collect(),
+    );
+    // the CPU port is saturated: a limit is still answered (it is checked first, on the caller)
+    let service = h.service.clone().with_cpu(Arc::new(Saturated));
+    let create = service.create(h.me(), big.clone(), None).await.unwrap_err();
+    let edit = service
+        .edit(h.me(), id, None, big.clone(), None)
+        .await
+        .unwrap_err();
+    for err in [create, edit] {
+        let AppSpecError::TooLarge(e) = err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(e.limit, "ingenio.spec-limits.max-fields-per-model");
+        assert_eq!(
+            e.message,
+            "data model dataModels[0] has 201 fields; the limit is 200 \
+             (ingenio.spec-limits.max-fields-per-model)"
+        );
+    }
+    assert_eq!(h.store.versions_of(id).len(), 1, "nothing stored");
+    // within the limits, the saturated port answers Busy and nothing is stored
+    let busy = service
+        .edit(h.me(), id, None, sample(), None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            busy,
+            AppSpecError::Busy {
+                retry_after_secs: 1
+            }
+        ),
+        "{busy:?}"
+    );
+    let busy = service.diff(h.me(), id, 1, 1).await.unwrap_err();
+    assert!(matches!(busy, AppSpecError::Busy { .. }), "{busy:?}");
+    assert_eq!(h.store.versions_of(id).len(), 1);
+
+    // a version stored under looser limits is neither restored nor rendered past them
+    let strict = AppSpecService::new(
+        Arc::new(h.store.specs()),
+        Arc::new(h.store.jobs()),
+        h.quota.clone(),
+        AppSpecConfig {
+            quota_enabled: true,
+            ai_calls_per_hour: 5,
+            limits: crate::limits::SpecLimits {
+                max_pages: 1,
+                ..crate::limits::SpecLimits::default()
+            },
+        },
+    );
+    let err = strict.rollback(h.me(), id, 1).await.unwrap_err();
+    assert!(
+        matches!(&err, AppSpecError::TooLarge(e) if e.limit == "ingenio.spec-limits.max-pages"),
+        "{err:?}"
+    );
+    let err = strict
+        .submit_render(h.me(), id, None, None, None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AppSpecError::TooLarge(_)), "{err:?}");
+    assert_eq!(h.store.versions_of(id).len(), 1);
 }
 
 #[tokio::test]
