@@ -530,9 +530,13 @@ mod tests {
     #[test]
     fn every_migration_has_a_rollback_and_no_transaction_control() {
         let all = embedded();
-        assert_eq!(all.len(), 12);
-        for (i, m) in all.iter().enumerate() {
-            assert_eq!(m.version, format!("{:03}", i + 1));
+        assert_eq!(all.len(), 13);
+        // three-digit versions in strictly increasing order (014 may land before 013)
+        for pair in all.windows(2) {
+            assert!(pair[0].version < pair[1].version, "{pair:?}");
+        }
+        for m in &all {
+            assert_eq!(m.version.len(), 3, "{}", m.version);
             for sql in [&m.up_sql, &m.down_sql] {
                 for line in sql.lines() {
                     // Statements end with `;` (a PL/pgSQL block's `BEGIN` does not).
