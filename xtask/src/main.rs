@@ -1,4 +1,4 @@
-//! `cargo xtask`: the project's developer and operator tasks (run, test, migrate, bench, backup, ...).
+//! `cargo xtask`: the project's developer and operator tasks (run, test, migrate, seed, bench, backup, ...).
 
 mod backup;
 mod bench;
@@ -71,6 +71,8 @@ enum Command {
     Status,
     /// Create the configured database if it does not exist (`ingenio-server db create`).
     DbCreate,
+    /// Load the curated magic prompts, idempotently (`ingenio-server db seed`).
+    Seed,
     /// User administration, passed through to `ingenio-server user ...`.
     User {
         /// e.g. `create --username U --email E --password-stdin --admin`
@@ -163,6 +165,7 @@ fn main() -> ExitCode {
         Command::Rollback { version } => server::rollback(profile, &version),
         Command::Status => server::db(profile, &["db", "status"]),
         Command::DbCreate => server::db(profile, &["db", "create"]),
+        Command::Seed => server::db(profile, &["db", "seed"]),
         Command::User { args } => server::user(profile, &args),
         Command::Openapi { check } => openapi::run(profile, check),
         Command::Backup { out } => backup::backup(profile, out.as_deref()),

@@ -1,4 +1,4 @@
-//! Pass-through subcommands (`migrate`, `rollback`, `status`, `db-create`, `user ...`): each is
+//! Pass-through subcommands (`migrate`, `rollback`, `status`, `db-create`, `seed`, `user ...`): each is
 //! `cargo run -q -p ingenio-server -- --profile <p> <args>` with `.env` loaded and PostgreSQL up.
 
 use crate::env::Env;
@@ -37,7 +37,7 @@ fn run_with_db(profile_flag: Option<&str>, args: &[&str]) -> Result<ExitCode> {
     Ok(util::exit_code(status))
 }
 
-/// `db migrate`, `db status`, `db create`.
+/// `db migrate`, `db status`, `db create`, `db seed`.
 pub fn db(profile_flag: Option<&str>, args: &[&str]) -> Result<ExitCode> {
     run_with_db(profile_flag, args)
 }

@@ -1,4 +1,4 @@
-//! The `ingenio-server` command line: `serve` (default), `db create|migrate|rollback|status`,
+//! The `ingenio-server` command line: `serve` (default), `db create|migrate|rollback|status|seed`,
 //! `user create`, `openapi`. Spring-style `--spring.profiles.active=prod` and `--a.b=c` arguments
 //! are accepted and turned into `--profile` / `--set`.
 
@@ -65,6 +65,9 @@ pub enum DbCommand {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+    /// Load the curated magic prompts (idempotent: keyed by slug; content follows the seed
+    /// file, status and usage counts are kept).
+    Seed,
 }
 
 #[derive(Debug, Subcommand)]
@@ -168,6 +171,15 @@ pub async fn run_db(settings: &Settings, command: &DbCommand) -> anyhow::Result<
                 println!("rolled back {u}");
             }
         }
+        DbCommand::Seed => {
+            let pool = cli_pool(settings);
+            let social = crate::startup::build_social(settings, &pool)?;
+            let tenant = ingenio_kernel::TenantId::from_uuid(settings.ingenio.tenant.default_id);
+            let (inserted, kept) = crate::seed::seed_magic_prompts(&social, tenant).await?;
+            println!(
+                "magic prompts: {inserted} inserted, {kept} already present (updated if changed)"
+            );
+        }
         DbCommand::Status { dir } => {
             let status = migrate::status(url.expose_secret(), &migrations(dir.as_ref())?).await?;
             println!("{:<8} {:<45} applied at", "version", "script");
@@ -182,6 +194,19 @@ pub async fn run_db(settings: &Settings, command: &DbCommand) -> anyhow::Result<
         }
     }
     Ok(())
+}
+
+/// A small pool for one-shot commands.
+fn cli_pool(settings: &Settings) -> ingenio_postgres::DbPool {
+    let ds = &settings.spring.datasource;
+    ingenio_postgres::pool::build_pool(&ingenio_postgres::PgPoolSettings {
+        url: ds.database_url().expose_secret().to_owned(),
+        max_size: 2,
+        min_idle: 0,
+        connection_timeout: std::time::Duration::from_secs(10),
+        idle_timeout: std::time::Duration::from_secs(60),
+        max_lifetime: std::time::Duration::from_secs(600),
+    })
 }
 
 /// Runs a `user` subcommand.
@@ -210,15 +235,7 @@ pub async fn run_user(settings: &Settings, command: &UserCommand) -> anyhow::Res
         }
         _ => anyhow::bail!("give exactly one of --password or --password-stdin"),
     };
-    let ds = &settings.spring.datasource;
-    let pool = ingenio_postgres::pool::build_pool(&ingenio_postgres::PgPoolSettings {
-        url: ds.database_url().expose_secret().to_owned(),
-        max_size: 2,
-        min_idle: 0,
-        connection_timeout: std::time::Duration::from_secs(10),
-        idle_timeout: std::time::Duration::from_secs(60),
-        max_lifetime: std::time::Duration::from_secs(600),
-    });
+    let pool = cli_pool(settings);
     let repo = ingenio_postgres::users::PgUserRepository::new(pool);
     let tenant = ingenio_kernel::TenantId::from_uuid(settings.ingenio.tenant.default_id);
     if let Some(existing) = repo.find_by_login(tenant, username).await? {

@@ -7,6 +7,7 @@ pub mod config;
 pub mod http;
 pub mod offload;
 pub mod openapi;
+pub mod seed;
 pub mod startup;
 pub mod state;
 pub mod storage;

@@ -1,6 +1,6 @@
 //! The OpenAPI document (utoipa), served at `/api/api-docs` with Swagger UI at `/api/swagger-ui/`.
 
-use crate::http::{actuator, appspecs, code, generate, users};
+use crate::http::{actuator, appspecs, code, generate, magic_prompts, social, users};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -64,6 +64,27 @@ with RateLimit-Limit/Remaining/Reset headers.",
         code::list_code,
         code::download,
         code::artifact,
+        social::like,
+        social::unlike,
+        social::favorite,
+        social::unfavorite,
+        social::favorites,
+        social::list_comments,
+        social::add_comment,
+        social::delete_comment,
+        social::view,
+        social::report_project,
+        social::report_comment,
+        social::admin_reports,
+        social::resolve_report,
+        magic_prompts::list,
+        magic_prompts::get_one,
+        magic_prompts::use_prompt,
+        magic_prompts::admin_list,
+        magic_prompts::admin_create,
+        magic_prompts::admin_get,
+        magic_prompts::admin_update,
+        magic_prompts::admin_delete,
         actuator::health,
         actuator::liveness,
         actuator::readiness,
@@ -82,6 +103,9 @@ with RateLimit-Limit/Remaining/Reset headers.",
         (name = "appspecs", description = "App specs and the time machine"),
         (name = "generate", description = "Durable AI generation jobs and their event streams"),
         (name = "code", description = "Generated code: render jobs, downloads; previews live at /api/preview/{projectKey}/"),
+        (name = "social", description = "Likes, favorites, comments and views of projects"),
+        (name = "moderation", description = "Reports and the admin report queue"),
+        (name = "magic-prompts", description = "Starter templates with {var} placeholders"),
         (name = "actuator", description = "Health, metrics and log levels (guide §6)"),
     )
 )]

@@ -228,6 +228,7 @@ impl Application {
             ds.database_url().expose_secret().to_owned(),
             jobs_wakeup.clone(),
         );
+        let social = build_social(&settings, &db)?;
         let state = AppState {
             settings: settings.clone(),
             users,
@@ -249,6 +250,7 @@ impl Application {
                 settings.ingenio.preview.cache_mb * 1024 * 1024,
             )),
             streams: Arc::default(),
+            social,
         };
         spawn_housekeeping(
             sessions,
@@ -342,6 +344,47 @@ impl Application {
         self.workers.shutdown(grace).await;
         result
     }
+}
+
+/// The social service over PostgreSQL, with the moderation settings (the blocked-word file is
+/// read once, here).
+pub fn build_social(
+    settings: &Settings,
+    db: &ingenio_postgres::DbPool,
+) -> anyhow::Result<ingenio_social::SocialService> {
+    use ingenio_social::moderation::BlockedWords;
+    let m = &settings.ingenio.moderation;
+    let mut words = m.blocked_words.clone();
+    let file = m.blocked_words_file.trim();
+    if !file.is_empty() {
+        let text = std::fs::read_to_string(file)
+            .with_context(|| format!("read ingenio.moderation.blocked-words-file {file}"))?;
+        words.extend(BlockedWords::parse_lines(&text));
+    }
+    let blocked_words = BlockedWords::new(&words);
+    if !blocked_words.is_empty() {
+        tracing::info!(
+            words = blocked_words.len(),
+            "comment blocked-word list loaded"
+        );
+    }
+    let repo = Arc::new(ingenio_postgres::social::PgSocialRepository::new(
+        db.clone(),
+    ));
+    Ok(ingenio_social::SocialService::new(
+        ingenio_social::SocialPorts {
+            access: repo.clone(),
+            prompts: repo.clone(),
+            interactions: repo.clone(),
+            reports: repo,
+        },
+        ingenio_social::SocialConfig {
+            report_threshold: m.report_threshold,
+            comment_max_chars: settings.ingenio.social.comment_max_chars.max(1),
+            blocked_words,
+            view_window_secs: i64::from(settings.ingenio.social.view_window_hours) * 3600,
+        },
+    ))
 }
 
 /// Counts each call the in-process fallback answered because Redis failed or its breaker was

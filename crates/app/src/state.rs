@@ -9,6 +9,7 @@ use ingenio_app_specs::SpecGenerator;
 use ingenio_code_gen::service::CodeService;
 use ingenio_kernel::RateLimiter;
 use ingenio_postgres::DbPool;
+use ingenio_social::SocialService;
 use ingenio_users::UserService;
 use std::sync::Arc;
 use std::time::Instant;
@@ -43,4 +44,6 @@ pub struct AppState {
     pub previews: Arc<PreviewCache>,
     /// Open SSE streams of this instance, per user and in all.
     pub streams: Arc<crate::http::generate::streams::OpenStreams>,
+    /// Likes, favorites, comments, views, moderation and magic prompts.
+    pub social: SocialService,
 }

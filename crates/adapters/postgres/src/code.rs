@@ -161,7 +161,7 @@ pub(crate) async fn record_code(
 }
 
 /// `.optional()` for `sql_query` results.
-trait OptionalRow<T> {
+pub(crate) trait OptionalRow<T> {
     fn optional_row(self) -> Result<Option<T>, DieselError>;
 }
 

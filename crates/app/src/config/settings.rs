@@ -266,6 +266,10 @@ pub struct IngenioSettings {
     /// `ingenio.spec-work.*`: the bound on CPU-heavy spec work of requests.
     #[serde(default)]
     pub spec_work: SpecWorkSettings,
+    #[serde(default)]
+    pub moderation: ModerationSettings,
+    #[serde(default)]
+    pub social: SocialSettings,
 }
 
 /// Spec validation and diffs of HTTP requests run off the async threads, this many at once.
@@ -283,6 +287,48 @@ impl Default for SpecWorkSettings {
         Self {
             max_concurrent: 0,
             wait_ms: 500,
+        }
+    }
+}
+
+/// `ingenio.moderation.*`: reports and the blocked-word list for comments.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "kebab-case", default)]
+pub struct ModerationSettings {
+    /// Distinct users whose open reports hide a project or comment until an admin reviews it.
+    pub report_threshold: u32,
+    /// Words refused in comments (matched after NFKC folding, ignoring case, spaces and
+    /// punctuation).
+    pub blocked_words: Vec<String>,
+    /// A file of more blocked words, one per line (`#` comments); empty = none.
+    pub blocked_words_file: String,
+}
+
+impl Default for ModerationSettings {
+    fn default() -> Self {
+        Self {
+            report_threshold: 3,
+            blocked_words: Vec::new(),
+            blocked_words_file: String::new(),
+        }
+    }
+}
+
+/// `ingenio.social.*`: comments and views.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "kebab-case", default)]
+pub struct SocialSettings {
+    /// Longest comment, in characters (not bytes).
+    pub comment_max_chars: usize,
+    /// Hours within which a viewer's repeated views of a project count once.
+    pub view_window_hours: u32,
+}
+
+impl Default for SocialSettings {
+    fn default() -> Self {
+        Self {
+            comment_max_chars: 1000,
+            view_window_hours: 24,
         }
     }
 }

@@ -9,6 +9,7 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use ingenio_app_specs::AppSpecError;
 use ingenio_code_gen::service::CodeError;
 use ingenio_kernel::StoreError;
+use ingenio_social::SocialError;
 use ingenio_users::UserError;
 use serde_json::{json, Value};
 use std::fmt;
@@ -252,6 +253,38 @@ impl From<AppSpecError> for ApiError {
             }
             AppSpecError::Unavailable(e) => Self::unavailable(&e),
             AppSpecError::Unexpected(e) => Self::internal(&e),
+        }
+    }
+}
+
+impl From<SocialError> for ApiError {
+    fn from(e: SocialError) -> Self {
+        match e {
+            SocialError::Invalid { field, message } => Self::bad_param(&field, message),
+            SocialError::BlockedContent => Self::bad_param(
+                "content",
+                "the comment contains words that are not allowed here; please rephrase it",
+            ),
+            SocialError::ProjectNotFound => {
+                Self::new(StatusCode::NOT_FOUND, "5000", "project not found")
+            }
+            SocialError::CommentNotFound => {
+                Self::new(StatusCode::NOT_FOUND, "1002", "comment not found")
+            }
+            SocialError::PromptNotFound => {
+                Self::new(StatusCode::NOT_FOUND, "1002", "magic prompt not found")
+            }
+            SocialError::ReportNotFound => {
+                Self::new(StatusCode::NOT_FOUND, "1002", "report not found")
+            }
+            SocialError::Forbidden(why) => Self::forbidden(why),
+            SocialError::Conflict { field, message } => {
+                let mut e = Self::new(StatusCode::CONFLICT, "1001", format!("{field}: {message}"));
+                e.data = Some(json!({ field: message }));
+                e
+            }
+            SocialError::Unavailable(e) => Self::unavailable(&e),
+            SocialError::Unexpected(e) => Self::internal(&e),
         }
     }
 }

@@ -144,6 +144,11 @@ const MAX_FORWARDED_HOPS: usize = 16;
 /// `X-Forwarded-For` hop that is not a trusted proxy (or `X-Real-IP` when there is no
 /// `X-Forwarded-For`). Always an IP address in canonical form (at most 39 bytes), or `unknown`.
 pub fn client_ip(req: &ServiceRequest, settings: &ServerSettings) -> String {
+    client_ip_of(req.request(), settings)
+}
+
+/// [`client_ip`] for a handler's `HttpRequest` (anonymous views are keyed by it).
+pub fn client_ip_of(req: &actix_web::HttpRequest, settings: &ServerSettings) -> String {
     let peer = req.peer_addr().map(|a| a.ip());
     let ip = if settings.forward_headers {
         let header = |name: &str| {

@@ -7,7 +7,9 @@ pub mod envelope;
 pub mod error;
 pub mod extract;
 pub mod generate;
+pub mod magic_prompts;
 pub mod middleware;
+pub mod social;
 pub mod users;
 
 use actix_web::web;
@@ -30,7 +32,9 @@ fn api_routes(cfg: &mut web::ServiceConfig, actuator: fn(&mut web::ServiceConfig
                 .configure(users::routes)
                 .configure(appspecs::routes)
                 .configure(generate::routes)
-                .configure(code::routes),
+                .configure(code::routes)
+                .configure(social::routes)
+                .configure(magic_prompts::routes),
         )
         .service(web::scope("/preview").configure(code::preview::routes));
 }

@@ -39,12 +39,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct GenerateRequest {
-    /// What the student wants, 10–5000 characters.
+    /// What the student wants, 10–5000 characters. Optional with `magicPromptId`: the prompt's
+    /// template filled with `variables` is used; a requirement given with it wins.
     #[schema(example = "a vocabulary quiz for primary school pupils")]
-    pub requirement: String,
+    #[serde(default)]
+    pub requirement: Option<String>,
     /// elementary | middle_school | high_school | university
     pub age_group: Option<String>,
+    /// A magic prompt to start from (its use is counted when the job is accepted).
     pub magic_prompt_id: Option<Uuid>,
+    /// Values for the magic prompt's placeholders; missing ones take its defaults.
     #[schema(value_type = Option<Object>)]
     pub variables: Option<Value>,
     /// Regenerate this spec (a new version) instead of creating one.
@@ -57,7 +61,14 @@ pub struct GenerateRequest {
 
 impl GenerateRequest {
     fn try_into_domain(self, default_threshold: u8) -> Result<JobRequest, ApiError> {
-        let len = self.requirement.trim().chars().count();
+        let requirement = self.requirement.as_deref().unwrap_or_default().trim();
+        if requirement.is_empty() {
+            return Err(ApiError::bad_param(
+                "requirement",
+                "is required unless magicPromptId is given",
+            ));
+        }
+        let len = requirement.chars().count();
         if !(10..=5000).contains(&len) {
             return Err(ApiError::bad_param(
                 "requirement",
@@ -102,7 +113,7 @@ impl GenerateRequest {
         Ok(JobRequest {
             kind: JobKind::Generate,
             version: None,
-            requirement: self.requirement.trim().to_owned(),
+            requirement: requirement.to_owned(),
             age_group,
             magic_prompt_id: self.magic_prompt_id,
             variables,
@@ -243,7 +254,7 @@ impl From<GenerationJob> for JobResponse {
         (status = 403, description = "1004 the viewer role is read-only", body = inline(Envelope<Value>)),
         (status = 202, description = "Accepted; follow /v1/generate/jobs/{jobId}/events", body = inline(Envelope<JobResponse>)),
         (status = 400, description = "1001 bad parameter", body = inline(Envelope<Value>)),
-        (status = 404, description = "3000 appSpecId not found", body = inline(Envelope<Value>)),
+        (status = 404, description = "3000 appSpecId not found; 1002 magicPromptId not found", body = inline(Envelope<Value>)),
         (status = 429, description = "1005 AI quota used up (Retry-After)", body = inline(Envelope<Value>)),
     ))]
 #[post("/generate")]
@@ -253,9 +264,9 @@ pub async fn generate(
     req: HttpRequest,
     body: web::Json<GenerateRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let request = body
-        .into_inner()
-        .try_into_domain(state.settings.ingenio.generation.quality_threshold)?;
+    let mut body = body.into_inner();
+    let prompt = apply_magic_prompt(&state, p.tenant_id, &mut body).await?;
+    let request = body.try_into_domain(state.settings.ingenio.generation.quality_threshold)?;
     let key = req
         .headers()
         .get("idempotency-key")
@@ -264,6 +275,12 @@ pub async fn generate(
         .map_err(|_| ApiError::bad_param("Idempotency-Key", "must be visible ASCII"))?;
     let (job, created) = state.specs.submit(viewer(&p), request, key).await?;
     if created {
+        if let Some(id) = prompt {
+            // the job is accepted: count the prompt's use (a failure here must not fail the job)
+            if let Err(e) = state.social.count_use(p.tenant_id, id).await {
+                tracing::warn!(error = %e, prompt = %id, "magic prompt use not counted");
+            }
+        }
         state.jobs_wakeup.notify_one();
         state.metrics.inc_counter(
             "ingenio_generation_jobs_accepted_total",
@@ -281,6 +298,39 @@ pub async fn generate(
         r.headers_mut().insert(header::LOCATION, v);
     }
     Ok(r)
+}
+
+/// With `magicPromptId`: checks the prompt is active and, when no requirement is given, fills
+/// its template with `variables` (unknown or missing variables answer 400 naming them); the
+/// prompt's age group applies when the request gives none. Returns the prompt to count.
+async fn apply_magic_prompt(
+    state: &AppState,
+    tenant: ingenio_kernel::TenantId,
+    body: &mut GenerateRequest,
+) -> Result<Option<Uuid>, ApiError> {
+    let Some(id) = body.magic_prompt_id else {
+        return Ok(None);
+    };
+    let own = body
+        .requirement
+        .as_deref()
+        .is_some_and(|r| !r.trim().is_empty());
+    let prompt = if own {
+        state.social.prompt(None, tenant, id).await?
+    } else {
+        let vars = body.variables.clone().unwrap_or(Value::Null);
+        let filled = state.social.fill(tenant, id, &vars).await?;
+        body.requirement = Some(filled.requirement);
+        filled.prompt
+    };
+    if body
+        .age_group
+        .as_deref()
+        .is_none_or(|a| a.trim().is_empty())
+    {
+        body.age_group = Some(prompt.age_group.as_str().to_owned());
+    }
+    Ok(Some(id))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
