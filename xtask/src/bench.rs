@@ -1,8 +1,8 @@
 //! `cargo xtask bench`: builds the release server, starts it on a free port against the dev
 //! database (rate limiting off), and reports build time, idle/loaded RSS, and latency percentiles
 //! and throughput for liveness checks, for authenticated `GET /api/v1/auth/me` and for preview files
-//! served from a stored zip (with their ratio to liveness); then render + zip of a 10-page spec and
-//! generation jobs end to end, both in release builds.
+//! served from a stored zip (with their ratio to liveness); then render + zip of a 10-page spec,
+//! the semantic diff of two large specs and generation jobs end to end, all in release builds.
 
 use crate::env::Env;
 use crate::http::Client;
@@ -83,6 +83,21 @@ pub fn run(requests: usize, auth_requests: usize) -> Result<ExitCode> {
         "--ignored",
         "--nocapture",
         "render_and_zip_budget",
+    ]))?;
+
+    // The semantic diff of two large specs (500 to 10,000 components and fields): time and the
+    // work count the diff reports (near-linear; the assertion lives in a plain test).
+    println!("bench: semantic diff (cargo test --release -p ingenio-app-specs ... diff_bench)");
+    util::run_checked(util::cargo().args([
+        "test",
+        "--release",
+        "-p",
+        "ingenio-app-specs",
+        "--lib",
+        "--",
+        "--ignored",
+        "--nocapture",
+        "diff_bench",
     ]))?;
 
     println!("bench: generation jobs (cargo test --release ... -- --ignored bench_)");

@@ -543,3 +543,61 @@ async fn set_status_moves_only_the_version_and_status_it_was_told() {
     assert!(moved.updated_at >= spec.updated_at);
     assert_eq!(repo.get(viewer(alice), spec.id).await.unwrap(), Some(moved));
 }
+
+/// The database refuses what the lifecycle forbids, whatever the caller asks: a status move that
+/// is not a step, new content written as `generated` or `published`, a spec starting past
+/// `validated`. Nothing is written by a refused call.
+#[tokio::test]
+async fn illegal_status_writes_are_refused_by_the_adapter() {
+    let env = env().await;
+    let alice = env.user("alice").await;
+    let repo = PgAppSpecRepository::new(env.pool.clone());
+    let (spec, _) = repo
+        .create(TenantId::default(), new_version(alice, "first"))
+        .await
+        .unwrap();
+    let me = viewer(alice);
+    for to in [SpecStatus::Generated, SpecStatus::Published] {
+        let refused = repo
+            .set_status(me, spec.id, 1, SpecStatus::Draft, to)
+            .await
+            .unwrap_err();
+        assert!(
+            format!("{refused:#}").contains("cannot move a spec from draft to"),
+            "{refused:#}"
+        );
+    }
+    for status in [SpecStatus::Generated, SpecStatus::Published] {
+        let mut v = new_version(alice, "second");
+        v.status = status;
+        assert!(repo
+            .append_version(me, spec.id, None, v.clone())
+            .await
+            .is_err());
+        assert!(repo.create(TenantId::default(), v).await.is_err());
+    }
+    let now = repo.get(me, spec.id).await.unwrap().unwrap();
+    assert_eq!((now.status, now.version), (SpecStatus::Draft, 1));
+    assert_eq!(repo.versions(me, spec.id).await.unwrap().unwrap().len(), 1);
+    assert_eq!(
+        repo.list(me, PageRequest::new(1, 10).unwrap())
+            .await
+            .unwrap()
+            .total,
+        1,
+        "no spec started as generated"
+    );
+    // the legal ones still go through: content as validated over a draft, then a step
+    let mut v = new_version(alice, "third");
+    v.status = SpecStatus::Validated;
+    let AppendOutcome::Appended(s, _) = repo.append_version(me, spec.id, None, v).await.unwrap()
+    else {
+        panic!("appended")
+    };
+    assert_eq!((s.status, s.version), (SpecStatus::Validated, 2));
+    let moved = repo
+        .set_status(me, spec.id, 2, SpecStatus::Validated, SpecStatus::Generated)
+        .await
+        .unwrap();
+    assert_eq!(moved.map(|m| m.status), Some(SpecStatus::Generated));
+}
