@@ -6,6 +6,7 @@ pub mod cli;
 pub mod config;
 pub mod http;
 pub mod openapi;
+pub mod projects;
 pub mod startup;
 pub mod state;
 pub mod storage;

@@ -222,10 +222,13 @@ impl Application {
             ds.database_url().expose_secret().to_owned(),
             jobs_wakeup.clone(),
         );
+        let projects =
+            crate::projects::service(db.clone(), redis.as_ref(), &metrics, clock.clone());
         let state = AppState {
             settings: settings.clone(),
             users,
             specs,
+            projects: projects.clone(),
             generator: generator.clone(),
             deepseek,
             jobs_wakeup,
@@ -256,6 +259,7 @@ impl Application {
             specs: spec_repo,
             builder,
             quota: quota_port,
+            listener: Some(Arc::new(crate::projects::ProjectsListener(projects))),
         });
         let workers = workers::start(
             &state,

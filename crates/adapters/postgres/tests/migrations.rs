@@ -51,7 +51,7 @@ fn repo_root() -> PathBuf {
 }
 
 fn all_versions() -> Vec<String> {
-    (1..=12).map(|n| format!("{n:03}")).collect()
+    (1..=13).map(|n| format!("{n:03}")).collect()
 }
 
 fn migrations() -> Vec<Migration> {
@@ -162,10 +162,10 @@ fn expected_tables(up_to: u32) -> Vec<String> {
 async fn up_down_up_leaves_the_same_schema() {
     let db = TestDb::empty().await.unwrap();
     let applied = migrate::migrate(&db.url, &migrations()).await.unwrap();
-    assert_eq!(applied.len(), 12);
+    assert_eq!(applied.len(), 13);
     assert_eq!(applied[0], "001_create_users_table.sql");
     assert_eq!(recorded_versions(&db).await, all_versions());
-    assert_eq!(public_tables(&db).await, expected_tables(12));
+    assert_eq!(public_tables(&db).await, expected_tables(13));
     let first = schema_dump(&db);
 
     // A second run is a no-op.
@@ -177,9 +177,9 @@ async fn up_down_up_leaves_the_same_schema() {
     let undone = migrate::rollback(&db.url, &migrations(), "000")
         .await
         .unwrap();
-    assert_eq!(undone.len(), 12);
-    assert_eq!(undone[0], "012_session_hardening.down.sql");
-    assert_eq!(undone[11], "001_create_users_table.down.sql");
+    assert_eq!(undone.len(), 13);
+    assert_eq!(undone[0], "013_projects_gallery.down.sql");
+    assert_eq!(undone[12], "001_create_users_table.down.sql");
     assert!(recorded_versions(&db).await.is_empty());
     assert_eq!(
         public_tables(&db).await,
@@ -230,11 +230,11 @@ async fn guide_scripts_and_runner_are_interchangeable() {
     let pending = migrate::status(&by_script.url, &migrations())
         .await
         .unwrap();
-    assert_eq!(pending.iter().filter(|s| s.applied_at.is_none()).count(), 7);
+    assert_eq!(pending.iter().filter(|s| s.applied_at.is_none()).count(), 8);
     let applied = migrate::migrate(&by_script.url, &migrations())
         .await
         .unwrap();
-    assert_eq!(applied.len(), 7);
+    assert_eq!(applied.len(), 8);
     assert_eq!(applied[0], "006_create_forks_table.sql");
     assert_eq!(schema_dump(&by_script), reference);
 
@@ -257,7 +257,7 @@ async fn concurrent_runs_apply_each_migration_once() {
         migrate::migrate(&db.url, &all)
     );
     let (a, b) = (a.unwrap(), b.unwrap());
-    assert_eq!(a.len() + b.len(), 12, "{a:?} {b:?}");
+    assert_eq!(a.len() + b.len(), 13, "{a:?} {b:?}");
     let mut union: Vec<String> = a.into_iter().chain(b).collect();
     union.sort();
     let expected: Vec<String> = all.iter().map(|m| m.script_name.clone()).collect();
@@ -268,13 +268,14 @@ async fn concurrent_runs_apply_each_migration_once() {
 #[tokio::test]
 async fn rollback_to_005_keeps_001_to_005() {
     let db = TestDb::new().await.unwrap();
-    assert_eq!(public_tables(&db).await, expected_tables(12));
+    assert_eq!(public_tables(&db).await, expected_tables(13));
     let undone = migrate::rollback(&db.url, &migrations(), "005")
         .await
         .unwrap();
     assert_eq!(
         undone,
         vec![
+            "013_projects_gallery.down.sql",
             "012_session_hardening.down.sql",
             "011_notify_generation_jobs.down.sql",
             "010_create_generation_jobs_table.down.sql",
@@ -297,7 +298,10 @@ async fn rollback_to_005_keeps_001_to_005() {
         .filter(|s| s.applied_at.is_none())
         .map(|s| s.version.as_str())
         .collect();
-    assert_eq!(pending, ["006", "007", "008", "009", "010", "011", "012"]);
+    assert_eq!(
+        pending,
+        ["006", "007", "008", "009", "010", "011", "012", "013"]
+    );
     assert!(migrate::rollback(&db.url, &migrations(), "abc")
         .await
         .is_err());
@@ -314,8 +318,8 @@ async fn status_reports_unknown_applied_versions_and_rollback_refuses_them() {
     .await
     .unwrap();
     let status = migrate::status(&db.url, &migrations()).await.unwrap();
-    assert_eq!(status.len(), 13);
-    assert_eq!(status[12].script_name, "099_from_the_future.sql");
+    assert_eq!(status.len(), 14);
+    assert_eq!(status[13].script_name, "099_from_the_future.sql");
     assert!(status.iter().all(|s| s.applied_at.is_some()));
     // An unknown version between known ones: refused before anything is undone.
     diesel::sql_query("DELETE FROM schema_migrations WHERE version = '099'")
@@ -340,7 +344,7 @@ async fn status_reports_unknown_applied_versions_and_rollback_refuses_them() {
         .unwrap_err();
     assert!(format!("{err:#}").contains("099"), "{err:#}");
     // Nothing was rolled back.
-    assert_eq!(public_tables(&db).await, expected_tables(12));
+    assert_eq!(public_tables(&db).await, expected_tables(13));
 }
 
 #[tokio::test]
@@ -361,7 +365,7 @@ async fn failed_migration_rolls_back_with_its_bookkeeping() {
             .await
             .unwrap()
             .len(),
-        10
+        11
     );
 }
 

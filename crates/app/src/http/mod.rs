@@ -8,6 +8,7 @@ pub mod error;
 pub mod extract;
 pub mod generate;
 pub mod middleware;
+pub mod projects;
 pub mod users;
 
 use actix_web::web;
@@ -30,7 +31,8 @@ fn api_routes(cfg: &mut web::ServiceConfig, actuator: fn(&mut web::ServiceConfig
                 .configure(users::routes)
                 .configure(appspecs::routes)
                 .configure(generate::routes)
-                .configure(code::routes),
+                .configure(code::routes)
+                .configure(projects::routes),
         )
         .service(web::scope("/preview").configure(code::preview::routes));
 }

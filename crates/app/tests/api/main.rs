@@ -10,4 +10,5 @@ mod code;
 mod envelope;
 mod generate;
 mod outages;
+mod projects;
 mod rate_limit;

@@ -72,6 +72,7 @@ fn pipeline(
         specs: Arc::new(store.specs()),
         builder,
         quota,
+        listener: None,
     }
 }
 

@@ -118,6 +118,7 @@ impl Harness {
             specs: Arc::new(self.store.specs()),
             builder: self.builder.clone(),
             quota: self.quota.clone(),
+            listener: None,
         };
         pipeline.run_claimed(&job, worker).await
     }
