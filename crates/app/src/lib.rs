@@ -8,6 +8,7 @@ pub mod http;
 pub mod offload;
 pub mod openapi;
 pub mod seed;
+pub mod projects;
 pub mod startup;
 pub mod state;
 pub mod storage;

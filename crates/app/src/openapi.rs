@@ -1,6 +1,6 @@
 //! The OpenAPI document (utoipa), served at `/api/api-docs` with Swagger UI at `/api/swagger-ui/`.
 
-use crate::http::{actuator, appspecs, code, generate, magic_prompts, social, users};
+use crate::http::{actuator, appspecs, code, generate, magic_prompts, projects, social, users};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -60,6 +60,19 @@ with RateLimit-Limit/Remaining/Reset headers.",
         generate::cancel_job,
         generate::job_events,
         generate::quota,
+        projects::create,
+        projects::list_mine,
+        projects::stats,
+        projects::gallery,
+        projects::get_one,
+        projects::update,
+        projects::remove,
+        projects::publish,
+        projects::unpublish,
+        projects::archive,
+        projects::fork,
+        projects::forks,
+        projects::lineage,
         code::render,
         code::list_code,
         code::download,
@@ -102,6 +115,7 @@ with RateLimit-Limit/Remaining/Reset headers.",
         (name = "user", description = "The caller's profile and password"),
         (name = "appspecs", description = "App specs and the time machine"),
         (name = "generate", description = "Durable AI generation jobs and their event streams"),
+        (name = "projects", description = "Projects, the community gallery, forks and lineage"),
         (name = "code", description = "Generated code: render jobs, downloads; previews live at /api/preview/{projectKey}/"),
         (name = "social", description = "Likes, favorites, comments and views of projects"),
         (name = "moderation", description = "Reports and the admin report queue"),

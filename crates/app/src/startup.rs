@@ -229,10 +229,13 @@ impl Application {
             jobs_wakeup.clone(),
         );
         let social = build_social(&settings, &db)?;
+        let projects =
+            crate::projects::service(db.clone(), redis.as_ref(), &metrics, clock.clone());
         let state = AppState {
             settings: settings.clone(),
             users,
             specs,
+            projects: projects.clone(),
             generator: generator.clone(),
             deepseek,
             jobs_wakeup,
@@ -265,6 +268,7 @@ impl Application {
             builder,
             quota: quota_port,
             limits: settings.ingenio.spec_limits,
+            listener: Some(Arc::new(crate::projects::ProjectsListener(projects))),
         });
         let workers = workers::start(
             &state,

@@ -10,6 +10,7 @@ use ingenio_code_gen::service::CodeService;
 use ingenio_kernel::RateLimiter;
 use ingenio_postgres::DbPool;
 use ingenio_social::SocialService;
+use ingenio_projects::ProjectService;
 use ingenio_users::UserService;
 use std::sync::Arc;
 use std::time::Instant;
@@ -20,6 +21,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub users: UserService,
     pub specs: AppSpecService,
+    /// Projects, the gallery, forks and lineage.
+    pub projects: ProjectService,
     /// The agents (DeepSeek, or the offline generator when no key is configured).
     pub generator: Arc<dyn SpecGenerator>,
     /// The DeepSeek client when one is configured (its statistics feed health and metrics).

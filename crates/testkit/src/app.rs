@@ -274,6 +274,20 @@ impl TestApp {
         )
     }
 
+    /// Logs `username` in (password `secret123`) and returns the access token, e.g. after a test
+    /// changed the account's role (the role is read from the token).
+    pub async fn login(&self, username: &str) -> String {
+        let a = self
+            .post(
+                "/api/v1/auth/login",
+                &serde_json::json!({"usernameOrEmail": username, "password": "secret123"}),
+                None,
+            )
+            .await;
+        assert_eq!(a.status, 200, "login {username}: {}", a.text);
+        a.data()["token"].as_str().unwrap().to_owned()
+    }
+
     /// Simulates `kill -9`: generation workers vanish mid-step (no cleanup, leases left to expire)
     /// and the HTTP server stops without draining.
     pub async fn crash(&self) {

@@ -229,6 +229,34 @@ async fn mark_failed(
 }
 
 /// Locks the job row if `worker` holds it and it is not final (inside the caller's transaction).
+/// The generation hook of the projects domain, in the completing transaction: a generate job
+/// that created a NEW spec gives its owner a private draft project named from the spec's
+/// `appName` (`Untitled app` when blank), with the request's age group. Regenerations and
+/// render jobs keep the existing project; a spec never gets a second automatic project.
+async fn create_project_for_new_spec(
+    c: &mut AsyncPgConnection,
+    job: Uuid,
+    spec: Uuid,
+) -> Result<(), DieselError> {
+    diesel::sql_query(
+        "INSERT INTO projects (tenant_id, user_id, name, app_spec_id, age_group) \
+         SELECT a.tenant_id, a.created_by_user_id, \
+           COALESCE(NULLIF(btrim(left(btrim(a.spec_content ->> 'appName'), 200)), ''), 'Untitled app'), \
+           a.id, \
+           CASE WHEN j.request ->> 'ageGroup' IN ('elementary', 'middle_school', 'high_school', 'university') \
+             THEN j.request ->> 'ageGroup' END \
+         FROM app_specs a JOIN generation_jobs j ON j.id = $2 \
+         WHERE a.id = $1 AND j.request ->> 'appSpecId' IS NULL \
+           AND COALESCE(j.request ->> 'kind', 'generate') = 'generate' \
+           AND NOT EXISTS (SELECT 1 FROM projects p WHERE p.app_spec_id = $1)",
+    )
+    .bind::<SqlUuid, _>(spec)
+    .bind::<SqlUuid, _>(job)
+    .execute(c)
+    .await?;
+    Ok(())
+}
+
 async fn lock_held(
     c: &mut AsyncPgConnection,
     id: Uuid,
@@ -703,6 +731,7 @@ impl JobRepository for PgJobRepository {
                     mark_failed(c, id, worker, &failure, usage).await?;
                     return Ok(CompleteOutcome::Failed(failure));
                 }
+                create_project_for_new_spec(c, id, v.app_spec_id).await?;
                 let code = match &completion.code {
                     Some(code) => {
                         let row = record_code(c, job.tenant_id, v.app_spec_id, v.version_number, code).await?;

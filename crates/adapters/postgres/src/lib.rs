@@ -7,6 +7,7 @@ pub mod jobs;
 pub mod migrate;
 pub mod notify;
 pub mod pool;
+pub mod projects;
 pub mod schema;
 pub mod social;
 pub mod users;

@@ -70,7 +70,7 @@ macro_rules! embed {
 }
 
 /// The repository's migrations, compiled in. A unit test checks this list against the directory.
-const EMBEDDED: [(&str, &str, &str); 13] = embed![
+const EMBEDDED: [(&str, &str, &str); 14] = embed![
     "001_create_users_table",
     "002_create_app_specs_table",
     "003_create_app_spec_versions_table",
@@ -83,6 +83,7 @@ const EMBEDDED: [(&str, &str, &str); 13] = embed![
     "010_create_generation_jobs_table",
     "011_notify_generation_jobs",
     "012_session_hardening",
+    "013_projects_gallery",
     "014_social_moderation",
 ];
 

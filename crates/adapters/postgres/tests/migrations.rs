@@ -55,10 +55,7 @@ fn repo_root() -> PathBuf {
 }
 
 fn all_versions() -> Vec<String> {
-    (1..=12)
-        .chain(std::iter::once(14))
-        .map(|n| format!("{n:03}"))
-        .collect()
+    (1..=14).map(|n| format!("{n:03}")).collect()
 }
 
 fn migrations() -> Vec<Migration> {
@@ -169,7 +166,7 @@ fn expected_tables(up_to: u32) -> Vec<String> {
 async fn up_down_up_leaves_the_same_schema() {
     let db = TestDb::empty().await.unwrap();
     let applied = migrate::migrate(&db.url, &migrations()).await.unwrap();
-    assert_eq!(applied.len(), 13);
+    assert_eq!(applied.len(), 14);
     assert_eq!(applied[0], "001_create_users_table.sql");
     assert_eq!(recorded_versions(&db).await, all_versions());
     assert_eq!(public_tables(&db).await, expected_tables(14));
@@ -184,10 +181,10 @@ async fn up_down_up_leaves_the_same_schema() {
     let undone = migrate::rollback(&db.url, &migrations(), "000")
         .await
         .unwrap();
-    assert_eq!(undone.len(), 13);
+    assert_eq!(undone.len(), 14);
     assert_eq!(undone[0], "014_social_moderation.down.sql");
-    assert_eq!(undone[1], "012_session_hardening.down.sql");
-    assert_eq!(undone[12], "001_create_users_table.down.sql");
+    assert_eq!(undone[1], "013_projects_gallery.down.sql");
+    assert_eq!(undone[13], "001_create_users_table.down.sql");
     assert!(recorded_versions(&db).await.is_empty());
     assert_eq!(
         public_tables(&db).await,
@@ -265,7 +262,7 @@ async fn concurrent_runs_apply_each_migration_once() {
         migrate::migrate(&db.url, &all)
     );
     let (a, b) = (a.unwrap(), b.unwrap());
-    assert_eq!(a.len() + b.len(), 13, "{a:?} {b:?}");
+    assert_eq!(a.len() + b.len(), 14, "{a:?} {b:?}");
     let mut union: Vec<String> = a.into_iter().chain(b).collect();
     union.sort();
     let expected: Vec<String> = all.iter().map(|m| m.script_name.clone()).collect();
@@ -284,6 +281,7 @@ async fn rollback_to_005_keeps_001_to_005() {
         undone,
         vec![
             "014_social_moderation.down.sql",
+            "013_projects_gallery.down.sql",
             "012_session_hardening.down.sql",
             "011_notify_generation_jobs.down.sql",
             "010_create_generation_jobs_table.down.sql",
@@ -308,7 +306,7 @@ async fn rollback_to_005_keeps_001_to_005() {
         .collect();
     assert_eq!(
         pending,
-        ["006", "007", "008", "009", "010", "011", "012", "014"]
+        ["006", "007", "008", "009", "010", "011", "012", "013", "014"]
     );
     assert!(migrate::rollback(&db.url, &migrations(), "abc")
         .await
@@ -326,8 +324,8 @@ async fn status_reports_unknown_applied_versions_and_rollback_refuses_them() {
     .await
     .unwrap();
     let status = migrate::status(&db.url, &migrations()).await.unwrap();
-    assert_eq!(status.len(), 14);
-    assert_eq!(status[13].script_name, "099_from_the_future.sql");
+    assert_eq!(status.len(), 15);
+    assert_eq!(status[14].script_name, "099_from_the_future.sql");
     assert!(status.iter().all(|s| s.applied_at.is_some()));
     // An unknown version between known ones: refused before anything is undone.
     diesel::sql_query("DELETE FROM schema_migrations WHERE version = '099'")

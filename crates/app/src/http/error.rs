@@ -9,6 +9,7 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use ingenio_app_specs::AppSpecError;
 use ingenio_code_gen::service::CodeError;
 use ingenio_kernel::StoreError;
+use ingenio_projects::ProjectError;
 use ingenio_social::SocialError;
 use ingenio_users::UserError;
 use serde_json::{json, Value};
@@ -285,6 +286,32 @@ impl From<SocialError> for ApiError {
             }
             SocialError::Unavailable(e) => Self::unavailable(&e),
             SocialError::Unexpected(e) => Self::internal(&e),
+        }
+    }
+}
+
+impl From<ProjectError> for ApiError {
+    fn from(e: ProjectError) -> Self {
+        match e {
+            ProjectError::Invalid { field, message } => Self::bad_param(&field, message),
+            ProjectError::NotFound => Self::new(StatusCode::NOT_FOUND, "5000", "project not found"),
+            ProjectError::AccessDenied => Self::new(
+                StatusCode::FORBIDDEN,
+                "5001",
+                "only the owner may change this project",
+            ),
+            ProjectError::AlreadyForked => Self::new(
+                StatusCode::CONFLICT,
+                "5002",
+                "you have already forked this project",
+            ),
+            ProjectError::OwnProject => Self::bad_param("id", "you cannot fork your own project"),
+            ProjectError::SpecNotFound => {
+                Self::new(StatusCode::NOT_FOUND, "3000", "app spec not found")
+            }
+            ProjectError::NotPublishable(m) => Self::new(StatusCode::CONFLICT, "1001", m),
+            ProjectError::Unavailable(e) => Self::unavailable(&e),
+            ProjectError::Unexpected(e) => Self::internal(&e),
         }
     }
 }

@@ -1,4 +1,4 @@
-//! Extractors: the authenticated caller (`AuthUser`), an optional caller, the writer guard
+//! Extractors: the authenticated caller (`AuthUser`), an optional caller (`MaybeUser`), the writer guard
 //! (`WriterUser`: every role but `viewer`) and the admin guard.
 
 use crate::http::error::ApiError;
@@ -50,6 +50,26 @@ async fn authenticate(req: &HttpRequest, token: Option<String>) -> Result<Princi
     let principal = state.users.authenticate(&token).await?;
     req.extensions_mut().insert(principal.clone());
     Ok(principal)
+}
+
+/// The verified caller when a token was sent, `None` for an anonymous request (routes that
+/// anonymous readers may use). A token that was sent but does not verify is still 401 `1003`.
+#[derive(Debug, Clone)]
+pub struct MaybeUser(pub Option<Principal>);
+
+impl FromRequest for MaybeUser {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            match bearer_token(&req) {
+                None => Ok(MaybeUser(None)),
+                token => authenticate(&req, token).await.map(|p| MaybeUser(Some(p))),
+            }
+        })
+    }
 }
 
 /// The verified caller of an event stream: like [`AuthUser`], but a browser `EventSource`, which

@@ -9,6 +9,7 @@ pub mod extract;
 pub mod generate;
 pub mod magic_prompts;
 pub mod middleware;
+pub mod projects;
 pub mod social;
 pub mod users;
 
@@ -33,6 +34,7 @@ fn api_routes(cfg: &mut web::ServiceConfig, actuator: fn(&mut web::ServiceConfig
                 .configure(appspecs::routes)
                 .configure(generate::routes)
                 .configure(code::routes)
+                .configure(projects::routes)
                 .configure(social::routes)
                 .configure(magic_prompts::routes),
         )

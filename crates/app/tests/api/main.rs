@@ -10,5 +10,6 @@ mod code;
 mod envelope;
 mod generate;
 mod outages;
+mod projects;
 mod rate_limit;
 mod social;

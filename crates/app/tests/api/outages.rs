@@ -1,4 +1,5 @@
-//! Failure handling: Redis down keeps login working (health shows redis DOWN); PostgreSQL down
+//! Failure handling: Redis down keeps login and cached project lists working (health shows redis
+//! DOWN; the lists come from the database); PostgreSQL down
 //! gives 503 everywhere, and the server recovers by itself when it comes back.
 
 use ingenio_testkit::app::{free_port, TestApp};
@@ -8,8 +9,8 @@ use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
 
-#[tokio::test]
-async fn redis_outage_degrades_but_login_still_works() {
+/// A server whose Redis is reached through a proxy the test can cut.
+async fn app_behind_redis_proxy() -> (TcpProxy, TestApp) {
     let proxy = TcpProxy::start("127.0.0.1:6379".parse().unwrap())
         .await
         .unwrap();
@@ -19,6 +20,12 @@ async fn redis_outage_degrades_but_login_still_works() {
         .set("ingenio.rate-limit.requests-per-minute", 1000)
         .spawn()
         .await;
+    (proxy, app)
+}
+
+#[tokio::test]
+async fn redis_outage_degrades_but_login_still_works() {
+    let (proxy, app) = app_behind_redis_proxy().await;
     app.register("survivor").await;
     let h = app.get("/api/actuator/health", None).await;
     assert_eq!(h.body["components"]["redis"]["status"], "UP", "{}", h.text);
@@ -147,4 +154,66 @@ async fn requests_served_by_the_fallback_while_redis_is_unreachable_are_counted(
         quota >= 3.0,
         "each quota read used the in-process AI quota: {quota}"
     );
+}
+
+#[tokio::test]
+async fn project_lists_stay_correct_while_redis_is_down() {
+    let (proxy, app) = app_behind_redis_proxy().await;
+    let (token, _) = app.register("cache_outage").await;
+    let made = app
+        .post("/api/v1/projects", &json!({"name": "before"}), Some(&token))
+        .await;
+    assert_eq!(made.status, 201, "{}", made.text);
+    let id = made.data()["id"].as_str().unwrap().to_owned();
+    let names = |a: &ingenio_testkit::app::Answer| -> Vec<String> {
+        a.data()["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    // cached while Redis is up
+    for _ in 0..2 {
+        assert_eq!(
+            names(&app.get("/api/v1/projects", Some(&token)).await),
+            ["before"]
+        );
+    }
+
+    proxy.set_down();
+    let a = app
+        .put(
+            &format!("/api/v1/projects/{id}"),
+            &json!({"name": "during"}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(
+        a.status, 200,
+        "a change while the cache is down: {}",
+        a.text
+    );
+    for _ in 0..3 {
+        let list = app.get("/api/v1/projects", Some(&token)).await;
+        assert_eq!(list.status, 200, "{}", list.text);
+        assert_eq!(names(&list), ["during"], "the database answers");
+    }
+    let g = app.get("/api/v1/projects/public", None).await;
+    assert_eq!(g.status, 200, "{}", g.text);
+    let prom = app.get("/api/actuator/prometheus", None).await.text;
+    assert!(
+        redis_fallbacks(&prom, "project_cache") >= 1.0,
+        "cache fallbacks are counted"
+    );
+
+    // back up: the entry cached before the outage is never served again
+    proxy.set_up();
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    for _ in 0..3 {
+        assert_eq!(
+            names(&app.get("/api/v1/projects", Some(&token)).await),
+            ["during"]
+        );
+    }
 }

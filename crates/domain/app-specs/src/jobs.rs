@@ -10,8 +10,8 @@ use crate::lifecycle::SpecStatus;
 use crate::limits::SpecLimits;
 use crate::ports::{
     AiQuota, AppSpecRepository, BuildError, BuildRequest, BuiltFile, ChangeType, CodeBuilder,
-    CompleteOutcome, Completion, JobRepository, JobVersion, Lease, NewVersion, Reservation, Viewer,
-    WriteVersionOutcome,
+    CompleteOutcome, Completion, GenerationListener, JobRepository, JobVersion, Lease, NewVersion,
+    Reservation, Viewer, WriteVersionOutcome,
 };
 use crate::validation::{final_score, validate_value};
 use futures::FutureExt;
@@ -54,6 +54,8 @@ pub struct Pipeline {
     pub quota: Arc<dyn AiQuota>,
     /// `ingenio.spec-limits.*`: a generated spec over them fails the job with `3005`.
     pub limits: SpecLimits,
+    /// Told about every completed job (e.g. projects evicting a cached list).
+    pub listener: Option<Arc<dyn GenerationListener>>,
 }
 
 fn checkpoint_of<T: serde::Serialize>(o: &AgentOutput<T>) -> AgentCheckpoint {
@@ -197,11 +199,18 @@ impl Pipeline {
         };
         Ok(
             match self.jobs.complete(job.id, worker, completion).await? {
-                CompleteOutcome::Completed { version, code } => RunOutcome::Completed {
-                    app_spec_id: version.app_spec_id,
-                    version: version.version_number,
-                    code,
-                },
+                CompleteOutcome::Completed { version, code } => {
+                    if let Some(listener) = &self.listener {
+                        listener
+                            .completed(job.tenant_id, job.user_id, version.app_spec_id)
+                            .await;
+                    }
+                    RunOutcome::Completed {
+                        app_spec_id: version.app_spec_id,
+                        version: version.version_number,
+                        code,
+                    }
+                }
                 CompleteOutcome::Failed(failure) => self.settled(job, failure, &usage, None).await,
                 CompleteOutcome::NotHeld => RunOutcome::Abandoned,
             },

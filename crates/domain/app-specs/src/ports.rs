@@ -548,3 +548,11 @@ impl CpuWork for InlineWork {
         Ok(())
     }
 }
+
+/// Told after a job completed and its version and code were recorded (the projects domain
+/// evicts the owner's cached project list: the project made for a new spec, or the new preview
+/// of a regenerated one). Infallible for the pipeline: a listener logs its own failures.
+#[async_trait]
+pub trait GenerationListener: Send + Sync {
+    async fn completed(&self, tenant: TenantId, user: UserId, app_spec_id: Uuid);
+}

@@ -73,6 +73,7 @@ fn pipeline(
         builder,
         quota,
         limits: crate::limits::SpecLimits::default(),
+        listener: None,
     }
 }
 

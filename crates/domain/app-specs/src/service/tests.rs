@@ -120,6 +120,7 @@ impl Harness {
             builder: self.builder.clone(),
             quota: self.quota.clone(),
             limits: crate::limits::SpecLimits::default(),
+            listener: None,
         };
         pipeline.run_claimed(&job, worker).await
     }

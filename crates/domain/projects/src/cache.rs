@@ -1,0 +1,276 @@
+//! Caching of project listings (deployment guide §9.3): a user's list per query for 30 minutes,
+//! evicted by bumping a per-user generation counter that is part of every key (one `INCR`), and
+//! the first pages of each gallery sort for a few seconds. Entries carry a schema version in
+//! their key prefix, so a new release never reads an old shape. Every cache failure (backend down,
+//! unreadable entry) falls back to the database and is reported to the observer, never to the
+//! caller.
+
+use crate::models::{GalleryQuery, MyProjectsQuery, Project};
+use crate::ports::ProjectCache;
+use ingenio_kernel::chrono::{DateTime, Utc};
+use ingenio_kernel::{Page, PageRequest, TenantId, UserId};
+use serde::{Deserialize, Serialize};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+/// The shape version of cached entries; bump it whenever [`CachedPage`] or [`Project`] changes.
+pub const CACHE_SCHEMA: u32 = 1;
+
+/// Which listing a cache event is about (metric label `cache`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheKind {
+    MyProjects,
+    Gallery,
+}
+
+impl CacheKind {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            CacheKind::MyProjects => "my_projects",
+            CacheKind::Gallery => "gallery",
+        }
+    }
+}
+
+/// What happened on a cache access (metric label `result`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheResult {
+    Hit,
+    Miss,
+    /// The backend failed or an entry was unreadable: the database answered instead.
+    Fallback,
+}
+
+impl CacheResult {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            CacheResult::Hit => "hit",
+            CacheResult::Miss => "miss",
+            CacheResult::Fallback => "fallback",
+        }
+    }
+}
+
+/// Told about every cache access (the app turns it into metrics and rate-limited warnings).
+pub type CacheObserver = Arc<dyn Fn(CacheKind, CacheResult, Option<&anyhow::Error>) + Send + Sync>;
+
+/// Cache settings.
+#[derive(Debug, Clone)]
+pub struct CacheSettings {
+    /// How long a user's list stays cached (30 minutes by the guide).
+    pub my_projects_ttl: Duration,
+    /// How long a gallery page stays cached.
+    pub gallery_ttl: Duration,
+    /// Gallery pages `1..=gallery_pages` (without a text or tag filter) are cached.
+    pub gallery_pages: u32,
+    /// Live fields (counters, moderation, latest render) of a cached list older than this are
+    /// re-read from the database, so they lag by at most this much.
+    pub live_fields_max_age: Duration,
+}
+
+impl Default for CacheSettings {
+    fn default() -> Self {
+        Self {
+            my_projects_ttl: Duration::from_secs(30 * 60),
+            gallery_ttl: Duration::from_secs(5),
+            gallery_pages: 3,
+            live_fields_max_age: Duration::from_secs(5),
+        }
+    }
+}
+
+/// A cached page.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CachedPage {
+    pub records: Vec<Project>,
+    pub total: u64,
+    pub cached_at: DateTime<Utc>,
+}
+
+impl CachedPage {
+    pub fn into_page(self, request: PageRequest) -> Page<Project> {
+        Page::new(self.records, self.total, request)
+    }
+}
+
+/// The caching rules over a [`ProjectCache`] backend (absent: no caching).
+pub struct ListCache {
+    backend: Option<Arc<dyn ProjectCache>>,
+    settings: CacheSettings,
+    observer: Option<CacheObserver>,
+    /// Set when an eviction failed: this instance reads users' lists from the database until
+    /// then, since an entry it could not evict may still be in the cache.
+    bypass_until: Mutex<Option<Instant>>,
+}
+
+impl ListCache {
+    pub fn new(
+        backend: Option<Arc<dyn ProjectCache>>,
+        settings: CacheSettings,
+        observer: Option<CacheObserver>,
+    ) -> Self {
+        Self {
+            backend,
+            settings,
+            observer,
+            bypass_until: Mutex::new(None),
+        }
+    }
+
+    /// No caching at all.
+    pub fn disabled() -> Self {
+        Self::new(None, CacheSettings::default(), None)
+    }
+
+    pub fn settings(&self) -> &CacheSettings {
+        &self.settings
+    }
+
+    fn observe(&self, kind: CacheKind, result: CacheResult, err: Option<&anyhow::Error>) {
+        if let Some(o) = &self.observer {
+            o(kind, result, err);
+        }
+    }
+
+    fn bypassing(&self) -> bool {
+        let mut b = self
+            .bypass_until
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match *b {
+            Some(until) if Instant::now() < until => true,
+            Some(_) => {
+                *b = None;
+                false
+            }
+            None => false,
+        }
+    }
+
+    fn generation_key(tenant: TenantId, user: UserId) -> String {
+        // not versioned: instances of two releases evict each other's entries during a rollout
+        format!("projects:gen:{tenant}:{user}")
+    }
+
+    /// The key of one list of `user` at generation `generation`.
+    pub fn my_key(
+        tenant: TenantId,
+        user: UserId,
+        generation: u64,
+        query: &MyProjectsQuery,
+        page: PageRequest,
+    ) -> String {
+        format!(
+            "projects:v{CACHE_SCHEMA}:mine:{tenant}:{user}:g{generation}:{}:{:?}:{}:{}",
+            query.status.map_or("-", |s| s.as_str()),
+            query.keyword.as_deref().unwrap_or(""),
+            page.current(),
+            page.size()
+        )
+    }
+
+    /// The key of a gallery page, when that page is cached at all.
+    pub fn gallery_key(
+        &self,
+        tenant: TenantId,
+        query: &GalleryQuery,
+        page: PageRequest,
+    ) -> Option<String> {
+        (self.backend.is_some()
+            && query.q.is_none()
+            && query.tags.is_empty()
+            && page.current() <= self.settings.gallery_pages)
+            .then(|| {
+                format!(
+                    "projects:v{CACHE_SCHEMA}:gallery:{tenant}:{}:{}:{}:{}",
+                    query.sort.as_str(),
+                    query.age_group.map_or("-", |a| a.as_str()),
+                    page.current(),
+                    page.size()
+                )
+            })
+    }
+
+    /// The key for `user`'s list, or `None` when lists are not cached right now (no backend,
+    /// bypassing after a failed eviction, or the generation could not be read).
+    pub async fn my_list_key(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        query: &MyProjectsQuery,
+        page: PageRequest,
+    ) -> Option<String> {
+        let backend = self.backend.as_ref()?;
+        if self.bypassing() {
+            return None;
+        }
+        match backend.counter(&Self::generation_key(tenant, user)).await {
+            Ok(g) => Some(Self::my_key(tenant, user, g, query, page)),
+            Err(e) => {
+                self.observe(CacheKind::MyProjects, CacheResult::Fallback, Some(&e));
+                None
+            }
+        }
+    }
+
+    /// A cached page, or `None` (miss, or a failure that was counted).
+    pub async fn read(&self, kind: CacheKind, key: &str) -> Option<CachedPage> {
+        let backend = self.backend.as_ref()?;
+        match backend.get(key).await {
+            Ok(Some(raw)) => match serde_json::from_str::<CachedPage>(&raw) {
+                Ok(page) => {
+                    self.observe(kind, CacheResult::Hit, None);
+                    Some(page)
+                }
+                Err(e) => {
+                    let e = anyhow::Error::new(e).context("unreadable cache entry");
+                    self.observe(kind, CacheResult::Fallback, Some(&e));
+                    None
+                }
+            },
+            Ok(None) => {
+                self.observe(kind, CacheResult::Miss, None);
+                None
+            }
+            Err(e) => {
+                self.observe(kind, CacheResult::Fallback, Some(&e));
+                None
+            }
+        }
+    }
+
+    /// Stores a page (failures are counted, never returned).
+    pub async fn write(&self, kind: CacheKind, key: &str, page: &CachedPage) {
+        let Some(backend) = self.backend.as_ref() else {
+            return;
+        };
+        let ttl = match kind {
+            CacheKind::MyProjects => self.settings.my_projects_ttl,
+            CacheKind::Gallery => self.settings.gallery_ttl,
+        };
+        let result = match serde_json::to_string(page) {
+            Ok(raw) => backend.put(key, &raw, ttl).await,
+            Err(e) => Err(anyhow::Error::new(e).context("serialize a cache entry")),
+        };
+        if let Err(e) = result {
+            self.observe(kind, CacheResult::Fallback, Some(&e));
+        }
+    }
+
+    /// Evicts every cached list of `user` (one counter bump). When that fails, this instance
+    /// stops reading users' lists from the cache for one TTL.
+    pub async fn evict_user(&self, tenant: TenantId, user: UserId) {
+        let Some(backend) = self.backend.as_ref() else {
+            return;
+        };
+        if let Err(e) = backend.bump(&Self::generation_key(tenant, user)).await {
+            *self
+                .bypass_until
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) =
+                Some(Instant::now() + self.settings.my_projects_ttl);
+            self.observe(CacheKind::MyProjects, CacheResult::Fallback, Some(&e));
+        }
+    }
+}
