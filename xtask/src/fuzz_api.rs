@@ -62,6 +62,9 @@ pub struct Run {
     pub include: Vec<&'static str>,
     /// `--exclude-path` values.
     pub exclude: Vec<&'static str>,
+    /// Whether the stateful phase (following the document's links) runs: not when the
+    /// operations selected link nowhere.
+    pub stateful: bool,
 }
 
 /// The three runs: anonymous over everything, a user over everything but the session-ending
@@ -73,18 +76,21 @@ pub fn runs(user_token: &str, session_token: &str) -> Vec<Run> {
             token: None,
             include: vec![],
             exclude: vec![],
+            stateful: true,
         },
         Run {
             name: "authenticated",
             token: Some(user_token.to_owned()),
             include: vec![],
             exclude: SESSION_ENDING.to_vec(),
+            stateful: true,
         },
         Run {
             name: "session-ending",
             token: Some(session_token.to_owned()),
             include: SESSION_ENDING.to_vec(),
             exclude: vec![],
+            stateful: false,
         },
     ]
 }
@@ -102,8 +108,9 @@ pub fn st_args(run: &Run, opts: &Options, base: &str, reports: &Path) -> Vec<Str
         opts.max_examples.to_string(),
         "--max-time".to_owned(),
         opts.run_time.as_secs().max(1).to_string(),
+        // one worker: schemathesis' threads can trip over hypothesis internals ("Runtime Error")
         "--workers".to_owned(),
-        "2".to_owned(),
+        "1".to_owned(),
         "--request-timeout".to_owned(),
         "10".to_owned(),
         "--generation-database".to_owned(),
@@ -119,6 +126,12 @@ pub fn st_args(run: &Run, opts: &Options, base: &str, reports: &Path) -> Vec<Str
         args.extend([
             "--generation-with-security-parameters".to_owned(),
             "false".to_owned(),
+        ]);
+    }
+    if !run.stateful {
+        args.extend([
+            "--phases".to_owned(),
+            "examples,coverage,fuzzing".to_owned(),
         ]);
     }
     for p in &run.include {
@@ -314,6 +327,10 @@ mod tests {
         assert_eq!(session.include, SESSION_ENDING);
         assert_eq!(session.token.as_deref(), Some("session"));
         assert_ne!(session.token, by_name("authenticated").token);
+        let args = st_args(session, &Options::default(), "http://h/api", Path::new("r"));
+        assert!(args
+            .join(" ")
+            .contains("--phases examples,coverage,fuzzing"));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! a linked prefix is linked without a change here. Clients read them as "what to call next";
 //! schemathesis' stateful phase follows them to reach real resources instead of random ids.
 
+use utoipa::openapi::extensions::Extensions;
 use utoipa::openapi::link::LinkBuilder;
 use utoipa::openapi::path::{Operation, PathItem};
 use utoipa::openapi::{OpenApi, RefOr};
@@ -85,7 +86,12 @@ impl Modify for ResourceLinks {
                 continue;
             };
             for (operation_id, params) in targets {
-                let mut link = LinkBuilder::new().operation_id(operation_id.clone());
+                // utoipa 5.5 serializes `Link::operation_id` as `operation_id`; OpenAPI (and every
+                // tool reading links) wants `operationId`, which an unprefixed extension spells.
+                let mut link = LinkBuilder::new().extensions(Some(Extensions::from_iter([(
+                    "operationId",
+                    operation_id.clone(),
+                )])));
                 for (name, expression) in source.parameters {
                     if params.contains(name) {
                         link = link.parameter(*name, *expression);

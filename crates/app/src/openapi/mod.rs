@@ -206,6 +206,8 @@ mod tests {
                     ids.contains(link["operationId"].as_str().unwrap()),
                     "{name}"
                 );
+                // the OpenAPI spelling, not utoipa's field name
+                assert!(link.get("operation_id").is_none(), "{name}: {link}");
             }
         }
     }
