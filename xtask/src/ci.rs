@@ -26,7 +26,11 @@ pub fn run() -> Result<ExitCode> {
     ]))?;
 
     println!("xtask: [4/4] test");
-    let code = test::run(&test::Options::new(Vec::new(), false, false, false))?;
+    let code = test::run(&test::Options::new(
+        Vec::new(),
+        false,
+        test::Skips::default(),
+    ))?;
     if code == ExitCode::SUCCESS {
         println!(
             "xtask: ci passed in {}",

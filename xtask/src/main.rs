@@ -7,6 +7,7 @@ mod check_arch;
 mod ci;
 mod dotenv;
 mod env;
+mod fuzz_api;
 mod http;
 mod openapi;
 mod preview_e2e;
@@ -15,6 +16,7 @@ mod server;
 mod server_process;
 mod services;
 mod test;
+mod test_server;
 mod util;
 mod verify_renderers;
 
@@ -46,11 +48,14 @@ enum Command {
         args: Vec<String>,
     },
     /// Make sure PostgreSQL and Redis answer, check the architecture, run every test, then the
-    /// browser end-to-end step and `verify-renderers --samples 2`.
+    /// API fuzzing step (`fuzz-api`), the browser end-to-end step and `verify-renderers --samples 2`.
     Test {
         /// Skip the browser end-to-end step (also INGENIO_SKIP_BROWSER=1). CI runs it.
         #[arg(long)]
         no_browser: bool,
+        /// Skip schemathesis against the OpenAPI document (also INGENIO_SKIP_FUZZ=1). CI runs it.
+        #[arg(long)]
+        no_fuzz: bool,
         /// Skip `verify-renderers` (npm builds; also INGENIO_SKIP_NPM=1). CI runs it.
         #[arg(long)]
         no_npm: bool,
@@ -138,6 +143,20 @@ enum Command {
     },
     /// Prove the browser checks pass on the fixture app and fail on broken copies of it.
     BrowserSelfTest,
+    /// Start the built server on a fresh database and run schemathesis over /api/api-docs:
+    /// every operation, anonymously and authenticated; no 5xx, every status, content type and
+    /// body as documented.
+    FuzzApi {
+        /// Run `cargo build -p ingenio-server` even when target/debug/ingenio-server exists.
+        #[arg(long)]
+        build: bool,
+        /// Test cases per operation.
+        #[arg(long, default_value_t = fuzz_api::DEFAULT_MAX_EXAMPLES)]
+        max_examples: u32,
+        /// Time limit of each of the three runs, in seconds.
+        #[arg(long, default_value_t = fuzz_api::DEFAULT_RUN_SECS)]
+        run_secs: u64,
+    },
     /// Render the sample specs with every renderer and `npm run build` each source project
     /// (one shared dependency install per renderer version, under target/verify-renderers/).
     VerifyRenderers {
@@ -157,9 +176,18 @@ fn main() -> ExitCode {
         Command::Run { release, args } => run::run(profile, release, &args),
         Command::Test {
             no_browser,
+            no_fuzz,
             no_npm,
             args,
-        } => test::run(&test::Options::new(args, true, no_browser, no_npm)),
+        } => test::run(&test::Options::new(
+            args,
+            true,
+            test::Skips {
+                browser: no_browser,
+                fuzz: no_fuzz,
+                npm: no_npm,
+            },
+        )),
         Command::CheckArch => check_arch::run().map(util::ok_or_failure),
         Command::Migrate => server::db(profile, &["db", "migrate"]),
         Command::Rollback { version } => server::rollback(profile, &version),
@@ -182,6 +210,15 @@ fn main() -> ExitCode {
             no_lighthouse,
         } => browser::browser_check(&dir, &spec, threshold, !no_lighthouse),
         Command::BrowserSelfTest => browser::self_test(),
+        Command::FuzzApi {
+            build,
+            max_examples,
+            run_secs,
+        } => fuzz_api::run_standalone(&fuzz_api::Options {
+            build,
+            max_examples,
+            run_time: std::time::Duration::from_secs(run_secs),
+        }),
         Command::BrowserE2e {
             build,
             threshold,

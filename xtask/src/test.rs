@@ -1,12 +1,13 @@
 //! `cargo xtask test`: make sure PostgreSQL and Redis answer (starting them like `.ci/run` does),
 //! run the architecture check, warn about formatting, then `cargo test --workspace --no-fail-fast`,
-//! and when that passes, the browser end-to-end step (`browser-e2e`) and `verify-renderers
-//! --samples 2` (each can be skipped for local use: `--no-browser` / INGENIO_SKIP_BROWSER=1,
+//! and when that passes, schemathesis over the OpenAPI document (`fuzz-api`), the browser
+//! end-to-end step (`browser-e2e`) and `verify-renderers --samples 2` (each can be skipped for
+//! local use: `--no-fuzz` / INGENIO_SKIP_FUZZ=1, `--no-browser` / INGENIO_SKIP_BROWSER=1,
 //! `--no-npm` / INGENIO_SKIP_NPM=1).
 
 use crate::env::Env;
 use crate::services::{self, PgStart};
-use crate::{check_arch, preview_e2e, util, verify_renderers};
+use crate::{check_arch, fuzz_api, preview_e2e, util, verify_renderers};
 use anyhow::Result;
 use std::process::{ExitCode, Stdio};
 use std::time::Instant;
@@ -32,21 +33,32 @@ pub struct Options {
     pub extra: Vec<String>,
     /// Run `check-arch` first.
     pub with_arch: bool,
+    /// Run schemathesis over the OpenAPI document after the tests.
+    pub fuzz: bool,
     /// Run the browser end-to-end step after the tests.
     pub browser: bool,
     /// Run `verify-renderers --samples 2` (npm builds) after the tests.
     pub npm: bool,
 }
 
+/// The steps after `cargo test` that the command line turns off.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Skips {
+    pub browser: bool,
+    pub fuzz: bool,
+    pub npm: bool,
+}
+
 impl Options {
-    /// Everything (what CI runs), less what the flags or INGENIO_SKIP_BROWSER / INGENIO_SKIP_NPM
-    /// (set to anything but empty or `0`) turn off.
-    pub fn new(extra: Vec<String>, with_arch: bool, no_browser: bool, no_npm: bool) -> Self {
+    /// Everything (what CI runs), less what the flags or INGENIO_SKIP_FUZZ /
+    /// INGENIO_SKIP_BROWSER / INGENIO_SKIP_NPM (set to anything but empty or `0`) turn off.
+    pub fn new(extra: Vec<String>, with_arch: bool, skip: Skips) -> Self {
         Self {
             extra,
             with_arch,
-            browser: !no_browser && !env_flag("INGENIO_SKIP_BROWSER"),
-            npm: !no_npm && !env_flag("INGENIO_SKIP_NPM"),
+            fuzz: !skip.fuzz && !env_flag("INGENIO_SKIP_FUZZ"),
+            browser: !skip.browser && !env_flag("INGENIO_SKIP_BROWSER"),
+            npm: !skip.npm && !env_flag("INGENIO_SKIP_NPM"),
         }
     }
 }
@@ -82,6 +94,14 @@ pub fn run(opts: &Options) -> Result<ExitCode> {
         return Ok(util::exit_code(status));
     }
 
+    if opts.fuzz {
+        println!("xtask: API fuzzing (cargo xtask fuzz-api)");
+        let t = Instant::now();
+        let ok = fuzz_api::run(&env, &fuzz_api::Options::default());
+        steps.push(("fuzz-api", ok, t.elapsed()));
+    } else {
+        println!("xtask: API fuzzing skipped (--no-fuzz or INGENIO_SKIP_FUZZ)");
+    }
     if opts.browser {
         println!("xtask: browser end-to-end (cargo xtask browser-e2e)");
         let t = Instant::now();

@@ -329,8 +329,8 @@ mod keys {
     //! directory of a deleted `a/b`, so a later case putting the key `a` would collide with it.
     //! Real S3 and MinIO have no such limit; the unique prefix keeps the test about encoding.
     use super::*;
-    use std::sync::atomic::{AtomicUsize, Ordering};
     use proptest::prelude::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
     fn segment() -> impl Strategy<Value = String> {
         "[a-zA-Z0-9 +&=%?#'!$()*,;:@~._\\-\\[\\]中文é🚀]{1,12}"

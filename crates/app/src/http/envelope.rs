@@ -1,4 +1,5 @@
-//! The SPEC response envelope: `{"code","success","message","data","timestamp"}`, null fields omitted.
+//! The SPEC response envelope: `{"code","success","message","data","timestamp"}`, null fields omitted;
+//! [`ErrorEnvelope`] is the same shape for errors, and the schema every error response declares.
 
 use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
@@ -17,6 +18,45 @@ pub struct Envelope<T: Serialize> {
     pub data: Option<T>,
     /// Milliseconds since the epoch.
     pub timestamp: i64,
+}
+
+/// Every error body (`success` is false). The schema of every 4xx/5xx response in the OpenAPI
+/// document; `code` is one of the stable codes below.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorEnvelope {
+    /// The stable error code (SPEC §4 error table): `1000` system error, backing service
+    /// unavailable or instance saturated · `1001` bad parameter (`data` names the field), body too
+    /// large, not JSON, stale `If-Match`, lifecycle conflict · `1002` not found · `1003`
+    /// unauthenticated (missing, invalid, expired or revoked token) · `1004` forbidden (the
+    /// read-only `viewer` role, or not an administrator) · `1005` too many requests (rate limit,
+    /// AI quota, login lock, open streams) · `2000` user not found · `2001` username or email
+    /// taken · `2002` bad credentials · `2003` account disabled · `3000` app spec not found ·
+    /// `3001` invalid AppSpec · `3002` version not found · `7001` object store unavailable ·
+    /// `7002` stored object missing.
+    #[schema(example = "1001", pattern = "^[0-9]{4}$")]
+    pub code: &'static str,
+    /// Always false.
+    pub success: bool,
+    /// What went wrong, for people.
+    pub message: String,
+    /// For `1001` the fields at fault (`{field: message}`); other codes may add details.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub data: Option<serde_json::Value>,
+    /// Milliseconds since the epoch.
+    pub timestamp: i64,
+}
+
+impl ErrorEnvelope {
+    pub fn new(code: &'static str, message: String, data: Option<serde_json::Value>) -> Self {
+        Self {
+            code,
+            success: false,
+            message,
+            data,
+            timestamp: chrono::Utc::now().timestamp_millis(),
+        }
+    }
 }
 
 impl<T: Serialize> Envelope<T> {

@@ -2,7 +2,7 @@
 //! including actix's own extractor errors. 5xx bodies never carry internals: the cause is logged
 //! inside the request's span, which carries the trace id.
 
-use crate::http::envelope::Envelope;
+use crate::http::envelope::ErrorEnvelope;
 use actix_web::error::{JsonPayloadError, PathError, PayloadError, QueryPayloadError};
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
@@ -116,13 +116,11 @@ impl ResponseError for ApiError {
         if let Some(s) = self.retry_after {
             b.insert_header((header::RETRY_AFTER, s.to_string()));
         }
-        b.json(Envelope {
-            code: self.code,
-            success: false,
-            message: self.message.clone(),
-            data: self.data.clone(),
-            timestamp: chrono::Utc::now().timestamp_millis(),
-        })
+        b.json(ErrorEnvelope::new(
+            self.code,
+            self.message.clone(),
+            self.data.clone(),
+        ))
     }
 }
 
@@ -380,19 +378,15 @@ fn missing_or_unknown_field(msg: &str) -> Option<String> {
     Some(msg[start..end].to_owned())
 }
 
-/// `QueryConfig::error_handler`.
+/// `QueryConfig::error_handler`: 400 `1001`.
 pub fn query_error(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
-    ApiError::new(
-        StatusCode::BAD_REQUEST,
-        "1001",
-        format!("bad query parameter: {err}"),
-    )
-    .into()
+    ApiError::bad_param("query", format!("bad query parameter: {err}")).into()
 }
 
-/// `PathConfig::error_handler` (e.g. an id that is not a UUID: the resource cannot exist).
+/// `PathConfig::error_handler`: a path segment of the wrong type (an id that is not a UUID, a
+/// version that is not a number) is a bad parameter, 400 `1001`.
 pub fn path_error(err: PathError, _req: &HttpRequest) -> actix_web::Error {
-    ApiError::new(StatusCode::NOT_FOUND, "1002", format!("not found: {err}")).into()
+    ApiError::bad_param("path", format!("bad path parameter: {err}")).into()
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! responses actix produces on its own (404, 405, ...), security headers, and the rate limiter.
 
 use crate::config::settings::{ServerSettings, TrustedProxies};
-use crate::http::envelope::Envelope;
+use crate::http::envelope::ErrorEnvelope;
 use crate::http::error::ApiError;
 use crate::http::extract::bearer_token;
 use crate::state::AppState;
@@ -120,13 +120,7 @@ fn envelope_bare_error(res: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody
         ),
     };
     let (req, old) = res.into_parts();
-    let mut new = HttpResponse::build(status).json(Envelope::<()> {
-        code,
-        success: false,
-        message,
-        data: None,
-        timestamp: chrono::Utc::now().timestamp_millis(),
-    });
+    let mut new = HttpResponse::build(status).json(ErrorEnvelope::new(code, message, None));
     for (k, v) in old.headers() {
         if k != header::CONTENT_TYPE && k != header::CONTENT_LENGTH {
             new.headers_mut().insert(k.clone(), v.clone());

@@ -4,7 +4,8 @@
 use ingenio_testkit::app::{spawn_app, TestAppBuilder};
 use serde_json::{json, Value};
 
-fn spec() -> Value {
+/// A valid spec with two pages, a model and a flow (also the tenant matrix's fixture).
+pub fn spec() -> Value {
     json!({
         "version": "1.0.0",
         "appName": "Word Quiz",

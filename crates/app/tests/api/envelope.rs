@@ -128,3 +128,31 @@ async fn openapi_and_swagger_ui_are_served() {
     assert_eq!(ui.status, 200);
     assert!(ui.text.contains("swagger"), "swagger ui page");
 }
+
+#[tokio::test]
+async fn unparsable_path_and_query_parameters_are_400_envelopes() {
+    let app = spawn_app().await;
+    let (token, _) = app.register("parse_errors").await;
+    for path in [
+        "/api/v1/appspecs/not-a-uuid",
+        "/api/v1/appspecs/00000000-0000-0000-0000-000000000001/versions/one",
+        "/api/v1/generate/jobs/123",
+    ] {
+        let a = app.get(path, Some(&token)).await;
+        assert_eq!(a.status, 400, "{path}: {}", a.text);
+        assert_eq!(a.code(), "1001", "{path}: {}", a.text);
+        assert_eq!(a.body["success"], false, "{path}");
+        assert!(a.data()["path"].is_string(), "{path}: {}", a.text);
+    }
+    for query in ["current=minus", "size=-1", "current=99999999999"] {
+        let a = app
+            .get(&format!("/api/v1/appspecs?{query}"), Some(&token))
+            .await;
+        assert_eq!(a.status, 400, "{query}: {}", a.text);
+        assert_eq!(a.code(), "1001", "{query}: {}", a.text);
+        assert!(a.data()["query"].is_string(), "{query}: {}", a.text);
+    }
+    // anonymous callers learn nothing about the path: 401 comes first
+    let a = app.get("/api/v1/appspecs/not-a-uuid", None).await;
+    assert_eq!(a.status, 401, "{}", a.text);
+}

@@ -13,3 +13,4 @@ mod outages;
 mod projects;
 mod rate_limit;
 mod social;
+mod tenant_matrix;

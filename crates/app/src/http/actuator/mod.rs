@@ -2,6 +2,7 @@
 //! Prometheus exposition and run-time log levels. Bodies keep Spring's shapes so the guide's
 //! probes and dashboards work unchanged; errors still use the envelope.
 
+use crate::http::envelope::ErrorEnvelope;
 use crate::http::error::ApiError;
 use crate::http::extract::AdminUser;
 use crate::state::AppState;
@@ -335,7 +336,7 @@ pub struct TagQuery {
 #[utoipa::path(get, path = "/actuator/metrics/{name}", tag = "actuator",
     params(("name" = String, Path, description = "dotted name, e.g. http.server.requests"),
            ("tag" = Option<String>, Query, description = "key:value filter, repeatable")),
-    responses((status = 200, description = "Measurements", body = Object), (status = 404, description = "1002 unknown metric", body = Object)))]
+    responses((status = 200, description = "Measurements", body = Object), (status = 404, description = "1002 unknown metric", body = ErrorEnvelope)))]
 #[get("/metrics/{name}")]
 pub async fn metric(
     state: web::Data<AppState>,
@@ -404,7 +405,7 @@ pub async fn prometheus(state: web::Data<AppState>) -> HttpResponse {
 
 /// Every configured logger with its level (admin only).
 #[utoipa::path(get, path = "/actuator/loggers", tag = "actuator", security(("bearer" = [])),
-    responses((status = 200, description = "Loggers", body = Object), (status = 401, description = "1003", body = Object), (status = 403, description = "1004", body = Object)))]
+    responses((status = 200, description = "Loggers", body = Object), (status = 403, description = "1004 administrator role required", body = ErrorEnvelope)))]
 #[get("/loggers")]
 pub async fn loggers(state: web::Data<AppState>, _admin: AdminUser) -> HttpResponse {
     HttpResponse::Ok().json(json!({
@@ -416,7 +417,7 @@ pub async fn loggers(state: web::Data<AppState>, _admin: AdminUser) -> HttpRespo
 /// One logger (admin only).
 #[utoipa::path(get, path = "/actuator/loggers/{name}", tag = "actuator", security(("bearer" = [])),
     params(("name" = String, Path, description = "ROOT or a target such as ingenio_server")),
-    responses((status = 200, description = "Logger", body = Object), (status = 404, description = "1002", body = Object)))]
+    responses((status = 200, description = "Logger", body = Object), (status = 403, description = "1004 administrator role required", body = ErrorEnvelope), (status = 404, description = "1002 unknown logger", body = ErrorEnvelope)))]
 #[get("/loggers/{name}")]
 pub async fn get_logger(
     state: web::Data<AppState>,
@@ -445,8 +446,8 @@ pub struct LoggerLevelRequest {
 /// Change a logger's level at run time (admin only). Applies to this instance.
 #[utoipa::path(post, path = "/actuator/loggers/{name}", tag = "actuator", security(("bearer" = [])),
     params(("name" = String, Path, description = "ROOT or a target")), request_body = LoggerLevelRequest,
-    responses((status = 204, description = "Changed"), (status = 400, description = "1001 unknown level", body = Object),
-              (status = 401, description = "1003", body = Object), (status = 403, description = "1004", body = Object)))]
+    responses((status = 204, description = "Changed"), (status = 400, description = "1001 unknown level", body = ErrorEnvelope),
+              (status = 403, description = "1004 administrator role required", body = ErrorEnvelope)))]
 #[post("/loggers/{name}")]
 pub async fn set_logger(
     state: web::Data<AppState>,

@@ -1,5 +1,14 @@
 //! The OpenAPI document (utoipa), served at `/api/api-docs` with Swagger UI at `/api/swagger-ui/`.
+//! The shared error responses are added by [`responses::CommonResponses`], the links from
+//! creating operations to the ones that use what they create by [`links::ResourceLinks`].
 
+pub mod links;
+pub mod responses;
+
+use links::ResourceLinks;
+use responses::CommonResponses;
+
+use crate::http::envelope::ErrorEnvelope;
 use crate::http::{actuator, appspecs, code, generate, magic_prompts, projects, social, users};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -29,8 +38,13 @@ impl Modify for BearerAuth {
         description = "Students describe an app in plain language and get a working app back. \
 Every JSON response uses the envelope {code, success, message, data, timestamp}; errors carry a \
 stable code (1001 bad parameter, 1003 unauthenticated, 1005 too many requests, 2001 taken, 2002 bad \
-credentials, ...). Business routes are rate limited per user (per IP when anonymous) and answer \
-with RateLimit-Limit/Remaining/Reset headers.",
+credentials, ...; the ErrorEnvelope schema lists them all). Every operation declares every status \
+it can answer: authenticated ones 401 (1003) and 403 (2003 account disabled; 1004 for the \
+read-only viewer role on writing routes and for admin routes), any body, path or query parameter \
+400 (1001), JSON bodies 413 and 415, resources named in the path 404, business routes (/v1/) 429 \
+(1005, with Retry-After) and 503 (1000: a backing service is down, or the instance is saturated, \
+then with Retry-After). Business routes are rate limited per user (per IP when anonymous) and \
+answer with RateLimit-Limit/Remaining/Reset headers.",
     ),
     servers((url = "/api", description = "context path")),
     paths(
@@ -109,7 +123,8 @@ with RateLimit-Limit/Remaining/Reset headers.",
         actuator::get_logger,
         actuator::set_logger,
     ),
-    modifiers(&BearerAuth),
+    components(schemas(ErrorEnvelope)),
+    modifiers(&BearerAuth, &CommonResponses, &ResourceLinks),
     tags(
         (name = "auth", description = "Registration, login and sessions"),
         (name = "user", description = "The caller's profile and password"),
@@ -193,6 +208,46 @@ mod tests {
             }
         }
         out
+    }
+
+    #[test]
+    fn creating_responses_link_to_every_operation_on_what_they_create() {
+        let doc = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let ids: BTreeSet<&str> = doc["paths"]
+            .as_object()
+            .unwrap()
+            .values()
+            .flat_map(|item| item.as_object().unwrap().values())
+            .filter_map(|op| op["operationId"].as_str())
+            .collect();
+        let created = &doc["paths"]["/v1/appspecs"]["post"]["responses"]["201"]["links"];
+        assert_eq!(
+            created["get_one"]["parameters"]["id"],
+            "$response.body#/data/id"
+        );
+        assert_eq!(
+            created["version"]["parameters"]["n"],
+            "$response.body#/data/version"
+        );
+        let accepted = &doc["paths"]["/v1/generate"]["post"]["responses"]["202"]["links"];
+        assert_eq!(
+            accepted["get_job"]["parameters"]["id"],
+            "$response.body#/data/jobId"
+        );
+        for source in super::links::SOURCES {
+            let links =
+                &doc["paths"][source.path][source.method]["responses"][source.status]["links"];
+            let links = links.as_object().unwrap();
+            assert!(!links.is_empty(), "{}", source.path);
+            for (name, link) in links {
+                assert!(
+                    ids.contains(link["operationId"].as_str().unwrap()),
+                    "{name}"
+                );
+                // the OpenAPI spelling, not utoipa's field name
+                assert!(link.get("operation_id").is_none(), "{name}: {link}");
+            }
+        }
     }
 
     #[test]
