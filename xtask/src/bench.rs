@@ -1,8 +1,9 @@
 //! `cargo xtask bench`: builds the release server, starts it on a free port against the dev
 //! database (rate limiting off), and reports build time, idle/loaded RSS, and latency percentiles
 //! and throughput for liveness checks, for authenticated `GET /api/v1/auth/me` and for preview files
-//! served from a stored zip (with their ratio to liveness); then render + zip of a 10-page spec,
-//! the semantic diff of two large specs and generation jobs end to end, all in release builds.
+//! served from a stored zip (with their ratio to liveness), the first gallery page (cached) and an
+//! anonymous project detail; then render + zip of a 10-page spec, the semantic diff of two large
+//! specs and generation jobs end to end, all in release builds.
 
 use crate::env::Env;
 use crate::http::Client;
@@ -154,7 +155,7 @@ fn measure(
     stats.print(&format!("GET {me} (JWT)"));
 
     // Preview files served from a stored zip, against the liveness figure of the same run.
-    let preview = render_sample(&mut client, &token)?;
+    let (spec, preview) = render_sample(&mut client, &token)?;
     for file in ["index.html", "app.js", "favicon.svg"] {
         let path = format!("{preview}{file}");
         for _ in 0..50 {
@@ -169,15 +170,54 @@ fn measure(
             stats.per_second() / liveness.per_second().max(1e-9)
         );
     }
+    projects(&mut client, &token, &spec, requests, &liveness)?;
     println!("bench: RSS after load {}", rss(pid));
 
     cleanup_user(env, &username);
     Ok(())
 }
 
-/// Creates a spec from the `every-component` sample, renders it with `static-web` and returns
-/// its preview path (`/api/preview/{key}/`).
-fn render_sample(client: &mut Client, token: &str) -> Result<String> {
+/// A published project around the rendered spec, then the first gallery page (cached for a few
+/// seconds, so nearly every request is a cache hit) and the project's page read anonymously.
+fn projects(
+    client: &mut Client,
+    token: &str,
+    spec: &str,
+    requests: usize,
+    liveness: &Stats,
+) -> Result<()> {
+    let body = serde_json::json!({"name": "bench gallery card", "appSpecId": spec});
+    let project = call_data(client, "POST", "/api/v1/projects", Some(token), Some(&body))?;
+    let id = project["id"].as_str().unwrap_or_default().to_owned();
+    let publish = format!("/api/v1/projects/{id}/publish");
+    let empty = serde_json::json!({});
+    if let Err(e) = call_data(client, "POST", &publish, Some(token), Some(&empty)) {
+        println!("bench: gallery page skipped, the project could not be published: {e:#}");
+    } else {
+        let gallery = "/api/v1/projects/public";
+        for _ in 0..50 {
+            expect_ok(client.request("GET", gallery, &[], None)?, gallery)?;
+        }
+        let stats = time_requests(requests, || {
+            expect_ok(client.request("GET", gallery, &[], None)?, gallery)
+        })?;
+        stats.print("GET gallery page 1 (cached)");
+        println!(
+            "bench: gallery page 1 throughput = {:.2} × liveness (aim ≥ 0.7)",
+            stats.per_second() / liveness.per_second().max(1e-9)
+        );
+    }
+    let detail = format!("/api/v1/projects/{id}");
+    let stats = time_requests(requests, || {
+        expect_ok(client.request("GET", &detail, &[], None)?, &detail)
+    })?;
+    stats.print("GET project detail (anonymous, public)");
+    Ok(())
+}
+
+/// Creates a spec from the `every-component` sample, validates it, renders it with `static-web`
+/// and returns its id and its preview path (`/api/preview/{key}/`).
+fn render_sample(client: &mut Client, token: &str) -> Result<(String, String)> {
     let spec: serde_json::Value =
         serde_json::from_str(ingenio_code_gen::samples::get("every-component").unwrap_or("{}"))?;
     let created = call_data(
@@ -188,6 +228,14 @@ fn render_sample(client: &mut Client, token: &str) -> Result<String> {
         Some(&serde_json::json!({ "specContent": spec })),
     )?;
     let id = created["id"].as_str().unwrap_or_default().to_owned();
+    // validated before rendering, so the render makes it `generated` and its project publishable
+    call_data(
+        client,
+        "POST",
+        &format!("/api/v1/appspecs/{id}/validate"),
+        Some(token),
+        None,
+    )?;
     let started = Instant::now();
     let job = call_data(
         client,
@@ -213,7 +261,7 @@ fn render_sample(client: &mut Client, token: &str) -> Result<String> {
                 );
                 let url = j["code"]["previewUrl"].as_str().unwrap_or_default();
                 let path = url.find("/api/").map(|i| &url[i..]).unwrap_or(url);
-                return Ok(path.to_owned());
+                return Ok((id, path.to_owned()));
             }
             Some("failed" | "cancelled") => bail!("render job ended {j}"),
             _ if started.elapsed() > Duration::from_secs(30) => bail!("render job too slow: {j}"),

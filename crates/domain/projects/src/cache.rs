@@ -274,3 +274,157 @@ impl ListCache {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use async_trait::async_trait;
+    use std::collections::HashMap;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    #[derive(Default)]
+    struct Fake {
+        entries: Mutex<HashMap<String, String>>,
+        down: AtomicBool,
+    }
+
+    impl Fake {
+        fn check(&self) -> anyhow::Result<()> {
+            if self.down.load(Ordering::SeqCst) {
+                anyhow::bail!("connection refused")
+            }
+            Ok(())
+        }
+    }
+
+    #[async_trait]
+    impl ProjectCache for Fake {
+        async fn get(&self, key: &str) -> anyhow::Result<Option<String>> {
+            self.check()?;
+            Ok(self.entries.lock().unwrap().get(key).cloned())
+        }
+        async fn put(&self, key: &str, value: &str, _ttl: Duration) -> anyhow::Result<()> {
+            self.check()?;
+            self.entries
+                .lock()
+                .unwrap()
+                .insert(key.into(), value.into());
+            Ok(())
+        }
+        async fn counter(&self, key: &str) -> anyhow::Result<u64> {
+            self.check()?;
+            Ok(self
+                .entries
+                .lock()
+                .unwrap()
+                .get(key)
+                .map_or(0, |v| v.parse().unwrap()))
+        }
+        async fn bump(&self, key: &str) -> anyhow::Result<u64> {
+            self.check()?;
+            let mut e = self.entries.lock().unwrap();
+            let n = e.get(key).map_or(0, |v| v.parse::<u64>().unwrap()) + 1;
+            e.insert(key.into(), n.to_string());
+            Ok(n)
+        }
+        fn backend(&self) -> &'static str {
+            "fake"
+        }
+    }
+
+    type Seen = Arc<Mutex<Vec<(CacheKind, CacheResult)>>>;
+
+    fn cache() -> (Arc<Fake>, ListCache, Seen) {
+        let fake = Arc::new(Fake::default());
+        let seen: Seen = Arc::default();
+        let s = seen.clone();
+        let observer: CacheObserver = Arc::new(move |k, r, _| s.lock().unwrap().push((k, r)));
+        let c = ListCache::new(Some(fake.clone()), CacheSettings::default(), Some(observer));
+        (fake, c, seen)
+    }
+
+    fn entry() -> CachedPage {
+        CachedPage {
+            records: vec![],
+            total: 3,
+            cached_at: Utc::now(),
+        }
+    }
+
+    #[tokio::test]
+    async fn eviction_moves_every_key_of_the_user_and_only_theirs() {
+        let (_, c, seen) = cache();
+        let (t, me, you) = (
+            TenantId::default(),
+            UserId::new_random(),
+            UserId::new_random(),
+        );
+        let (q, page) = (MyProjectsQuery::default(), PageRequest::default());
+        let key = c.my_list_key(t, me, &q, page).await.unwrap();
+        assert!(
+            key.starts_with(&format!("projects:v{CACHE_SCHEMA}:")),
+            "{key}"
+        );
+        let yours = c.my_list_key(t, you, &q, page).await.unwrap();
+        c.write(CacheKind::MyProjects, &key, &entry()).await;
+        assert_eq!(c.read(CacheKind::MyProjects, &key).await.unwrap().total, 3);
+        c.evict_user(t, me).await;
+        let after = c.my_list_key(t, me, &q, page).await.unwrap();
+        assert_ne!(after, key, "a new generation");
+        assert!(c.read(CacheKind::MyProjects, &after).await.is_none());
+        assert_eq!(c.my_list_key(t, you, &q, page).await.unwrap(), yours);
+        let seen = seen.lock().unwrap().clone();
+        assert_eq!(
+            seen,
+            [
+                (CacheKind::MyProjects, CacheResult::Hit),
+                (CacheKind::MyProjects, CacheResult::Miss)
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn failures_and_bad_entries_fall_back_and_a_failed_eviction_bypasses() {
+        let (fake, c, seen) = cache();
+        let (t, me) = (TenantId::default(), UserId::new_random());
+        let (q, page) = (MyProjectsQuery::default(), PageRequest::default());
+        let key = c.my_list_key(t, me, &q, page).await.unwrap();
+        fake.entries
+            .lock()
+            .unwrap()
+            .insert(key.clone(), "{not json".into());
+        assert!(c.read(CacheKind::MyProjects, &key).await.is_none());
+        fake.down.store(true, Ordering::SeqCst);
+        assert!(c.my_list_key(t, me, &q, page).await.is_none());
+        c.evict_user(t, me).await; // fails: this instance stops trusting cached lists
+        fake.down.store(false, Ordering::SeqCst);
+        assert!(
+            c.my_list_key(t, me, &q, page).await.is_none(),
+            "an entry that could not be evicted is never read"
+        );
+        let fallbacks = seen
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(_, r)| *r == CacheResult::Fallback)
+            .count();
+        assert_eq!(fallbacks, 3);
+        // the gallery keys only the first pages without text or tag filters
+        let g = GalleryQuery {
+            q: None,
+            tags: vec![],
+            age_group: None,
+            sort: crate::models::GallerySort::Popular,
+        };
+        assert!(c.gallery_key(t, &g, page).is_some());
+        assert!(c
+            .gallery_key(t, &g, PageRequest::new(4, 10).unwrap())
+            .is_none());
+        let text = GalleryQuery {
+            q: Some("单词".into()),
+            ..g
+        };
+        assert!(c.gallery_key(t, &text, page).is_none());
+    }
+}
