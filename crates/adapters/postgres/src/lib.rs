@@ -8,6 +8,8 @@ pub mod migrate;
 pub mod notify;
 pub mod pool;
 pub mod schema;
+pub mod tls;
 pub mod users;
 
 pub use pool::{DbPool, PgPoolSettings};
+pub use tls::SslMode;

@@ -14,6 +14,8 @@ mod jobs_completion;
 mod jobs_repo;
 #[path = "migrations/support.rs"]
 mod support;
+#[path = "migrations/tls.rs"]
+mod tls;
 #[path = "migrations/users_repo.rs"]
 mod users_repo;
 

@@ -11,3 +11,4 @@ mod envelope;
 mod generate;
 mod outages;
 mod rate_limit;
+mod reset_mail;
