@@ -2,7 +2,7 @@
 //! Production `main` and the tests (on port 0) call the same function.
 
 use crate::auth::jwt::JwtTokens;
-use crate::auth::notifier::{LogNotifier, NoMailNotifier};
+use crate::auth::notifier::{BackgroundNotifier, LogNotifier, NoMailNotifier};
 use crate::auth::password::Argon2Hasher;
 use crate::config::Settings;
 use crate::http;
@@ -29,7 +29,7 @@ use ingenio_postgres::pool::{build_pool, PgPoolSettings};
 use ingenio_postgres::users::{PgSessionStore, PgUserRepository};
 use ingenio_redis::RedisAiQuota;
 use ingenio_redis::{RedisConfig, RedisPool, RedisRateLimiter};
-use ingenio_users::{ResetNotifier, UserService};
+use ingenio_users::{MailResetNotifier, ResetNotifier, UserService};
 use secrecy::ExposeSecret;
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -133,11 +133,7 @@ impl Application {
             jwt.refresh_token_ttl,
             clock.clone(),
         ));
-        let notifier: Arc<dyn ResetNotifier> = if settings.ingenio.auth.log_reset_tokens {
-            Arc::new(LogNotifier)
-        } else {
-            Arc::new(NoMailNotifier)
-        };
+        let notifier = reset_notifier(&settings, &metrics)?;
         let sessions = PgSessionStore::new(db.clone());
         let users = UserService::new(
             Arc::new(PgUserRepository::new(db.clone())),
@@ -389,6 +385,53 @@ pub fn build_social(
             view_window_secs: i64::from(settings.ingenio.social.view_window_hours) * 3600,
         },
     ))
+}
+
+/// Mail through SMTP when `spring.mail.host` is set (in the background, bounded by
+/// `ingenio.mail.timeout`); else the log when `ingenio.auth.log-reset-tokens` (never in prod: the
+/// loader refuses it); else nowhere.
+fn reset_notifier(
+    settings: &Settings,
+    metrics: &Metrics,
+) -> anyhow::Result<Arc<dyn ResetNotifier>> {
+    let spring_mail = &settings.spring.mail;
+    let mail = &settings.ingenio.mail;
+    if spring_mail.is_configured() {
+        let security = mail
+            .starttls
+            .parse::<ingenio_mail::SmtpSecurity>()
+            .map_err(anyhow::Error::msg)
+            .context("ingenio.mail.starttls")?;
+        let timeout = Duration::from_secs(mail.timeout.max(1));
+        let mailer = ingenio_mail::SmtpMailer::new(&ingenio_mail::SmtpSettings {
+            host: spring_mail.host.trim().to_owned(),
+            port: spring_mail.port,
+            security,
+            username: spring_mail.username.clone(),
+            password: spring_mail.password.expose_secret().to_owned(),
+            from: mail.from.clone(),
+            timeout,
+        })
+        .context("password-reset mail (spring.mail / ingenio.mail)")?;
+        let link = Some(mail.reset_url.trim().to_owned()).filter(|u| !u.is_empty());
+        let notifier = MailResetNotifier::new(
+            Arc::new(mailer),
+            settings.user_service_config().reset_token_ttl,
+            link,
+        );
+        tracing::info!(host = %spring_mail.host, port = spring_mail.port, security = %security, "password-reset tokens are mailed over SMTP");
+        // lettre bounds the connection and each command; this bounds the whole exchange
+        return Ok(Arc::new(BackgroundNotifier::new(
+            Arc::new(notifier),
+            timeout + Duration::from_secs(2),
+            metrics.clone(),
+        )));
+    }
+    if settings.ingenio.auth.log_reset_tokens {
+        tracing::warn!("no mail transport (MAIL_HOST empty): password-reset tokens are written to the log (ingenio.auth.log-reset-tokens, development only)");
+        return Ok(Arc::new(LogNotifier));
+    }
+    Ok(Arc::new(NoMailNotifier))
 }
 
 /// Counts each call the in-process fallback answered because Redis failed or its breaker was

@@ -107,6 +107,13 @@ impl TestAppBuilder {
             .set("ingenio.minio.region", &server.region)
             .set("ingenio.minio.bucket", bucket)
     }
+    /// Mail password-reset tokens to the testkit's SMTP sink (plain SMTP, no credentials).
+    pub fn smtp(self, sink: &crate::smtp::SmtpSink) -> Self {
+        self.set("spring.mail.host", sink.host())
+            .set("spring.mail.port", sink.port())
+            .set("ingenio.mail.starttls", "none")
+            .set("ingenio.mail.from", "Ingenio <noreply@ingenio.test>")
+    }
     /// Use Redis at host:port with a key prefix (unique per test so tests never share counters).
     pub fn redis(mut self, host: &str, port: u16, key_prefix: &str) -> Self {
         self.redis = Some((host.to_owned(), port, key_prefix.to_owned()));

@@ -5,6 +5,7 @@ pub mod app;
 pub mod db;
 pub mod deepseek;
 pub mod proxy;
+pub mod smtp;
 
 /// In-process S3 server (s3s over a temporary directory) for artifact-store tests.
 pub use ingenio_testkit_s3 as s3;

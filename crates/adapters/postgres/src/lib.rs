@@ -10,6 +10,8 @@ pub mod pool;
 pub mod projects;
 pub mod schema;
 pub mod social;
+pub mod tls;
 pub mod users;
 
 pub use pool::{DbPool, PgPoolSettings};
+pub use tls::SslMode;

@@ -188,7 +188,7 @@ struct CountRow {
 }
 
 async fn connect(database_url: &str) -> anyhow::Result<AsyncPgConnection> {
-    AsyncPgConnection::establish(database_url)
+    crate::tls::establish(database_url)
         .await
         .with_context(|| format!("connecting to {}", redact(database_url)))
 }

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 use tokio::sync::{mpsc, Notify};
-use tokio_postgres::{AsyncMessage, NoTls};
+use tokio_postgres::AsyncMessage;
 
 /// Channel carrying the job id of every new row in `generation_job_events`.
 pub const EVENTS_CHANNEL: &str = "ingenio_job_events";
@@ -157,7 +157,7 @@ async fn listen(url: String, inner: Weak<Inner>) {
 
 /// Runs one LISTEN connection until it fails (`Err`) or every handle is dropped (`Ok`).
 async fn listen_once(url: &str, inner: &Weak<Inner>) -> anyhow::Result<()> {
-    let (client, mut connection) = tokio_postgres::connect(url, NoTls).await?;
+    let (client, mut connection) = crate::tls::connect(url).await?;
     let (tx, mut rx) = mpsc::unbounded_channel();
     // The connection must be polled for the client's queries to make progress as well.
     let driver = tokio::spawn(async move {

@@ -3,7 +3,7 @@
 
 use anyhow::Context as _;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
-use diesel_async::pooled_connection::AsyncDieselConnectionManager;
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use ingenio_kernel::StoreError;
 use std::time::Duration;
@@ -16,6 +16,7 @@ pub type DbConn<'a> = bb8::PooledConnection<'a, AsyncDieselConnectionManager<Asy
 /// Pool settings; the names follow HikariCP so the guide's configuration keys map one to one.
 #[derive(Debug, Clone)]
 pub struct PgPoolSettings {
+    /// `postgres://` URL; its `sslmode` / `sslrootcert` parameters choose TLS (see `tls`).
     pub url: String,
     /// `maximum-pool-size`
     pub max_size: u32,
@@ -31,8 +32,14 @@ pub struct PgPoolSettings {
 
 /// Builds the pool without connecting: the server starts (and reports `db` DOWN) even when the
 /// database is not up yet, and connections are made as they are needed.
+/// Connections are opened by [`crate::tls::establish`], so the URL's `sslmode` applies.
 pub fn build_pool(settings: &PgPoolSettings) -> DbPool {
-    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(settings.url.clone());
+    let mut config = ManagerConfig::default();
+    config.custom_setup = Box::new(|url| Box::pin(crate::tls::establish(url)));
+    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(
+        settings.url.clone(),
+        config,
+    );
     bb8::Pool::builder()
         .max_size(settings.max_size.max(1))
         .min_idle(Some(settings.min_idle.min(settings.max_size.max(1))))

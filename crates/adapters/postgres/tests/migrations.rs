@@ -16,6 +16,8 @@ mod jobs_repo;
 mod social_repo;
 #[path = "migrations/support.rs"]
 mod support;
+#[path = "migrations/tls.rs"]
+mod tls;
 #[path = "migrations/users_repo.rs"]
 mod users_repo;
 

@@ -807,6 +807,103 @@ fn validate(
         }
     }
 
+    // Database TLS.
+    let ds = &mut settings.spring.datasource;
+    match ds.sslmode.parse::<ingenio_postgres::SslMode>() {
+        Ok(mode) => ds.sslmode = mode.as_str().to_owned(),
+        Err(message) => {
+            return Err(invalid(
+                "spring.datasource.sslmode",
+                origins,
+                format!("{message} (DB_SSLMODE)"),
+            ))
+        }
+    }
+    let root = ds.sslrootcert.trim();
+    if !root.is_empty() {
+        if !Path::new(root).is_file() {
+            return Err(invalid(
+                "spring.datasource.sslrootcert",
+                origins,
+                format!("{root:?} is not a readable file (DB_SSLROOTCERT: a PEM bundle of CA certificates)"),
+            ));
+        }
+        if ds.sslmode != ingenio_postgres::SslMode::VerifyFull.as_str() {
+            warnings.push(format!(
+                "DB_SSLROOTCERT (spring.datasource.sslrootcert) is only used with sslmode=verify-full; sslmode is {}",
+                ds.sslmode
+            ));
+        }
+    }
+    if let Err(message) = ingenio_postgres::tls::PgTarget::parse(ds.database_url().expose_secret())
+    {
+        let key = if ds.url.expose_secret().is_empty() {
+            "spring.datasource.host"
+        } else {
+            "spring.datasource.url"
+        };
+        return Err(invalid(key, origins, message));
+    }
+
+    // Mail and reset tokens.
+    let mail = &mut settings.ingenio.mail;
+    match mail.starttls.parse::<ingenio_mail::SmtpSecurity>() {
+        Ok(mode) => mail.starttls = mode.as_str().to_owned(),
+        Err(message) => {
+            return Err(invalid(
+                "ingenio.mail.starttls",
+                origins,
+                format!("{message} (MAIL_STARTTLS)"),
+            ))
+        }
+    }
+    let mail_configured = settings.spring.mail.is_configured();
+    if mail_configured {
+        if settings.spring.mail.port == 0 {
+            return Err(invalid(
+                "spring.mail.port",
+                origins,
+                "must be greater than 0 (MAIL_PORT)",
+            ));
+        }
+        if mail.timeout == 0 {
+            return Err(invalid(
+                "ingenio.mail.timeout",
+                origins,
+                "must be greater than 0 seconds",
+            ));
+        }
+        if mail.from.trim().is_empty() {
+            return Err(invalid(
+                "ingenio.mail.from",
+                origins,
+                "must be set when spring.mail.host (MAIL_HOST) is: the sender of reset mail (MAIL_FROM)",
+            ));
+        }
+        if let Err(message) = ingenio_mail::parse_mailbox(&mail.from) {
+            return Err(invalid(
+                "ingenio.mail.from",
+                origins,
+                format!("{message} (MAIL_FROM)"),
+            ));
+        }
+    }
+    if prod && settings.ingenio.auth.log_reset_tokens {
+        return Err(invalid(
+            "ingenio.auth.log-reset-tokens",
+            origins,
+            "true would write password-reset tokens to the log, which the prod profile refuses; \
+             set it to false and deliver tokens by mail (MAIL_HOST, MAIL_FROM)",
+        ));
+    }
+    if prod && !mail_configured {
+        warnings.push(
+            "no mail transport (MAIL_HOST / spring.mail.host is empty): password-reset requests are \
+             answered as usual but no token is delivered"
+                .to_owned(),
+        );
+    }
+
     // Logging.
     let logging = &mut settings.logging;
     logging.format = logging.format.trim().to_ascii_lowercase();
@@ -1557,5 +1654,210 @@ mod tests {
         );
         let err = load(&sources(&[("DATABASE_URL", "mysql://h/db")])).unwrap_err();
         assert!(err.to_string().contains("spring.datasource.url"), "{err}");
+    }
+
+    #[test]
+    fn prod_refuses_logging_reset_tokens_and_warns_without_mail() {
+        let prod = |extra: &[(&str, &str)]| {
+            let mut env = vec![("SPRING_PROFILES_ACTIVE", "prod"), ("JWT_SECRET", STRONG)];
+            env.extend_from_slice(extra);
+            let mut src = sources(&env);
+            src.config_dir = Some(repo_config_dir());
+            load(&src)
+        };
+        let err = prod(&[("INGENIO_AUTH_LOG_RESET_TOKENS", "true")]).unwrap_err();
+        assert!(
+            matches!(err, ConfigError::Invalid { ref key, .. } if key == "ingenio.auth.log-reset-tokens"),
+            "{err}"
+        );
+        let text = err.to_string();
+        assert!(
+            text.contains("prod") && text.contains("INGENIO_AUTH_LOG_RESET_TOKENS"),
+            "{text}"
+        );
+        let mut src = sources(&[("JWT_SECRET", STRONG)]);
+        src.profile = Some("prod".to_owned());
+        src.sets = vec![("ingenio.auth.log-reset-tokens".to_owned(), "yes".to_owned())];
+        assert!(load(&src).is_err());
+
+        // no mail in prod: starts, warns once, logs no token
+        let loaded = prod(&[]).unwrap();
+        assert!(!loaded.settings.ingenio.auth.log_reset_tokens);
+        let mail_warnings = loaded
+            .warnings
+            .iter()
+            .filter(|w| w.contains("MAIL_HOST"))
+            .count();
+        assert_eq!(mail_warnings, 1, "{:?}", loaded.warnings);
+        let loaded = prod(&[
+            ("MAIL_HOST", "smtp.example.com"),
+            ("MAIL_FROM", "noreply@example.com"),
+        ])
+        .unwrap();
+        assert!(
+            !loaded.warnings.iter().any(|w| w.contains("MAIL_HOST")),
+            "{:?}",
+            loaded.warnings
+        );
+        // dev keeps logging them
+        let mut dev = sources(&[]);
+        dev.config_dir = Some(repo_config_dir());
+        let loaded = load(&dev).unwrap();
+        assert!(loaded.settings.ingenio.auth.log_reset_tokens);
+        assert!(!loaded.warnings.iter().any(|w| w.contains("MAIL_HOST")));
+    }
+
+    #[test]
+    fn mail_settings_bind_from_the_guide_style_variables() {
+        let dir = temp_dir("mail");
+        let pw = dir.join("mail_pw");
+        std::fs::write(&pw, "m@il-secret\n").unwrap();
+        let pw_path = pw.to_string_lossy().into_owned();
+        let s = load(&sources(&[
+            ("MAIL_HOST", "smtp.example.com"),
+            ("MAIL_PORT", "465"),
+            ("MAIL_USERNAME", "apikey"),
+            ("MAIL_PASSWORD_FILE", pw_path.as_str()),
+            ("MAIL_FROM", "Ingenio <noreply@example.com>"),
+            ("MAIL_STARTTLS", "TLS"),
+        ]))
+        .unwrap()
+        .settings;
+        assert_eq!(s.spring.mail.host, "smtp.example.com");
+        assert_eq!(s.spring.mail.port, 465);
+        assert_eq!(s.spring.mail.username, "apikey");
+        assert_eq!(s.spring.mail.password.expose_secret(), "m@il-secret");
+        assert_eq!(s.ingenio.mail.starttls, "tls");
+        assert_eq!(s.ingenio.mail.timeout, 10);
+        // defaults: not configured, STARTTLS on 587
+        let d = load(&sources(&[])).unwrap().settings;
+        assert!(!d.spring.mail.is_configured());
+        assert_eq!(
+            (d.spring.mail.port, d.ingenio.mail.starttls.as_str()),
+            (587, "starttls")
+        );
+
+        for (env, key, var) in [
+            (
+                vec![("MAIL_STARTTLS", "maybe")],
+                "ingenio.mail.starttls",
+                "MAIL_STARTTLS",
+            ),
+            (
+                vec![("MAIL_HOST", "smtp.example.com")],
+                "ingenio.mail.from",
+                "MAIL_FROM",
+            ),
+            (
+                vec![
+                    ("MAIL_HOST", "smtp.example.com"),
+                    ("MAIL_FROM", "not-an-address"),
+                ],
+                "ingenio.mail.from",
+                "MAIL_FROM",
+            ),
+            (
+                vec![
+                    ("MAIL_HOST", "h"),
+                    ("MAIL_FROM", "a@b.c"),
+                    ("MAIL_PORT", "0"),
+                ],
+                "spring.mail.port",
+                "MAIL_PORT",
+            ),
+        ] {
+            let err = load(&sources(&env)).unwrap_err();
+            assert!(
+                matches!(err, ConfigError::Invalid { key: ref k, .. } if k == key),
+                "{env:?}: {err}"
+            );
+            assert!(err.to_string().contains(var), "{err}");
+        }
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn sslmode_is_validated_and_carried_in_the_url() {
+        let s = load(&sources(&[])).unwrap().settings;
+        assert_eq!(s.spring.datasource.sslmode, "prefer");
+        assert!(!s
+            .spring
+            .datasource
+            .database_url()
+            .expose_secret()
+            .contains('?'));
+        let s = load(&sources(&[
+            ("DB_SSLMODE", "Verify-Full"),
+            ("DB_HOST", "db.internal"),
+        ]))
+        .unwrap()
+        .settings;
+        assert_eq!(s.spring.datasource.sslmode, "verify-full");
+        assert_eq!(
+            s.spring.datasource.database_url().expose_secret(),
+            "postgres://postgres@db.internal:5432/ingenio_dev?sslmode=verify-full"
+        );
+        assert_eq!(
+            s.spring.datasource.url_for("postgres").expose_secret(),
+            "postgres://postgres@db.internal:5432/postgres?sslmode=verify-full"
+        );
+        // a URL's own sslmode wins and survives switching databases
+        let s = load(&sources(&[
+            (
+                "DATABASE_URL",
+                "postgres://u@h:1/dbx?sslmode=require&application_name=a",
+            ),
+            ("DB_SSLMODE", "disable"),
+        ]))
+        .unwrap()
+        .settings;
+        assert_eq!(
+            s.spring.datasource.url_for("postgres").expose_secret(),
+            "postgres://u@h:1/postgres?sslmode=require&application_name=a"
+        );
+        let err = load(&sources(&[(
+            "DATABASE_URL",
+            "postgres://u@h/db?sslmode=sometimes",
+        )]))
+        .unwrap_err();
+        assert!(
+            matches!(err, ConfigError::Invalid { ref key, .. } if key == "spring.datasource.url"),
+            "{err}"
+        );
+        assert!(err.to_string().contains("verify-full"), "{err}");
+        let err = load(&sources(&[("DB_SSLROOTCERT", "/nonexistent/ca.pem")])).unwrap_err();
+        assert!(err.to_string().contains("DB_SSLROOTCERT"), "{err}");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn sslmode_accepts_any_case_and_names_the_variable_otherwise(
+            mode in 0usize..4,
+            upper in proptest::collection::vec(proptest::prelude::any::<bool>(), 11),
+            junk in "[a-z]{1,8}",
+        ) {
+            let name = ["disable", "prefer", "require", "verify-full"][mode];
+            let cased: String = name
+                .chars()
+                .zip(upper.iter().cycle())
+                .map(|(c, up)| if *up { c.to_ascii_uppercase() } else { c })
+                .collect();
+            let s = load(&sources(&[("DB_SSLMODE", cased.as_str())])).unwrap().settings;
+            proptest::prop_assert_eq!(s.spring.datasource.sslmode.as_str(), name);
+            let url = s.spring.datasource.database_url();
+            proptest::prop_assert_eq!(
+                url.expose_secret().contains(&format!("sslmode={name}")),
+                name != "prefer"
+            );
+
+            let bad = format!("{junk}-x");
+            let err = load(&sources(&[("DB_SSLMODE", bad.as_str())])).unwrap_err();
+            let text = err.to_string();
+            proptest::prop_assert!(
+                matches!(err, ConfigError::Invalid { ref key, .. } if key == "spring.datasource.sslmode"),
+                "{}", text
+            );
+            proptest::prop_assert!(text.contains("DB_SSLMODE") && text.contains(&bad), "{}", text);
+        }
     }
 }

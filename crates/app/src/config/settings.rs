@@ -73,6 +73,25 @@ pub struct CorsSettings {
 pub struct SpringSettings {
     pub datasource: DatasourceSettings,
     pub data: SpringDataSettings,
+    /// Spring's `spring.mail.*`: the SMTP server that delivers password-reset mail.
+    pub mail: SpringMailSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct SpringMailSettings {
+    /// `MAIL_HOST`; empty = no mail transport (reset tokens are not delivered).
+    pub host: String,
+    pub port: u16,
+    /// Empty = no SMTP authentication.
+    pub username: String,
+    pub password: SecretString,
+}
+
+impl SpringMailSettings {
+    pub fn is_configured(&self) -> bool {
+        !self.host.trim().is_empty()
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -91,19 +110,29 @@ pub struct DatasourceSettings {
     pub name: String,
     pub username: String,
     pub password: SecretString,
+    /// libpq's `sslmode` (`DB_SSLMODE`): `disable`, `prefer`, `require` or `verify-full`;
+    /// normalised by the loader. An `sslmode` in `url` wins.
+    pub sslmode: String,
+    /// `DB_SSLROOTCERT`: PEM bundle of the CA(s) `verify-full` trusts instead of the Mozilla roots.
+    pub sslrootcert: String,
     pub hikari: HikariSettings,
 }
 
 impl DatasourceSettings {
-    /// The connection URL for `name`, or for another database on the same server.
+    /// The connection URL for `name`, or for another database on the same server, carrying
+    /// `sslmode` / `sslrootcert` as query parameters unless the configured URL already has them
+    /// (`prefer` without a root bundle is the default and adds nothing).
     pub fn url_for(&self, database: &str) -> SecretString {
         let url = self.url.expose_secret();
-        if !url.is_empty() {
-            if let Some((base, _)) = url.rsplit_once('/') {
-                if database == self.name {
-                    return SecretString::from(url.to_owned());
-                }
-                return SecretString::from(format!("{base}/{database}"));
+        let (path, query) = url.split_once('?').unwrap_or((url, ""));
+        if !path.is_empty() {
+            if let Some((base, _)) = path.rsplit_once('/') {
+                let with_db = if database == self.name {
+                    path.to_owned()
+                } else {
+                    format!("{base}/{database}")
+                };
+                return SecretString::from(self.with_tls_params(with_db, query));
             }
         }
         let password = self.password.expose_secret();
@@ -112,10 +141,33 @@ impl DatasourceSettings {
         } else {
             format!("{}:{}", pct(&self.username), pct(password))
         };
-        SecretString::from(format!(
-            "postgres://{auth}@{}:{}/{}",
-            self.host, self.port, database
+        SecretString::from(self.with_tls_params(
+            format!("postgres://{auth}@{}:{}/{}", self.host, self.port, database),
+            "",
         ))
+    }
+
+    fn with_tls_params(&self, base: String, query: &str) -> String {
+        let mut params: Vec<String> = query
+            .split('&')
+            .filter(|p| !p.is_empty())
+            .map(str::to_owned)
+            .collect();
+        let has =
+            |params: &[String], key: &str| params.iter().any(|p| p.split('=').next() == Some(key));
+        let mode = self.sslmode.trim();
+        if !mode.is_empty() && mode != "prefer" && !has(&params, "sslmode") {
+            params.push(format!("sslmode={mode}"));
+        }
+        let root = self.sslrootcert.trim();
+        if !root.is_empty() && !has(&params, "sslrootcert") {
+            params.push(format!("sslrootcert={}", pct(root)));
+        }
+        if params.is_empty() {
+            base
+        } else {
+            format!("{base}?{}", params.join("&"))
+        }
     }
 
     /// The connection URL of the configured database.
@@ -270,6 +322,7 @@ pub struct IngenioSettings {
     pub moderation: ModerationSettings,
     #[serde(default)]
     pub social: SocialSettings,
+    pub mail: MailSettings,
 }
 
 /// Spec validation and diffs of HTTP requests run off the async threads, this many at once.
@@ -331,6 +384,20 @@ impl Default for SocialSettings {
             view_window_hours: 24,
         }
     }
+}
+
+/// `ingenio.mail.*`: what Spring's `spring.mail` does not cover.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct MailSettings {
+    /// `MAIL_FROM`: the sender (`noreply@example.com` or `Ingenio <noreply@example.com>`).
+    pub from: String,
+    /// `MAIL_STARTTLS`: `none`, `starttls` or `tls` (normalised by the loader).
+    pub starttls: String,
+    /// Seconds one send may take in all (connection and every command).
+    pub timeout: u64,
+    /// `MAIL_RESET_URL`: the web page that takes `?token=`; empty = the mail carries the token only.
+    pub reset_url: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -316,6 +316,34 @@ fn prod_refuses_a_short_jwt_secret_and_names_the_variable() {
 }
 
 #[test]
+fn prod_refuses_to_log_reset_tokens_and_names_the_key() {
+    let dir = scratch_dir();
+    for how in ["env", "set"] {
+        let mut cmd = server();
+        cmd.current_dir(&dir)
+            .env("SPRING_PROFILES_ACTIVE", "prod")
+            .env("JWT_SECRET", "0123456789abcdef0123456789abcdef-prod-test")
+            // the database is never reached: configuration is refused first
+            .env("DB_HOST", "127.0.0.1")
+            .env("DB_PORT", "1");
+        match how {
+            "env" => cmd.env("INGENIO_AUTH_LOG_RESET_TOKENS", "true"),
+            _ => cmd.args(["--set", "ingenio.auth.log-reset-tokens=true"]),
+        };
+        let out = cmd.output().unwrap();
+        assert!(!out.status.success(), "{how}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("ingenio.auth.log-reset-tokens"),
+            "{how}: {err}"
+        );
+        assert!(err.contains("prod"), "{how}: {err}");
+        assert!(err.contains("MAIL_HOST"), "{how}: {err}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn openapi_command_prints_the_document() {
     let out = server().arg("openapi").output().unwrap();
     assert!(out.status.success());

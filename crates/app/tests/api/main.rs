@@ -14,3 +14,4 @@ mod projects;
 mod rate_limit;
 mod social;
 mod tenant_matrix;
+mod reset_mail;

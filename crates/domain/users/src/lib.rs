@@ -4,6 +4,7 @@
 //! `ports.rs`, implemented by adapters (PostgreSQL for storage, the server crate for JWT and hashing).
 
 pub mod errors;
+pub mod mail;
 pub mod models;
 pub mod ports;
 pub mod service;
@@ -11,6 +12,7 @@ pub mod service;
 pub mod testing;
 
 pub use errors::UserError;
+pub use mail::{reset_mail, MailResetNotifier};
 pub use models::*;
 pub use ports::*;
 pub use service::{UserService, UserServiceConfig};

@@ -271,7 +271,28 @@ pub trait TokenService: Send + Sync {
 }
 
 /// Delivers a password-reset token to its owner (mail in prod, the log in dev).
+///
+/// The service awaits it inside the reset request, and an error becomes that request's answer;
+/// so a slow or failing transport must be wrapped to deliver in the background (the server crate
+/// does), or the answer would tell which emails have accounts.
 #[async_trait]
 pub trait ResetNotifier: Send + Sync {
     async fn send_reset(&self, user: &User, token: &str) -> anyhow::Result<()>;
+}
+
+/// One plain-text mail to one recipient.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mail {
+    /// The recipient's address.
+    pub to: String,
+    pub subject: String,
+    /// UTF-8 text body (several languages may share it).
+    pub text: String,
+}
+
+/// Sends mail (SMTP in the mail adapter). `Err` when the transport refused or failed; the sender
+/// address and the transport's timeouts are the adapter's configuration.
+#[async_trait]
+pub trait Mailer: Send + Sync {
+    async fn send(&self, mail: &Mail) -> anyhow::Result<()>;
 }

@@ -50,22 +50,11 @@ impl UserRepository for InMemoryUsers {
         if map.values().any(|u| u.email == user.email.as_str()) {
             return Err(CreateUserError::EmailTaken);
         }
-        let now = Utc::now();
         let u = User {
-            id: UserId::new_random(),
             tenant_id: user.tenant_id,
-            username: user.username.as_str().to_owned(),
-            email: user.email.as_str().to_owned(),
             password_hash: user.password_hash,
             role: user.role,
-            permissions: vec![],
-            status: UserStatus::Active,
-            display_name: None,
-            avatar_url: None,
-            bio: None,
-            last_login_at: None,
-            created_at: now,
-            updated_at: now,
+            ..active_user(user.username.as_str(), user.email.as_str())
         };
         map.insert(u.id, u.clone());
         Ok(u)
@@ -476,6 +465,27 @@ impl TokenService for FakeTokens {
     }
     fn hash_reset_token(&self, token: &str) -> String {
         format!("h:{token}")
+    }
+}
+
+/// An active `user` account of the default tenant, created now, with no password.
+pub fn active_user(username: &str, email: &str) -> User {
+    let now = Utc::now();
+    User {
+        id: UserId::new_random(),
+        tenant_id: TenantId::default(),
+        username: username.to_owned(),
+        email: email.to_owned(),
+        password_hash: String::new(),
+        role: Role::User,
+        permissions: vec![],
+        status: UserStatus::Active,
+        display_name: None,
+        avatar_url: None,
+        bio: None,
+        last_login_at: None,
+        created_at: now,
+        updated_at: now,
     }
 }
 
