@@ -218,6 +218,7 @@ pub async fn run_user(settings: &Settings, command: &UserCommand) -> anyhow::Res
         connection_timeout: std::time::Duration::from_secs(10),
         idle_timeout: std::time::Duration::from_secs(60),
         max_lifetime: std::time::Duration::from_secs(600),
+        http_workers: 0,
     });
     let repo = ingenio_postgres::users::PgUserRepository::new(pool);
     let tenant = ingenio_kernel::TenantId::from_uuid(settings.ingenio.tenant.default_id);
