@@ -342,7 +342,7 @@ fn prepare_pgbench(env: &Env) -> Result<Db> {
         println!("bench: pgbench -i (scale 1) into {PGBENCH_DB}");
         let mut init = Command::new("pgbench");
         init.args(["-i", "-q", "-s", "1"]);
-        db.libpq(&mut init);
+        pgbench_db_args(&db, &mut init);
         init.stdout(Stdio::null());
         util::run_checked(&mut init)?;
     }
@@ -356,7 +356,7 @@ fn pgbench(db: &Db, clients: usize, seconds: u64) -> Result<f64> {
         .arg(clients.to_string())
         .arg("-T")
         .arg(seconds.to_string());
-    db.libpq(&mut cmd);
+    pgbench_db_args(db, &mut cmd);
     let out = cmd
         .stdin(Stdio::null())
         .output()
@@ -369,6 +369,17 @@ fn pgbench(db: &Db, clients: usize, seconds: u64) -> Result<f64> {
         );
     }
     parse_tps(&text).with_context(|| format!("no `tps = ` line in pgbench's output: {text}"))
+}
+
+/// pgbench takes the database name as its last argument, not as `--dbname`.
+fn pgbench_db_args(db: &Db, cmd: &mut Command) {
+    cmd.args(["-h", &db.host, "-p", &db.port.to_string(), "-U", &db.user]);
+    if let Some(pw) = &db.password {
+        if std::env::var_os("PGPASSWORD").is_none() {
+            cmd.env("PGPASSWORD", pw);
+        }
+    }
+    cmd.arg(&db.name);
 }
 
 /// The TPS figure of pgbench's report (`tps = 20712.3 (without initial connection time)`).
