@@ -9,6 +9,7 @@ mod dotenv;
 mod env;
 mod fuzz_api;
 mod http;
+mod load;
 mod openapi;
 mod preview_e2e;
 mod run;
@@ -103,12 +104,29 @@ enum Command {
     },
     /// Build the release server and measure memory, latency and throughput.
     Bench {
-        /// Number of liveness requests to time.
+        /// Connections of the closed-loop HTTP runs and of `pgbench -S`.
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+        /// Seconds each closed-loop run (and pgbench) lasts.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Requests per second of the open-loop `GET /api/v1/auth/me` run.
         #[arg(long, default_value_t = 2000)]
-        requests: usize,
-        /// Number of authenticated `GET /api/v1/auth/me` requests to time.
-        #[arg(long, default_value_t = 500)]
-        auth_requests: usize,
+        rate: u32,
+        /// Seconds the open-loop run lasts.
+        #[arg(long, default_value_t = 10)]
+        open_seconds: u64,
+        /// Only the HTTP and pgbench figures (skip render + zip and generation jobs).
+        #[arg(long)]
+        http_only: bool,
+        /// Measure this server binary instead of building the release server (e.g. another
+        /// commit's build, for a side-by-side comparison); the report goes to
+        /// `target/bench/latest-server.json`.
+        #[arg(long)]
+        server: Option<PathBuf>,
+        /// A setting for the measured server, `key=value` (repeatable).
+        #[arg(long = "set")]
+        sets: Vec<String>,
     },
     /// Everything CI runs: fmt check, check-arch, clippy, test.
     Ci,
@@ -199,9 +217,22 @@ fn main() -> ExitCode {
         Command::Backup { out } => backup::backup(profile, out.as_deref()),
         Command::Restore { file } => backup::restore(profile, &file),
         Command::Bench {
-            requests,
-            auth_requests,
-        } => bench::run(requests, auth_requests),
+            concurrency,
+            seconds,
+            rate,
+            open_seconds,
+            http_only,
+            server,
+            sets,
+        } => bench::run(&bench::Options {
+            concurrency,
+            seconds,
+            rate,
+            open_seconds,
+            http_only,
+            server,
+            sets,
+        }),
         Command::Ci => ci::run(),
         Command::BrowserCheck {
             dir,

@@ -206,6 +206,7 @@ fn cli_pool(settings: &Settings) -> ingenio_postgres::DbPool {
         connection_timeout: std::time::Duration::from_secs(10),
         idle_timeout: std::time::Duration::from_secs(60),
         max_lifetime: std::time::Duration::from_secs(600),
+        http_workers: 0,
     })
 }
 

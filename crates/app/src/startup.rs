@@ -90,6 +90,11 @@ impl Application {
             connection_timeout: Duration::from_millis(hikari.connection_timeout),
             idle_timeout: Duration::from_millis(hikari.idle_timeout),
             max_lifetime: Duration::from_millis(hikari.max_lifetime),
+            http_workers: if hikari.per_worker_pools {
+                u32::try_from(http_workers(&settings)).unwrap_or(u32::MAX)
+            } else {
+                0
+            },
         });
 
         let metrics = Metrics::new().context("create the metrics registry")?;
@@ -564,7 +569,9 @@ fn http_server(state: AppState, listener: TcpListener) -> anyhow::Result<Server>
     };
     let data = web::Data::new(state);
     let openapi = ApiDoc::openapi();
-    let mut server = HttpServer::new(move || {
+    let server = HttpServer::new(move || {
+        // runs once on each worker thread, inside its runtime: the worker's own connections
+        data.db.attach_worker();
         let mut cors = actix_cors::Cors::default()
             .allowed_methods(["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"])
             .allowed_headers([
@@ -613,11 +620,18 @@ fn http_server(state: AppState, listener: TcpListener) -> anyhow::Result<Server>
     .tcp_nodelay(true)
     .listen(listener)
     .context("listen")?
-    .shutdown_timeout(settings.server.shutdown_timeout);
-    if settings.server.workers > 0 {
-        server = server.workers(settings.server.workers);
-    }
+    .shutdown_timeout(settings.server.shutdown_timeout)
+    .workers(http_workers(&settings));
     Ok(server.run())
+}
+
+/// API workers (threads, each with its own runtime and database pool): `server.workers`, or one
+/// per CPU when 0 (actix's default).
+fn http_workers(settings: &Settings) -> usize {
+    match settings.server.workers {
+        0 => std::thread::available_parallelism().map_or(2, usize::from),
+        n => n,
+    }
 }
 
 async fn not_found() -> Result<actix_web::HttpResponse, http::error::ApiError> {

@@ -1,17 +1,98 @@
 //! The bb8 pool of diesel-async PostgreSQL connections, its settings (mapped from the guide's
 //! Hikari keys) and the mapping of pool and driver failures onto `StoreError`.
+//!
+//! Two things keep a checkout cheap:
+//! - Connections are validated on checkout without a round trip: one whose socket is closed or
+//!   whose transaction state is broken is discarded at once (the driver knows), and only one that
+//!   sat idle longer than [`VALIDATE_IDLE_AFTER`] is pinged (`SELECT 1`) first, as HikariCP does.
+//! - Each HTTP worker (one single-threaded runtime per thread) can have a pool of its own
+//!   ([`DbPool::attach_worker`]): diesel-async drives a connection from a task on the runtime
+//!   that opened it, so a query on a connection opened by another worker's runtime costs two
+//!   cross-thread wake-ups. The configured maximum is split between the workers and the shared
+//!   pool used by every other thread (job workers, housekeeping, the listeners).
 
 use anyhow::Context as _;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
-use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
+use diesel::ConnectionError;
+use diesel_async::pooled_connection::{PoolError, PoolableConnection};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use ingenio_kernel::StoreError;
-use std::time::Duration;
+use std::cell::RefCell;
+use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-/// The shared connection pool.
-pub type DbPool = bb8::Pool<AsyncDieselConnectionManager<AsyncPgConnection>>;
+/// A connection idle for longer than this is pinged before it is handed out.
+pub const VALIDATE_IDLE_AFTER: Duration = Duration::from_secs(1);
+
+/// A pooled PostgreSQL connection and when it was last returned to the pool.
+pub struct PgConn {
+    conn: AsyncPgConnection,
+    returned_at: Instant,
+}
+
+impl Deref for PgConn {
+    type Target = AsyncPgConnection;
+    fn deref(&self) -> &AsyncPgConnection {
+        &self.conn
+    }
+}
+
+impl DerefMut for PgConn {
+    fn deref_mut(&mut self) -> &mut AsyncPgConnection {
+        &mut self.conn
+    }
+}
+
+/// Opens connections and decides which ones may be handed out again.
+#[derive(Debug)]
+pub struct PgManager {
+    url: String,
+}
+
+#[async_trait::async_trait]
+impl bb8::ManageConnection for PgManager {
+    type Connection = PgConn;
+    type Error = PoolError;
+
+    async fn connect(&self) -> Result<PgConn, PoolError> {
+        let conn = crate::tls::establish(&self.url)
+            .await
+            .map_err(PoolError::ConnectionError)?;
+        Ok(PgConn {
+            conn,
+            returned_at: Instant::now(),
+        })
+    }
+
+    /// Free for a connection in use a moment ago; one round trip after an idle spell.
+    async fn is_valid(&self, c: &mut PgConn) -> Result<(), PoolError> {
+        if c.conn.is_broken() {
+            return Err(PoolError::ConnectionError(ConnectionError::BadConnection(
+                "connection closed".to_owned(),
+            )));
+        }
+        if c.returned_at.elapsed() > VALIDATE_IDLE_AFTER {
+            diesel::sql_query("SELECT 1")
+                .execute(&mut c.conn)
+                .await
+                .map_err(PoolError::QueryError)?;
+        }
+        Ok(())
+    }
+
+    /// Called by bb8 whenever a connection comes back: broken ones are dropped, the others
+    /// remember when they were last used.
+    fn has_broken(&self, c: &mut PgConn) -> bool {
+        c.returned_at = Instant::now();
+        std::thread::panicking() || c.conn.is_broken()
+    }
+}
+
+type Bb8Pool = bb8::Pool<PgManager>;
 /// A connection checked out of the pool.
-pub type DbConn<'a> = bb8::PooledConnection<'a, AsyncDieselConnectionManager<AsyncPgConnection>>;
+pub type DbConn = bb8::PooledConnection<'static, PgManager>;
 
 /// Pool settings; the names follow HikariCP so the guide's configuration keys map one to one.
 #[derive(Debug, Clone)]
@@ -28,30 +109,126 @@ pub struct PgPoolSettings {
     pub idle_timeout: Duration,
     /// `max-lifetime`
     pub max_lifetime: Duration,
+    /// HTTP workers that will call [`DbPool::attach_worker`] (0: one shared pool for everyone).
+    pub http_workers: u32,
+}
+
+impl PgPoolSettings {
+    /// Connections of each worker's pool and of the shared pool: the maximum split into
+    /// `http_workers + 1` parts, the shared pool taking the remainder (each at least 1).
+    fn split(&self) -> (u32, u32) {
+        let max = self.max_size.max(1);
+        if self.http_workers == 0 {
+            return (0, max);
+        }
+        let per_worker = (max / (self.http_workers + 1)).max(1);
+        let shared = max.saturating_sub(per_worker * self.http_workers).max(1);
+        (per_worker, shared)
+    }
+
+    fn build(&self, max: u32, min_idle: u32) -> Bb8Pool {
+        bb8::Pool::builder()
+            .max_size(max.max(1))
+            .min_idle(Some(min_idle.min(max.max(1))))
+            .connection_timeout(self.connection_timeout)
+            .idle_timeout(Some(self.idle_timeout))
+            .max_lifetime(Some(self.max_lifetime))
+            // PgManager::is_valid costs a round trip only after an idle spell
+            .test_on_check_out(true)
+            .build_unchecked(PgManager {
+                url: self.url.clone(),
+            })
+    }
+}
+
+static NEXT_POOL_ID: AtomicU64 = AtomicU64::new(1);
+
+thread_local! {
+    /// The pools of the HTTP worker running on this thread, by [`DbPool`] id.
+    static WORKER_POOLS: RefCell<Vec<(u64, Bb8Pool)>> = const { RefCell::new(Vec::new()) };
+}
+
+struct Inner {
+    id: u64,
+    settings: PgPoolSettings,
+    shared: Bb8Pool,
+    /// Every worker's pool, for the metrics.
+    workers: Mutex<Vec<Bb8Pool>>,
+}
+
+/// The connection pool handle; cheap to clone.
+#[derive(Clone)]
+pub struct DbPool {
+    inner: Arc<Inner>,
+}
+
+impl DbPool {
+    /// Gives the calling thread a pool of its own (its share of the maximum), used by every
+    /// checkout made on this thread from then on. Call it on each HTTP worker thread (from the
+    /// server's app factory); a second call on the same thread does nothing. Must run inside the
+    /// worker's Tokio runtime.
+    pub fn attach_worker(&self) {
+        let (per_worker, _) = self.inner.settings.split();
+        if per_worker == 0 {
+            return;
+        }
+        WORKER_POOLS.with(|pools| {
+            let mut pools = pools.borrow_mut();
+            if pools.iter().any(|(id, _)| *id == self.inner.id) {
+                return;
+            }
+            let s = &self.inner.settings;
+            let pool = s.build(per_worker, s.min_idle.div_ceil(s.http_workers + 1));
+            self.inner
+                .workers
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(pool.clone());
+            pools.push((self.inner.id, pool));
+        });
+    }
+
+    /// Checks out a connection from this thread's pool (see [`conn`] for the `StoreError` form).
+    pub async fn get(&self) -> Result<DbConn, bb8::RunError<PoolError>> {
+        self.current().get_owned().await
+    }
+
+    /// This thread's pool when it is an attached worker, else the shared one.
+    fn current(&self) -> Bb8Pool {
+        WORKER_POOLS
+            .with(|pools| {
+                pools
+                    .borrow()
+                    .iter()
+                    .find(|(id, _)| *id == self.inner.id)
+                    .map(|(_, p)| p.clone())
+            })
+            .unwrap_or_else(|| self.inner.shared.clone())
+    }
 }
 
 /// Builds the pool without connecting: the server starts (and reports `db` DOWN) even when the
 /// database is not up yet, and connections are made as they are needed.
 /// Connections are opened by [`crate::tls::establish`], so the URL's `sslmode` applies.
 pub fn build_pool(settings: &PgPoolSettings) -> DbPool {
-    let mut config = ManagerConfig::default();
-    config.custom_setup = Box::new(|url| Box::pin(crate::tls::establish(url)));
-    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(
-        settings.url.clone(),
-        config,
-    );
-    bb8::Pool::builder()
-        .max_size(settings.max_size.max(1))
-        .min_idle(Some(settings.min_idle.min(settings.max_size.max(1))))
-        .connection_timeout(settings.connection_timeout)
-        .idle_timeout(Some(settings.idle_timeout))
-        .max_lifetime(Some(settings.max_lifetime))
-        .test_on_check_out(true)
-        .build_unchecked(manager)
+    let (_, shared) = settings.split();
+    let min_idle = if settings.http_workers == 0 {
+        settings.min_idle
+    } else {
+        settings.min_idle.div_ceil(settings.http_workers + 1)
+    };
+    DbPool {
+        inner: Arc::new(Inner {
+            id: NEXT_POOL_ID.fetch_add(1, Ordering::Relaxed),
+            settings: settings.clone(),
+            shared: settings.build(shared, min_idle),
+            workers: Mutex::new(Vec::new()),
+        }),
+    }
 }
 
 /// Checks out a connection, mapping every pool failure (timeout, refused) to `Unavailable`.
-pub async fn conn(pool: &DbPool) -> Result<DbConn<'_>, StoreError> {
+pub async fn conn(pool: &DbPool) -> Result<DbConn, StoreError> {
     pool.get()
         .await
         .map_err(|e| StoreError::Unavailable(anyhow::anyhow!("database connection: {e}")))
@@ -83,7 +260,7 @@ fn is_connection_error(e: &DieselError) -> bool {
 
 /// Health probe: one round trip through the pool.
 pub async fn ping(pool: &DbPool) -> anyhow::Result<()> {
-    let mut c = pool.get().await.context("get a database connection")?;
+    let mut c = conn(pool).await.context("get a database connection")?;
     diesel::sql_query("SELECT 1")
         .execute(&mut c)
         .await
@@ -91,8 +268,14 @@ pub async fn ping(pool: &DbPool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Pool usage for metrics: (open connections, idle connections).
+/// Pool usage for metrics: (open connections, idle connections) over the shared pool and every
+/// worker's pool.
 pub fn pool_state(pool: &DbPool) -> (u32, u32) {
-    let s = pool.state();
-    (s.connections, s.idle_connections)
+    let workers = pool.inner.workers.lock().unwrap_or_else(|e| e.into_inner());
+    std::iter::once(&pool.inner.shared)
+        .chain(workers.iter())
+        .map(|p| p.state())
+        .fold((0, 0), |(open, idle), s| {
+            (open + s.connections, idle + s.idle_connections)
+        })
 }

@@ -18,7 +18,7 @@ use ingenio_users::{
 diesel::define_sql_function!(fn lower(x: Text) -> Text);
 
 /// A `users` row as stored.
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = users, check_for_backend(diesel::pg::Pg))]
 pub struct UserRow {
     pub id: Uuid,
@@ -99,10 +99,43 @@ impl PgUserRepository {
     pub fn new(pool: DbPool) -> Self {
         Self { pool }
     }
+
+    /// Runs a one-row `sql` taking the user id as `$1` and an access token's jti as `$2`.
+    async fn by_id_and_jti<T>(
+        &self,
+        sql: &str,
+        id: UserId,
+        jti: Uuid,
+    ) -> Result<Option<T>, StoreError>
+    where
+        T: QueryableByName<diesel::pg::Pg> + Send + 'static,
+    {
+        let mut c = conn(&self.pool).await?;
+        diesel::sql_query(sql)
+            .bind::<SqlUuid, _>(id.as_uuid())
+            .bind::<SqlUuid, _>(jti)
+            .get_result(&mut c)
+            .await
+            .optional()
+            .map_err(store_err)
+    }
 }
 
 fn one(row: Option<UserRow>) -> Result<Option<User>, StoreError> {
     row.map(User::try_from).transpose()
+}
+
+/// A whole `users` row and whether the access token is revoked (`auth_state_with_user`).
+#[derive(QueryableByName)]
+struct UserAuthRow {
+    #[diesel(embed)]
+    user: UserRow,
+    #[diesel(sql_type = Bool)]
+    revoked: bool,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    sessions_valid_after: Option<DateTime<Utc>>,
+    #[diesel(sql_type = Nullable<SqlUuid>)]
+    sessions_kept_family: Option<Uuid>,
 }
 
 #[derive(QueryableByName)]
@@ -283,19 +316,16 @@ impl UserRepository for PgUserRepository {
     }
 
     async fn auth_state(&self, id: UserId, jti: Uuid) -> Result<Option<AuthState>, StoreError> {
-        let mut c = conn(&self.pool).await?;
-        let row: Option<AuthStateRow> = diesel::sql_query(
-            "SELECT u.status, u.role, \
-             EXISTS (SELECT 1 FROM revoked_access_tokens r WHERE r.jti = $2) AS revoked, \
-             u.sessions_valid_after, u.sessions_kept_family \
-             FROM users u WHERE u.id = $1",
-        )
-        .bind::<SqlUuid, _>(id.as_uuid())
-        .bind::<SqlUuid, _>(jti)
-        .get_result(&mut c)
-        .await
-        .optional()
-        .map_err(store_err)?;
+        let row: Option<AuthStateRow> = self
+            .by_id_and_jti(
+                "SELECT u.status, u.role, \
+                 EXISTS (SELECT 1 FROM revoked_access_tokens r WHERE r.jti = $2) AS revoked, \
+                 u.sessions_valid_after, u.sessions_kept_family \
+                 FROM users u WHERE u.id = $1",
+                id,
+                jti,
+            )
+            .await?;
         row.map(|r| {
             Ok(AuthState {
                 status: UserStatus::parse(&r.status)
@@ -307,6 +337,32 @@ impl UserRepository for PgUserRepository {
             })
         })
         .transpose()
+    }
+
+    async fn auth_state_with_user(
+        &self,
+        id: UserId,
+        jti: Uuid,
+    ) -> Result<Option<(AuthState, User)>, StoreError> {
+        let row: Option<UserAuthRow> = self
+            .by_id_and_jti(
+                "SELECT u.*, \
+                 EXISTS (SELECT 1 FROM revoked_access_tokens r WHERE r.jti = $2) AS revoked \
+                 FROM users u WHERE u.id = $1",
+                id,
+                jti,
+            )
+            .await?;
+        let Some(r) = row else { return Ok(None) };
+        let user = User::try_from(r.user)?;
+        let state = AuthState {
+            status: user.status,
+            role: user.role,
+            revoked: r.revoked,
+            sessions_valid_after: r.sessions_valid_after,
+            kept_session: r.sessions_kept_family,
+        };
+        Ok(Some((state, user)))
     }
 
     async fn set_password_ending_sessions(

@@ -197,6 +197,11 @@ pub struct HikariSettings {
     pub connection_timeout: u64,
     pub idle_timeout: u64,
     pub max_lifetime: u64,
+    /// Not a Hikari key: each HTTP worker thread gets its share of the pool, opened and driven on
+    /// its own runtime (false, the default: one pool shared by every thread, which measured
+    /// faster; see docs/performance.md).
+    #[serde(default)]
+    pub per_worker_pools: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -7,7 +7,7 @@ use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use futures::future::LocalBoxFuture;
-use ingenio_users::Principal;
+use ingenio_users::{Principal, User};
 
 /// The bearer token of a request: `Authorization: Bearer <t>`, or the raw token without prefix.
 pub fn bearer_token(req: &HttpRequest) -> Option<String> {
@@ -70,6 +70,19 @@ impl FromRequest for MaybeUser {
             }
         })
     }
+}
+
+/// The verified caller and their account, read in one round trip (`GET /auth/me`); the principal
+/// is cached in the request's extensions like [`AuthUser`]'s.
+pub async fn authenticate_with_account(req: &HttpRequest) -> Result<(Principal, User), ApiError> {
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .ok_or_else(|| ApiError::internal(&anyhow::anyhow!("app state missing")))?;
+    let token =
+        bearer_token(req).ok_or_else(|| ApiError::unauthenticated("authentication required"))?;
+    let (principal, user) = state.users.authenticate_me(&token).await?;
+    req.extensions_mut().insert(principal.clone());
+    Ok((principal, user))
 }
 
 /// The verified caller of an event stream: like [`AuthUser`], but a browser `EventSource`, which

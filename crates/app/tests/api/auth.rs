@@ -655,3 +655,92 @@ async fn concurrent_refreshes_get_one_pair_and_a_late_replay_ends_the_session() 
     assert_eq!(replay.status, 401, "{}", replay.text);
     assert_eq!(refresh(&app, &next).await.status, 401);
 }
+
+/// Two instances on one database: a logout, a password change, a role change and a suspension
+/// made through one (or straight in the database) are honoured by the other on its very next
+/// request, on `/auth/me` (session check and account read in one query) and on every other route.
+#[tokio::test]
+async fn session_changes_on_one_instance_hold_on_another_at_once() {
+    let a = spawn_app().await;
+    let b = TestApp::builder().db(Arc::clone(&a.db)).spawn().await;
+    let (first, _) = a.register("wanda").await;
+    for app in [&a, &b] {
+        assert_eq!(app.get("/api/v1/auth/me", Some(&first)).await.status, 200);
+        assert_eq!(
+            app.get("/api/v1/user/profile", Some(&first)).await.status,
+            200
+        );
+    }
+    // logout on A
+    let out = a
+        .post("/api/v1/auth/logout", &json!({}), Some(&first))
+        .await;
+    assert_eq!(out.status, 200, "{}", out.text);
+    for path in ["/api/v1/auth/me", "/api/v1/user/profile"] {
+        let r = b.get(path, Some(&first)).await;
+        assert_eq!(
+            (r.status.as_u16(), r.code()),
+            (401, "1003"),
+            "{path}: {}",
+            r.text
+        );
+    }
+
+    // a password change on B ends the session opened on A
+    let second = login(&a, "wanda", "secret123").await;
+    let second = second.data()["token"].as_str().unwrap().to_owned();
+    let third = login(&b, "wanda", "secret123").await;
+    let third = third.data()["token"].as_str().unwrap().to_owned();
+    assert_eq!(a.get("/api/v1/auth/me", Some(&second)).await.status, 200);
+    let changed = b
+        .put(
+            "/api/v1/user/password",
+            &json!({"oldPassword":"secret123","newPassword":"brandnew123"}),
+            Some(&third),
+        )
+        .await;
+    assert_eq!(changed.status, 200, "{}", changed.text);
+    for path in ["/api/v1/auth/me", "/api/v1/user/profile"] {
+        let r = a.get(path, Some(&second)).await;
+        assert_eq!(
+            (r.status.as_u16(), r.code()),
+            (401, "1003"),
+            "{path}: {}",
+            r.text
+        );
+    }
+
+    // a role change in the database: the very next request sees the new role
+    let me = a.get("/api/v1/auth/me", Some(&third)).await;
+    assert_eq!(me.data()["role"], "user", "{}", me.text);
+    let mut c = a.db.connect().await.unwrap();
+    c.batch_execute("UPDATE users SET role = 'viewer' WHERE username = 'wanda'")
+        .await
+        .unwrap();
+    let me = a.get("/api/v1/auth/me", Some(&third)).await;
+    assert_eq!(me.data()["role"], "viewer", "{}", me.text);
+    let spec = b
+        .post(
+            "/api/v1/appspecs",
+            &json!({"specContent": {"pages": []}}),
+            Some(&third),
+        )
+        .await;
+    assert_eq!(spec.status, 403, "{}", spec.text);
+
+    // a suspension in the database: refused at once on both
+    c.batch_execute("UPDATE users SET status = 'suspended' WHERE username = 'wanda'")
+        .await
+        .unwrap();
+    for app in [&a, &b] {
+        for path in ["/api/v1/auth/me", "/api/v1/user/profile"] {
+            let r = app.get(path, Some(&third)).await;
+            assert_eq!(
+                (r.status.as_u16(), r.code()),
+                (403, "2003"),
+                "{path}: {}",
+                r.text
+            );
+        }
+    }
+}

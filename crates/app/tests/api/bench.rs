@@ -29,15 +29,7 @@ async fn bench_generation_job_latency() {
     let mut times = Vec::with_capacity(n);
     for _ in 0..n {
         let start = Instant::now();
-        let a = app
-            .post(
-                "/api/v1/generate",
-                &json!({"requirement": REQ}),
-                Some(&token),
-            )
-            .await;
-        assert_eq!(a.status, 202);
-        let id = a.data()["jobId"].as_str().unwrap().to_owned();
+        let id = submit(&app, &token).await;
         // the stream pushes `complete` as soon as it is written (no client-side polling)
         let events = app
             .sse(&id, &token, None, Duration::from_secs(30), |e| {
@@ -52,7 +44,81 @@ async fn bench_generation_job_latency() {
         t.sort();
         t[n * 9 / 10]
     };
-    println!("BENCH generation job end-to-end (instant stand-in, {n} jobs, sequential, POST to the SSE `complete` event): median {:?}, p90 {:?}", median(times), p90);
+    let median = median(times);
+    println!("BENCH generation job end-to-end (instant stand-in, {n} jobs, sequential, POST to the SSE `complete` event): median {median:?}, p90 {p90:?}");
+    bench_json(
+        "generationSequential",
+        "generation job, POST to SSE `complete`, instant AI stand-in (100 one by one)",
+        format!("median {median:?}, p90 {p90:?} (aim median ≤ 20 ms)"),
+        json!({"jobs": n, "medianMs": ms(median), "p90Ms": ms(p90)}),
+    );
+}
+
+/// 100 jobs submitted at once (each POST in its own task): every one must complete.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "measurement; run by cargo xtask bench"]
+async fn bench_generation_jobs_at_once() {
+    let fake = FakeDeepseek::start().await;
+    let app = Arc::new(
+        TestApp::builder()
+            .deepseek(&fake.base_url())
+            .set("ingenio.rate-limit.enabled", false)
+            .set("ingenio.generation.poll-interval-ms", 500)
+            .spawn()
+            .await,
+    );
+    let (token, _) = app.register("bench_burst").await;
+    let n = 100;
+    let start = Instant::now();
+    // every POST at once; then one poller (100 concurrent pollers would measure the pool, not
+    // the jobs)
+    let posts: Vec<_> = (0..n)
+        .map(|_| {
+            let (app, token) = (app.clone(), token.clone());
+            tokio::spawn(async move { submit(&app, &token).await })
+        })
+        .collect();
+    let mut ids = Vec::with_capacity(n);
+    for p in posts {
+        ids.push(p.await.unwrap());
+    }
+    let accepted = start.elapsed();
+    for id in &ids {
+        let done = app.wait_final(id, &token, Duration::from_secs(120)).await;
+        assert_eq!(done["status"], "completed", "{done}");
+    }
+    let all = start.elapsed();
+    println!("BENCH {n} generation jobs submitted at once: accepted after {accepted:?}, all completed after {all:?}");
+    bench_json(
+        "generationBurst",
+        "100 generation jobs submitted at once, all completed",
+        format!("accepted after {accepted:?}, all completed after {all:?}, none lost"),
+        json!({"jobs": n, "completed": n, "acceptedMs": ms(accepted), "allMs": ms(all)}),
+    );
+}
+
+/// Submits a generation job; returns its id.
+async fn submit(app: &TestApp, token: &str) -> String {
+    let a = app
+        .post(
+            "/api/v1/generate",
+            &json!({"requirement": REQ}),
+            Some(token),
+        )
+        .await;
+    assert_eq!(a.status, 202, "{}", a.text);
+    a.data()["jobId"].as_str().unwrap().to_owned()
+}
+
+fn ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1e6).round() / 1e3
+}
+
+/// One `BENCH-JSON <key> {…}` line for `cargo xtask bench` (its table row and its JSON report).
+fn bench_json(key: &str, what: &str, figure: String, mut figures: serde_json::Value) {
+    figures["what"] = json!(what);
+    figures["figure"] = json!(figure);
+    println!("BENCH-JSON {key} {figures}");
 }
 
 #[tokio::test]

@@ -69,6 +69,14 @@ pub trait UserRepository: Send + Sync {
     /// Status, role, whether `jti` is revoked and since when sessions are valid, in one round trip
     /// (an indexed lookup); `Ok(None)` when the user no longer exists.
     async fn auth_state(&self, id: UserId, jti: Uuid) -> Result<Option<AuthState>, StoreError>;
+    /// [`Self::auth_state`] and the user itself (whatever its tenant), in the same single round
+    /// trip, for requests whose answer is the caller's own account; `Ok(None)` when the user no
+    /// longer exists.
+    async fn auth_state_with_user(
+        &self,
+        id: UserId,
+        jti: Uuid,
+    ) -> Result<Option<(AuthState, User)>, StoreError>;
     /// Changes role and status (admin operations, first-admin bootstrap).
     async fn set_role_and_status(
         &self,

@@ -7,8 +7,8 @@ use crate::models::{
     Username,
 };
 use crate::ports::{
-    ConsumeOutcome, CreateUserError, Grant, PasswordCheck, PasswordHasher, RefreshRecord,
-    ResetNotifier, SessionStore, TokenError, TokenService, UserRepository,
+    AccessClaims, AuthState, ConsumeOutcome, CreateUserError, Grant, PasswordCheck, PasswordHasher,
+    RefreshRecord, ResetNotifier, SessionStore, TokenError, TokenService, UserRepository,
 };
 use ingenio_kernel::chrono::{DateTime, Duration, Utc};
 use ingenio_kernel::uuid::Uuid;
@@ -321,37 +321,35 @@ impl UserService {
     /// Verifies an access token and checks, in one storage round trip, that it is not revoked and
     /// that its account is still active.
     pub async fn authenticate(&self, token: &str) -> Result<Principal, UserError> {
-        let claims = self
-            .tokens
-            .verify_access(strip_bearer(token))
-            .map_err(token_error)?;
+        let claims = self.verified(token)?;
         let state = self
             .users
             .auth_state(claims.user_id, claims.jti)
             .await?
             .ok_or(UserError::Unauthenticated("account no longer exists"))?;
-        if state.revoked {
-            return Err(UserError::Unauthenticated("token has been revoked"));
+        admit(&claims, &state)
+    }
+
+    /// [`Self::authenticate`] and [`Self::me`] in one storage round trip (`GET /auth/me`): the
+    /// same checks, in the same order, then the account itself.
+    pub async fn authenticate_me(&self, token: &str) -> Result<(Principal, User), UserError> {
+        let claims = self.verified(token)?;
+        let (state, user) = self
+            .users
+            .auth_state_with_user(claims.user_id, claims.jti)
+            .await?
+            .ok_or(UserError::Unauthenticated("account no longer exists"))?;
+        let principal = admit(&claims, &state)?;
+        if user.tenant_id != principal.tenant_id {
+            return Err(UserError::NotFound);
         }
-        if let Some(after) = state.sessions_valid_after {
-            let kept = claims.session_id.is_some() && claims.session_id == state.kept_session;
-            if claims.issued_at < after && !kept {
-                return Err(UserError::Unauthenticated(
-                    "session ended by a password change",
-                ));
-            }
-        }
-        if state.status != UserStatus::Active {
-            return Err(UserError::AccountDisabled);
-        }
-        Ok(Principal {
-            user_id: claims.user_id,
-            tenant_id: claims.tenant_id,
-            role: state.role,
-            jti: claims.jti,
-            expires_at: claims.expires_at,
-            session_id: claims.session_id,
-        })
+        Ok((principal, user))
+    }
+
+    fn verified(&self, token: &str) -> Result<AccessClaims, UserError> {
+        self.tokens
+            .verify_access(strip_bearer(token))
+            .map_err(token_error)
     }
 
     /// Ends the caller's session: revokes the access token and every refresh token of its
@@ -521,6 +519,33 @@ impl UserService {
             .find_by_id(self.config.default_tenant, id)
             .await?)
     }
+}
+
+/// The session rules applied to a verified token and its account's state: not revoked, not
+/// ended by a password change (unless it is the session that made it), account active.
+fn admit(claims: &AccessClaims, state: &AuthState) -> Result<Principal, UserError> {
+    if state.revoked {
+        return Err(UserError::Unauthenticated("token has been revoked"));
+    }
+    if let Some(after) = state.sessions_valid_after {
+        let kept = claims.session_id.is_some() && claims.session_id == state.kept_session;
+        if claims.issued_at < after && !kept {
+            return Err(UserError::Unauthenticated(
+                "session ended by a password change",
+            ));
+        }
+    }
+    if state.status != UserStatus::Active {
+        return Err(UserError::AccountDisabled);
+    }
+    Ok(Principal {
+        user_id: claims.user_id,
+        tenant_id: claims.tenant_id,
+        role: state.role,
+        jti: claims.jti,
+        expires_at: claims.expires_at,
+        session_id: claims.session_id,
+    })
 }
 
 /// `t` truncated to whole milliseconds, the precision of a token's issue time.

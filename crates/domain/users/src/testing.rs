@@ -136,6 +136,14 @@ impl UserRepository for InMemoryUsers {
             kept_session: ended.and_then(|e| e.1),
         }))
     }
+    async fn auth_state_with_user(
+        &self,
+        id: UserId,
+        jti: Uuid,
+    ) -> Result<Option<(AuthState, User)>, StoreError> {
+        let state = self.auth_state(id, jti).await?;
+        Ok(state.zip(self.get(id)))
+    }
     async fn set_role_and_status(
         &self,
         id: UserId,

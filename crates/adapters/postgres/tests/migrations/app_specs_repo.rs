@@ -483,6 +483,7 @@ async fn the_timeline_never_reads_a_snapshot() {
         connection_timeout: std::time::Duration::from_secs(20),
         idle_timeout: std::time::Duration::from_secs(60),
         max_lifetime: std::time::Duration::from_secs(600),
+        http_workers: 0,
     });
     {
         let mut c = limited.get().await.unwrap();

@@ -41,6 +41,7 @@ pub async fn env() -> Env {
         connection_timeout: Duration::from_secs(20),
         idle_timeout: Duration::from_secs(60),
         max_lifetime: Duration::from_secs(600),
+        http_workers: 0,
     });
     Env { pool, db }
 }

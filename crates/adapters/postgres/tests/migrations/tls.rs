@@ -233,6 +233,7 @@ async fn a_real_handshake_require_encrypts_and_verify_full_checks_chain_and_name
         connection_timeout: Duration::from_secs(5),
         idle_timeout: Duration::from_secs(60),
         max_lifetime: Duration::from_secs(60),
+        http_workers: 0,
     });
     ping(&pool).await.unwrap();
     let wakeups = JobWakeups::start(trusted, Arc::new(tokio::sync::Notify::new()));

@@ -3,9 +3,9 @@
 
 use crate::http::envelope::{self, Envelope};
 use crate::http::error::ApiError;
-use crate::http::extract::AuthUser;
+use crate::http::extract::{authenticate_with_account, AuthUser};
 use crate::state::AppState;
-use actix_web::{get, post, put, web, HttpResponse};
+use actix_web::{get, post, put, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use ingenio_users::{AuthTokens, ProfileUpdate, User};
 use serde::{Deserialize, Serialize};
@@ -242,13 +242,14 @@ pub async fn logout(
     responses(
         (status = 200, description = "The caller", body = inline(Envelope<UserResponse>)),
         (status = 401, description = "1003 not authenticated", body = inline(Envelope<serde_json::Value>)),
+        (status = 403, description = "2003 account disabled", body = inline(Envelope<serde_json::Value>)),
+        (status = 404, description = "2000 the account is not in the token's tenant", body = inline(Envelope<serde_json::Value>)),
+        (status = 503, description = "1000 storage unavailable", body = inline(Envelope<serde_json::Value>)),
     ))]
 #[get("/auth/me")]
-pub async fn me(
-    state: web::Data<AppState>,
-    AuthUser(p): AuthUser,
-) -> Result<HttpResponse, ApiError> {
-    let u = state.users.me(&p).await?;
+pub async fn me(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    // the session check and the read of the account in one round trip
+    let (_, u) = authenticate_with_account(&req).await?;
     Ok(envelope::ok(UserResponse::from(u)))
 }
 
