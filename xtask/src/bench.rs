@@ -278,7 +278,7 @@ fn authenticated(
 
     // Preview files served from a stored zip, against liveness of the same run.
     let mut client = Client::new(addr);
-    let preview = render_sample(&mut client, token, report)?;
+    let (spec, preview) = render_sample(&mut client, token, report)?;
     let mut previews = serde_json::Map::new();
     for file in ["index.html", "app.js", "favicon.svg"] {
         let target = Target::get(&format!("{preview}{file}"));
@@ -297,6 +297,64 @@ fn authenticated(
         previews.insert(file.to_owned(), j);
     }
     report.set("preview", Value::Object(previews));
+    gallery(addr, opts, &mut client, token, &spec, liveness, tps, report)
+}
+
+/// A published project around the rendered spec, then the first gallery page (cached for a few
+/// seconds, so nearly every request is a cache hit) against liveness, and the project's page read
+/// anonymously (one indexed read) against `pgbench -S`, all at the same concurrency.
+#[allow(clippy::too_many_arguments)]
+fn gallery(
+    addr: std::net::SocketAddr,
+    opts: &Options,
+    client: &mut Client,
+    token: &str,
+    spec: &str,
+    liveness: &Stats,
+    pgbench_tps: f64,
+    report: &mut Report,
+) -> Result<()> {
+    let c = opts.concurrency;
+    let secs = Duration::from_secs(opts.seconds);
+    let body = json!({"name": "bench gallery card", "appSpecId": spec});
+    let project = call_data(client, "POST", "/api/v1/projects", Some(token), Some(&body))?;
+    let id = project["id"].as_str().unwrap_or_default().to_owned();
+    let publish = format!("/api/v1/projects/{id}/publish");
+    match call_data(client, "POST", &publish, Some(token), Some(&json!({}))) {
+        Err(e) => {
+            println!("bench: gallery page skipped, the project could not be published: {e:#}")
+        }
+        Ok(_) => {
+            let target = Target::get("/api/v1/projects/public");
+            load::closed_loop(addr, &target, c, Duration::from_millis(300))?;
+            let stats = load::closed_loop(addr, &target, c, secs / 2)?;
+            let ratio = stats.per_second() / liveness.per_second().max(1e-9);
+            report.row(
+                format!("GET /api/v1/projects/public, page 1 cached ({c} connections)"),
+                format!(
+                    "{}, {ratio:.2}× liveness (aim ≥ 0.7×)",
+                    closed_figure(&stats)
+                ),
+            );
+            let mut j = stats.json();
+            j["overLiveness"] = json!((ratio * 1000.0).round() / 1000.0);
+            report.set("galleryPage1", j);
+        }
+    }
+    let target = Target::get(&format!("/api/v1/projects/{id}"));
+    load::closed_loop(addr, &target, c, Duration::from_millis(300))?;
+    let stats = load::closed_loop(addr, &target, c, secs / 2)?;
+    let ratio = stats.per_second() / pgbench_tps.max(1e-9);
+    report.row(
+        format!("GET /api/v1/projects/{{id}}, anonymous ({c} connections)"),
+        format!(
+            "{}, {ratio:.2}× pgbench -S (aim ≥ 0.6×)",
+            closed_figure(&stats)
+        ),
+    );
+    let mut j = stats.json();
+    j["overPgbench"] = json!((ratio * 1000.0).round() / 1000.0);
+    report.set("projectDetail", j);
     Ok(())
 }
 
@@ -415,6 +473,35 @@ fn timing_tests(report: &mut Report) -> Result<()> {
         );
         report.set("renderZip", json!(line));
     }
+    println!("bench: semantic diff (cargo test --release -p ingenio-app-specs ... diff_bench)");
+    let out = run_printing(util::cargo().args([
+        "test",
+        "--release",
+        "-p",
+        "ingenio-app-specs",
+        "--lib",
+        "--",
+        "--ignored",
+        "--nocapture",
+        "diff_bench",
+    ]))?;
+    let mut diffs = Vec::new();
+    for line in out
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("bench: diff of "))
+    {
+        if line.starts_with("5000 ") || line.starts_with("10000 ") {
+            report.row(
+                format!(
+                    "semantic diff of {}",
+                    line.split(':').next().unwrap_or(line)
+                ),
+                line.split_once(": ").map(|(_, f)| f).unwrap_or(line),
+            );
+        }
+        diffs.push(json!(line));
+    }
+    report.set("diff", Value::Array(diffs));
     println!("bench: generation jobs (cargo test --release ... -- --ignored bench_)");
     let out = run_printing(util::cargo().args([
         "test",
@@ -464,9 +551,14 @@ fn bench_json_lines(text: &str) -> Vec<(String, Value)> {
         .collect()
 }
 
-/// Creates a spec from the `every-component` sample, renders it with `static-web` and returns
-/// its preview path (`/api/preview/{key}/`).
-fn render_sample(client: &mut Client, token: &str, report: &mut Report) -> Result<String> {
+/// Creates a spec from the `every-component` sample, validates it (so that it can be published
+/// once rendered), renders it with `static-web` and returns its id and its preview path
+/// (`/api/preview/{key}/`).
+fn render_sample(
+    client: &mut Client,
+    token: &str,
+    report: &mut Report,
+) -> Result<(String, String)> {
     let spec: Value =
         serde_json::from_str(ingenio_code_gen::samples::get("every-component").unwrap_or("{}"))?;
     let created = call_data(
@@ -477,6 +569,13 @@ fn render_sample(client: &mut Client, token: &str, report: &mut Report) -> Resul
         Some(&json!({ "specContent": spec })),
     )?;
     let id = created["id"].as_str().unwrap_or_default().to_owned();
+    call_data(
+        client,
+        "POST",
+        &format!("/api/v1/appspecs/{id}/validate"),
+        Some(token),
+        None,
+    )?;
     let started = Instant::now();
     let job = call_data(
         client,
@@ -504,7 +603,7 @@ fn render_sample(client: &mut Client, token: &str, report: &mut Report) -> Resul
                 report.set("renderJobMs", json!(took.as_millis()));
                 let url = j["code"]["previewUrl"].as_str().unwrap_or_default();
                 let path = url.find("/api/").map(|i| &url[i..]).unwrap_or(url);
-                return Ok(path.to_owned());
+                return Ok((id, path.to_owned()));
             }
             Some("failed" | "cancelled") => bail!("render job ended {j}"),
             _ if started.elapsed() > Duration::from_secs(30) => bail!("render job too slow: {j}"),

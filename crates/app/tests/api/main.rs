@@ -12,6 +12,6 @@ mod generate;
 mod outages;
 mod projects;
 mod rate_limit;
+mod reset_mail;
 mod social;
 mod tenant_matrix;
-mod reset_mail;
