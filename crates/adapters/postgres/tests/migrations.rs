@@ -237,11 +237,11 @@ async fn guide_scripts_and_runner_are_interchangeable() {
     let pending = migrate::status(&by_script.url, &migrations())
         .await
         .unwrap();
-    assert_eq!(pending.iter().filter(|s| s.applied_at.is_none()).count(), 8);
+    assert_eq!(pending.iter().filter(|s| s.applied_at.is_none()).count(), 9);
     let applied = migrate::migrate(&by_script.url, &migrations())
         .await
         .unwrap();
-    assert_eq!(applied.len(), 8);
+    assert_eq!(applied.len(), 9);
     assert_eq!(applied[0], "006_create_forks_table.sql");
     assert_eq!(schema_dump(&by_script), reference);
 
@@ -373,7 +373,7 @@ async fn failed_migration_rolls_back_with_its_bookkeeping() {
             .await
             .unwrap()
             .len(),
-        11
+        12
     );
 }
 
