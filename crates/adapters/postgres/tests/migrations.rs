@@ -235,11 +235,16 @@ async fn guide_scripts_and_runner_are_interchangeable() {
     let pending = migrate::status(&by_script.url, &migrations())
         .await
         .unwrap();
-    assert_eq!(pending.iter().filter(|s| s.applied_at.is_none()).count(), 8);
+    // every migration after 005
+    let after_005 = all_versions().len() - 5;
+    assert_eq!(
+        pending.iter().filter(|s| s.applied_at.is_none()).count(),
+        after_005
+    );
     let applied = migrate::migrate(&by_script.url, &migrations())
         .await
         .unwrap();
-    assert_eq!(applied.len(), 8);
+    assert_eq!(applied.len(), after_005);
     assert_eq!(applied[0], "006_create_forks_table.sql");
     assert_eq!(schema_dump(&by_script), reference);
 
@@ -371,7 +376,7 @@ async fn failed_migration_rolls_back_with_its_bookkeeping() {
             .await
             .unwrap()
             .len(),
-        11
+        all_versions().len() - 2
     );
 }
 
