@@ -81,10 +81,9 @@ impl<'a> Template<'a> {
             }
             // look for `name}` right after the brace, at most MAX_NAME_CHARS name characters
             let name_start = i + c.len_utf8();
-            let mut look = text[name_start..].char_indices();
-            let mut count = 0;
             let mut close = None;
-            for (j, d) in look.by_ref() {
+            // `count` name characters precede `d`, every one of them accepted
+            for (count, (j, d)) in text[name_start..].char_indices().enumerate() {
                 if d == '}' {
                     if count > 0 {
                         close = Some(name_start + j);
@@ -94,7 +93,6 @@ impl<'a> Template<'a> {
                 if !is_name_char(d) || count == MAX_NAME_CHARS {
                     break;
                 }
-                count += 1;
             }
             let Some(close) = close else { continue };
             if literal_start < i {
