@@ -2,7 +2,34 @@
 
 use ingenio_testkit::app::TestApp;
 use serde_json::json;
+use std::future::Future;
 use std::sync::Arc;
+
+/// The embedded limiter's current one-minute window: windows are aligned to whole minutes since
+/// the epoch, on the clock this test shares with the server.
+fn window_index() -> i64 {
+    chrono::Utc::now().timestamp_millis().div_euclid(60_000)
+}
+
+/// Runs `sequence` until one run falls inside a single window of the embedded limiter, and
+/// returns what that run observed. A run that crossed a window boundary had its count reset
+/// half-way, so it proves nothing and is repeated; `sequence` spawns its own app, so a repeat
+/// starts from empty counters. The caller asserts on the returned observations, never inside
+/// `sequence`, so a rolled-over run cannot fail the test.
+async fn in_one_window<T, F, Fut>(mut sequence: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = T>,
+{
+    for _ in 0..3 {
+        let before = window_index();
+        let seen = sequence().await;
+        if window_index() == before {
+            return seen;
+        }
+    }
+    panic!("three runs in a row crossed a one-minute window boundary");
+}
 
 fn prefix() -> String {
     format!("test:{}:", uuid::Uuid::new_v4().simple())
@@ -63,21 +90,31 @@ async fn two_instances_share_one_limit_through_redis() {
 
 #[tokio::test]
 async fn anonymous_callers_are_limited_per_ip_with_the_embedded_limiter() {
-    let app = TestApp::builder()
-        .set("ingenio.rate-limit.requests-per-minute", 3)
-        .spawn()
-        .await;
-    let body = json!({"usernameOrEmail":"nobody","password":"whatever1"});
-    for _ in 0..3 {
-        assert_eq!(
-            app.post("/api/v1/auth/login", &body, None).await.status,
-            401
-        );
-    }
-    let r = app.post("/api/v1/auth/login", &body, None).await;
-    assert_eq!(r.status, 429);
-    assert_eq!(r.code(), "1005");
-    assert!(r.header("retry-after").is_some());
+    let (statuses, code, retry_after, reset) = in_one_window(|| async {
+        let app = TestApp::builder()
+            .set("ingenio.rate-limit.requests-per-minute", 3)
+            .spawn()
+            .await;
+        let body = json!({"usernameOrEmail":"nobody","password":"whatever1"});
+        let mut statuses = Vec::new();
+        for _ in 0..3 {
+            statuses.push(app.post("/api/v1/auth/login", &body, None).await.status);
+        }
+        let r = app.post("/api/v1/auth/login", &body, None).await;
+        statuses.push(r.status);
+        (
+            statuses,
+            r.code().to_owned(),
+            r.header("retry-after").map(str::to_owned),
+            r.header("ratelimit-reset").map(str::to_owned),
+        )
+    })
+    .await;
+    assert_eq!(statuses, vec![401, 401, 401, 429]);
+    assert_eq!(code, "1005");
+    let retry: u64 = retry_after.expect("Retry-After").parse().unwrap();
+    assert!((1..=60).contains(&retry), "Retry-After {retry}");
+    assert_eq!(reset, Some(retry.to_string()));
 }
 
 /// A login attempt from this test client, with forwarded headers and an optional token.
@@ -106,49 +143,71 @@ async fn five_logins(app: &TestApp, hops: impl Fn(u8) -> String) -> Vec<u16> {
 #[tokio::test]
 async fn forwarded_hops_written_by_the_client_do_not_pick_the_key() {
     // loopback is a trusted proxy by default: the hop it appended is the client
-    let app = TestApp::builder()
-        .set("server.forward-headers", true)
-        .set("ingenio.rate-limit.requests-per-minute", 3)
-        .spawn()
-        .await;
-    // a client that rotates the leftmost hop it writes
-    let statuses = five_logins(&app, |i| format!("10.9.8.{i}, 203.0.113.9")).await;
+    let (statuses, other_client) = in_one_window(|| async {
+        let app = TestApp::builder()
+            .set("server.forward-headers", true)
+            .set("ingenio.rate-limit.requests-per-minute", 3)
+            .spawn()
+            .await;
+        // a client that rotates the leftmost hop it writes
+        let statuses = five_logins(&app, |i| format!("10.9.8.{i}, 203.0.113.9")).await;
+        // the proxy's hop names another client: its own budget
+        (
+            statuses,
+            login_via(&app, "10.9.8.1, 203.0.113.10", None).await,
+        )
+    })
+    .await;
     assert_eq!(statuses, vec![401, 401, 401, 429, 429]);
-    // the proxy's hop names another client: its own budget
-    assert_eq!(login_via(&app, "10.9.8.1, 203.0.113.10", None).await, 401);
+    assert_eq!(other_client, 401);
 
     // headers from a peer that is not a trusted proxy are ignored
-    let direct = TestApp::builder()
-        .set("server.forward-headers", true)
-        .set("server.forward-headers-trusted-proxies", "10.0.0.0/8")
-        .set("ingenio.rate-limit.requests-per-minute", 3)
-        .spawn()
-        .await;
-    let statuses = five_logins(&direct, |i| format!("198.51.100.{i}")).await;
+    let statuses = in_one_window(|| async {
+        let direct = TestApp::builder()
+            .set("server.forward-headers", true)
+            .set("server.forward-headers-trusted-proxies", "10.0.0.0/8")
+            .set("ingenio.rate-limit.requests-per-minute", 3)
+            .spawn()
+            .await;
+        five_logins(&direct, |i| format!("198.51.100.{i}")).await
+    })
+    .await;
     assert_eq!(statuses, vec![401, 401, 401, 429, 429]);
 }
 
 #[tokio::test]
 async fn credential_routes_are_counted_per_ip_even_with_a_valid_token() {
-    let app = TestApp::builder()
-        .set("ingenio.rate-limit.requests-per-minute", 3)
-        .spawn()
-        .await;
-    // registering spends one request of this IP's budget
-    let (token, _) = app.register("tokenholder").await;
-    assert_eq!(login_via(&app, "", Some(&token)).await, 401);
-    assert_eq!(login_via(&app, "", Some(&token)).await, 401);
-    let r = app
-        .post(
-            "/api/v1/auth/reset-password/request",
-            &json!({"email": "tokenholder@example.com"}),
-            Some(&token),
-        )
-        .await;
-    assert_eq!(r.status, 429, "{}", r.text);
-    assert_eq!(login_via(&app, "", Some(&token)).await, 429);
-    // the user's own budget for other routes is untouched
-    assert_eq!(app.get("/api/v1/auth/me", Some(&token)).await.status, 200);
+    let (statuses, text) = in_one_window(|| async {
+        let app = TestApp::builder()
+            .set("ingenio.rate-limit.requests-per-minute", 3)
+            .spawn()
+            .await;
+        // registering spends one request of this IP's budget
+        let (token, _) = app.register("tokenholder").await;
+        let mut statuses = vec![
+            login_via(&app, "", Some(&token)).await,
+            login_via(&app, "", Some(&token)).await,
+        ];
+        let r = app
+            .post(
+                "/api/v1/auth/reset-password/request",
+                &json!({"email": "tokenholder@example.com"}),
+                Some(&token),
+            )
+            .await;
+        statuses.push(r.status.as_u16());
+        statuses.push(login_via(&app, "", Some(&token)).await);
+        // the user's own budget for other routes is untouched
+        statuses.push(
+            app.get("/api/v1/auth/me", Some(&token))
+                .await
+                .status
+                .as_u16(),
+        );
+        (statuses, r.text)
+    })
+    .await;
+    assert_eq!(statuses, vec![401, 401, 429, 429, 200], "{text}");
 }
 
 /// Seconds from now until the RFC 3339 time `at`.
@@ -159,17 +218,31 @@ fn seconds_until(at: &serde_json::Value) -> i64 {
 
 #[tokio::test]
 async fn the_quota_shows_both_limits_with_use_and_reset() {
-    let app = TestApp::builder()
-        .set("ingenio.rate-limit.requests-per-minute", 10)
-        .set("ingenio.rate-limit.ai-calls-per-hour", 5)
-        .set("ingenio.generation.workers", 0)
-        .spawn()
-        .await;
-    let (token, _) = app.register("counter").await;
-    for _ in 0..2 {
-        assert_eq!(app.get("/api/v1/auth/me", Some(&token)).await.status, 200);
-    }
-    let q = app.get("/api/v1/user/quota", Some(&token)).await;
+    // the request counts below hold within one window of the embedded limiter
+    let (first, job, second) = in_one_window(|| async {
+        let app = TestApp::builder()
+            .set("ingenio.rate-limit.requests-per-minute", 10)
+            .set("ingenio.rate-limit.ai-calls-per-hour", 5)
+            .set("ingenio.generation.workers", 0)
+            .spawn()
+            .await;
+        let (token, _) = app.register("counter").await;
+        for _ in 0..2 {
+            assert_eq!(app.get("/api/v1/auth/me", Some(&token)).await.status, 200);
+        }
+        let first = app.get("/api/v1/user/quota", Some(&token)).await;
+        let job = app
+            .post(
+                "/api/v1/generate",
+                &json!({"requirement": "a vocabulary quiz for primary school pupils"}),
+                Some(&token),
+            )
+            .await;
+        let second = app.get("/api/v1/user/quota", Some(&token)).await;
+        (first, job, second)
+    })
+    .await;
+    let q = first;
     assert_eq!(q.status, 200, "{}", q.text);
     let r = &q.data()["requests"];
     // two reads and this one; registering counted against the IP, not the user
@@ -184,7 +257,7 @@ async fn the_quota_shows_both_limits_with_use_and_reset() {
     assert_eq!(r["windowSeconds"], 60);
     let reset = r["resetInSeconds"].as_u64().unwrap();
     assert!((1..=60).contains(&reset), "{reset}");
-    assert!((0..=61).contains(&seconds_until(&r["resetAt"])));
+    assert!((-1..=61).contains(&seconds_until(&r["resetAt"])));
     assert_eq!(q.header("ratelimit-remaining"), Some("7"));
 
     let a = &q.data()["aiCalls"];
@@ -197,15 +270,8 @@ async fn the_quota_shows_both_limits_with_use_and_reset() {
         (Some(5), Some(0), Some(5))
     );
     assert_eq!(a["windowSeconds"], 3600);
-    let job = app
-        .post(
-            "/api/v1/generate",
-            &json!({"requirement": "a vocabulary quiz for primary school pupils"}),
-            Some(&token),
-        )
-        .await;
     assert_eq!(job.status, 202, "{}", job.text);
-    let q = app.get("/api/v1/user/quota", Some(&token)).await;
+    let q = second;
     let a = &q.data()["aiCalls"];
     assert_eq!(
         (a["used"].as_u64(), a["remaining"].as_u64()),
@@ -213,6 +279,6 @@ async fn the_quota_shows_both_limits_with_use_and_reset() {
     );
     let reset = a["resetInSeconds"].as_u64().unwrap();
     assert!((1..=3600).contains(&reset), "{reset}");
-    assert!((0..=3601).contains(&seconds_until(&a["resetAt"])));
+    assert!((-1..=3601).contains(&seconds_until(&a["resetAt"])));
     assert_eq!(q.data()["requests"]["used"], 5);
 }

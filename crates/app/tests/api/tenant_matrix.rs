@@ -4,8 +4,10 @@
 //! an anonymous client 401 where the operation is authenticated. A parameter kind without a
 //! fixture fails the test, naming the entry to add to [`FIXTURES`].
 
+use diesel_async::SimpleAsyncConnection;
 use futures::future::BoxFuture;
 use ingenio_testkit::app::{Answer, TestApp};
+use ingenio_users::Role;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::time::Duration;
@@ -17,15 +19,17 @@ type Kind = String;
 /// Makes (as user A) a real resource of one kind and returns the path value naming it.
 type Fixture = for<'a> fn(&'a mut World<'_>) -> BoxFuture<'a, String>;
 
-/// One entry per parameter kind. A new resource route adds its kind here, e.g.
-/// `("projects/{id}", project_id)`, `("comments/{id}", comment_id)`,
-/// `("magic-prompts/{id}", magic_prompt_id)`, `("reports/{id}", report_id)`.
+/// One entry per parameter kind. A new resource route adds its kind here.
 const FIXTURES: &[(&str, Fixture)] = &[
     ("appspecs/{id}", spec_id),
     ("versions/{n}", first_version),
     ("rollback/{n}", first_version),
     ("jobs/{id}", job_id),
     ("loggers/{name}", root_logger),
+    ("projects/{id}", project_id),
+    ("comments/{id}", comment_id),
+    ("magic-prompts/{id}", magic_prompt_id),
+    ("reports/{id}", report_id),
 ];
 
 /// Operations that are public by design, with the reason; they are not part of the matrix.
@@ -39,6 +43,14 @@ const PUBLIC_BY_DESIGN: &[(&str, &str)] = &[
         "metric names are operational, not tenant data (move the actuator to the management port \
          to keep it private)",
     ),
+    (
+        "GET /v1/magic-prompts/{id}",
+        "the magic prompt catalogue is shared by everyone of the tenant (drafts answer 404)",
+    ),
+    (
+        "POST /v1/magic-prompts/{id}/use",
+        "filling in a catalogue prompt reads nothing private and changes only its usage count",
+    ),
 ];
 
 /// Paths under these prefixes need an administrator: other users get 403, not 404.
@@ -50,6 +62,11 @@ fn body_for(schema: &str) -> Value {
     match schema {
         "SpecRequest" => json!({"specContent": crate::appspecs::spec()}),
         "LoggerLevelRequest" => json!({"configuredLevel": "INFO"}),
+        "UpdateProjectRequest" => json!({"name": "另一个名字", "visibility": "public"}),
+        "CommentRequest" => json!({"content": "看到了"}),
+        "ReportRequest" => json!({"reason": "不合适"}),
+        "ResolveRequest" => json!({"action": "delete"}),
+        "PromptRequest" => prompt_body(),
         _ => json!({}),
     }
 }
@@ -114,6 +131,116 @@ fn job_id<'a>(w: &'a mut World<'_>) -> BoxFuture<'a, String> {
             .wait_final(&id, &w.token, Duration::from_secs(30))
             .await;
         id
+    })
+}
+
+/// A magic prompt an administrator may create.
+fn prompt_body() -> Value {
+    json!({"title": "矩阵提示", "promptTemplate": "做一个{thing}的小应用", "ageGroup": "elementary",
+           "category": "game", "defaultVariables": {"thing": "计算器"}})
+}
+
+/// The id of the user signed in with `token`.
+async fn user_id(app: &TestApp, token: &str) -> String {
+    let me = app.get("/api/v1/auth/me", Some(token)).await;
+    assert_eq!(me.status, 200, "{}", me.text);
+    me.data()["id"].as_str().unwrap().to_owned()
+}
+
+/// A's private draft project.
+fn project_id<'a>(w: &'a mut World<'_>) -> BoxFuture<'a, String> {
+    Box::pin(async move {
+        let a = w
+            .app
+            .post(
+                "/api/v1/projects",
+                &json!({"name": "矩阵作品", "visibility": "private"}),
+                Some(&w.token),
+            )
+            .await;
+        assert_eq!(a.status, 201, "fixture projects/{{id}}: {}", a.text);
+        assert_eq!(a.data()["visibility"], "private", "{}", a.text);
+        a.data()["id"].as_str().unwrap().to_owned()
+    })
+}
+
+/// A's comment on A's private project.
+fn comment_id<'a>(w: &'a mut World<'_>) -> BoxFuture<'a, String> {
+    Box::pin(async move {
+        let project = w.value("projects/{id}").await.unwrap();
+        let a = w
+            .app
+            .post(
+                &format!("/api/v1/projects/{project}/comments"),
+                &json!({"content": "我自己的评论"}),
+                Some(&w.token),
+            )
+            .await;
+        assert_eq!(a.status, 201, "fixture comments/{{id}}: {}", a.text);
+        a.data()["id"].as_str().unwrap().to_owned()
+    })
+}
+
+/// Signs in an administrator (made once) and returns its token.
+async fn admin_token(app: &TestApp) -> String {
+    let _ = app
+        .state
+        .users
+        .create_user(
+            "matrix_admin",
+            "matrix_admin@example.com",
+            "adminpass1",
+            Role::Admin,
+        )
+        .await;
+    let a = app
+        .post(
+            "/api/v1/auth/login",
+            &json!({"usernameOrEmail": "matrix_admin", "password": "adminpass1"}),
+            None,
+        )
+        .await;
+    assert_eq!(a.status, 200, "admin login: {}", a.text);
+    a.data()["token"].as_str().unwrap().to_owned()
+}
+
+/// An active magic prompt created by an administrator (the catalogue is shared; only the admin
+/// routes on it are in the matrix).
+fn magic_prompt_id<'a>(w: &'a mut World<'_>) -> BoxFuture<'a, String> {
+    Box::pin(async move {
+        let admin = admin_token(w.app).await;
+        let a = w
+            .app
+            .post("/api/v1/admin/magic-prompts", &prompt_body(), Some(&admin))
+            .await;
+        assert_eq!(a.status, 201, "fixture magic-prompts/{{id}}: {}", a.text);
+        a.data()["id"].as_str().unwrap().to_owned()
+    })
+}
+
+/// A's open report on another user's published public project.
+fn report_id<'a>(w: &'a mut World<'_>) -> BoxFuture<'a, String> {
+    Box::pin(async move {
+        let (third, _) = w.app.register("matrix_third").await;
+        let owner = user_id(w.app, &third).await;
+        let project = uuid::Uuid::new_v4();
+        let mut c = w.app.db.connect().await.unwrap();
+        c.batch_execute(&format!(
+            "INSERT INTO projects (id, user_id, name, visibility, status) \
+             VALUES ('{project}', '{owner}', '公开作品', 'public', 'published')"
+        ))
+        .await
+        .unwrap();
+        let a = w
+            .app
+            .post(
+                &format!("/api/v1/projects/{project}/report"),
+                &json!({"reason": "矩阵举报"}),
+                Some(&w.token),
+            )
+            .await;
+        assert_eq!(a.status, 201, "fixture reports/{{id}}: {}", a.text);
+        a.data()["id"].as_str().unwrap().to_owned()
     })
 }
 
@@ -297,6 +424,34 @@ async fn another_user_never_reaches_a_resource_and_anonymous_callers_must_log_in
         .get(&format!("/api/v1/generate/jobs/{job}"), Some(&token_a))
         .await;
     assert_eq!(j.data()["status"], "completed", "{}", j.text);
+    let project = world.value("projects/{id}").await.unwrap();
+    let p = app
+        .get(&format!("/api/v1/projects/{project}"), Some(&token_a))
+        .await;
+    assert_eq!(p.status, 200, "{}", p.text);
+    assert_eq!(
+        (p.data()["name"].as_str(), p.data()["visibility"].as_str()),
+        (Some("矩阵作品"), Some("private")),
+        "{}",
+        p.text
+    );
+    let comments = app
+        .get(
+            &format!("/api/v1/projects/{project}/comments"),
+            Some(&token_a),
+        )
+        .await;
+    assert_eq!(comments.data()["total"], 1, "{}", comments.text);
+    let admin = admin_token(&app).await;
+    let reports = app
+        .get("/api/v1/admin/reports?status=open", Some(&admin))
+        .await;
+    assert_eq!(reports.data()["total"], 1, "{}", reports.text);
+    let prompt = world.value("magic-prompts/{id}").await.unwrap();
+    let p = app
+        .get(&format!("/api/v1/magic-prompts/{prompt}"), None)
+        .await;
+    assert_eq!(p.status, 200, "{}", p.text);
 }
 
 #[test]
