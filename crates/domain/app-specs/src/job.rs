@@ -304,6 +304,50 @@ pub struct AgentCheckpoint {
     pub model: String,
 }
 
+/// What a generated version records about how it was made (`app_spec_versions.generation_metadata`):
+/// the user's input, the model, each agent's reasoning and usage, the verdict and the score.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GenerationMetadata<'a> {
+    pub user_input: &'a str,
+    pub age_group: Option<&'static str>,
+    pub model_version: String,
+    pub offline: bool,
+    pub job_id: Uuid,
+    pub plan: Option<&'a AgentCheckpoint>,
+    pub execute: Option<AgentSummary<'a>>,
+    pub validate: &'a ValidateCheckpoint,
+    pub token_usage: &'a TokenUsage,
+    /// The quality score as a fraction (0–1).
+    pub confidence: f64,
+    pub quality_score: u8,
+}
+
+/// An agent step without its output (the spec itself is the version's content).
+#[derive(Debug, Clone, Serialize)]
+pub struct AgentSummary<'a> {
+    pub reasoning: &'a str,
+    pub usage: &'a TokenUsage,
+    pub model: &'a str,
+}
+
+impl<'a> From<&'a AgentCheckpoint> for AgentSummary<'a> {
+    fn from(c: &'a AgentCheckpoint) -> Self {
+        Self {
+            reasoning: &c.reasoning,
+            usage: &c.usage,
+            model: &c.model,
+        }
+    }
+}
+
+impl GenerationMetadata<'_> {
+    /// The stored JSON. These types always serialize (string keys only), so `Null` never shows.
+    pub fn to_value(&self) -> Value {
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+}
+
 /// The validate step's verdict.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]

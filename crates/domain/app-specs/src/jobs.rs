@@ -16,7 +16,7 @@ use crate::ports::{
 use crate::validation::{final_score, validate_value};
 use futures::FutureExt;
 use ingenio_kernel::uuid::Uuid;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -278,19 +278,20 @@ impl Pipeline {
             },
         };
         let score = verdict.final_score.unwrap_or(verdict.rule_score);
-        let metadata = json!({
-            "userInput": job.request.requirement,
-            "ageGroup": job.request.age_group.map(|a| a.as_str()),
-            "modelVersion": self.generator.model_version(),
-            "offline": self.generator.is_offline(),
-            "jobId": job.id,
-            "plan": state.plan,
-            "execute": state.execute.as_ref().map(|e| json!({"reasoning": e.reasoning, "usage": e.usage, "model": e.model})),
-            "validate": verdict,
-            "tokenUsage": usage,
-            "confidence": f64::from(score) / 100.0,
-            "qualityScore": score,
-        });
+        let metadata = GenerationMetadata {
+            user_input: &job.request.requirement,
+            age_group: job.request.age_group.map(|a| a.as_str()),
+            model_version: self.generator.model_version(),
+            offline: self.generator.is_offline(),
+            job_id: job.id,
+            plan: state.plan.as_ref(),
+            execute: state.execute.as_ref().map(AgentSummary::from),
+            validate: &verdict,
+            token_usage: usage,
+            confidence: f64::from(score) / 100.0,
+            quality_score: score,
+        }
+        .to_value();
         let version = JobVersion {
             target_spec: job.request.app_spec_id,
             version: NewVersion {

@@ -17,6 +17,7 @@ use crate::validation::{final_score, Finding, Severity};
 use async_trait::async_trait;
 use ingenio_kernel::{TenantId, UserId};
 use proptest::prelude::*;
+use serde_json::json;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
