@@ -799,10 +799,15 @@ mod tests {
         assert_eq!(field_key("2nd name", 0), "f_2nd_name");
         assert_eq!(kebab("/My Page/详情", 40), "my-page");
         assert_eq!(kebab("/首页", 40), "");
-        let spec = AppSpec::parse(&serde_json::json!({"appName": "a", "pages": [
-            {"id": "h", "name": "h", "path": "/"},
-            {"id": "i", "name": "i", "path": "/index"},
-            {"id": "n", "name": "n", "path": "/404"}]}))
+        let spec = AppSpec::parse(
+            &serde_json::from_str(
+                r#"{"appName": "a", "pages": [
+                    {"id": "h", "name": "h", "path": "/"},
+                    {"id": "i", "name": "i", "path": "/index"},
+                    {"id": "n", "name": "n", "path": "/404"}]}"#,
+            )
+            .unwrap(),
+        )
         .unwrap();
         let routes: Vec<String> = Plan::new(&spec)
             .unwrap()

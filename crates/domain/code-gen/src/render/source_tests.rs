@@ -71,7 +71,9 @@ fn sample() -> AppSpec {
 }
 
 fn chinese() -> AppSpec {
-    AppSpec::parse(&json!({
+    AppSpec::parse(
+        &serde_json::from_str(
+            r#"{
         "appName": "阅读打卡",
         "pages": [
             {"id": "首页", "name": "首页", "path": "/", "components": [
@@ -84,7 +86,10 @@ fn chinese() -> AppSpec {
         "dataModels": [{"id": "书", "name": "书", "fields": [
             {"name": "名字", "type": "string", "required": true},
             {"name": "名称", "type": "number"}]}]
-    }))
+    }"#,
+        )
+        .unwrap(),
+    )
     .unwrap()
 }
 
