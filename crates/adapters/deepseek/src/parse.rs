@@ -23,7 +23,35 @@ fn err(msg: impl Into<String>) -> ShapeError {
 
 /// Finds the JSON object in an answer: the whole text, else the inside of a ```json fence, else
 /// the first `{…}` that parses (text before and after ignored). Empty text and non-objects fail.
+/// U+0000 is removed from every string and key: no store can keep it (PostgreSQL `jsonb`
+/// refuses `\u0000`) and it never carries meaning in an app's text.
 pub fn extract_json_object(content: &str) -> Result<Value, ShapeError> {
+    find_json_object(content).map(without_nul)
+}
+
+/// `v` with every U+0000 removed from its strings and keys (serde_json nests at most 128 deep,
+/// so the recursion is bounded).
+pub fn without_nul(v: Value) -> Value {
+    fn clean(s: String) -> String {
+        if s.contains('\0') {
+            s.replace('\0', "")
+        } else {
+            s
+        }
+    }
+    match v {
+        Value::String(s) => Value::String(clean(s)),
+        Value::Array(items) => Value::Array(items.into_iter().map(without_nul).collect()),
+        Value::Object(m) => Value::Object(
+            m.into_iter()
+                .map(|(k, v)| (clean(k), without_nul(v)))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+fn find_json_object(content: &str) -> Result<Value, ShapeError> {
     let text = content.trim_start_matches('\u{feff}').trim();
     if text.is_empty() {
         return Err(err("the answer was empty"));
@@ -179,6 +207,15 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn nul_is_removed_from_every_string_and_key() {
+        let got = extract_json_object(
+            r#"{"pa\u0000ges":[{"name":"\u0000首页\u0000","n":1}],"t":"\\u0000"}"#,
+        )
+        .unwrap();
+        assert_eq!(got, json!({"pages":[{"name":"首页","n":1}],"t":"\\u0000"}));
+    }
 
     #[test]
     fn extraction_variants() {

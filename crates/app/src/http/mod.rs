@@ -9,6 +9,7 @@ pub mod extract;
 pub mod generate;
 pub mod magic_prompts;
 pub mod middleware;
+pub mod nul;
 pub mod projects;
 pub mod social;
 pub mod users;

@@ -156,3 +156,86 @@ async fn unparsable_path_and_query_parameters_are_400_envelopes() {
     let a = app.get("/api/v1/appspecs/not-a-uuid", None).await;
     assert_eq!(a.status, 401, "{}", a.text);
 }
+
+/// A NUL anywhere a client can put text — query values, JSON strings, JSON keys — is a 400 naming
+/// where it was, on public and authenticated routes alike, and changes nothing stored.
+#[tokio::test]
+async fn nul_in_any_text_is_a_400_and_changes_nothing() {
+    let app = spawn_app().await;
+    let (token, _) = app.register("nul_probe").await;
+    let before = app.get("/api/v1/user/profile", Some(&token)).await;
+    assert_eq!(before.status, 200, "{}", before.text);
+    let bodies: &[(&str, &str, &str)] = &[
+        (
+            "POST",
+            "/api/v1/auth/login",
+            r#"{"usernameOrEmail":"nul_probe\u0000","password":"secret123"}"#,
+        ),
+        (
+            "POST",
+            "/api/v1/auth/reset-password/request",
+            r#"{"email":"a\u0000@example.com"}"#,
+        ),
+        (
+            "PUT",
+            "/api/v1/user/profile",
+            r#"{"displayName":"x\u0000y"}"#,
+        ),
+        (
+            "POST",
+            "/api/v1/projects",
+            r#"{"name":"n\u0000","description":"d"}"#,
+        ),
+        (
+            "POST",
+            "/api/v1/generate",
+            r#"{"requirement":"\u0000 做一个图书管理应用，可以借书和还书"}"#,
+        ),
+        (
+            "POST",
+            "/api/v1/appspecs",
+            r#"{"specContent":{"k\u0000":1}}"#,
+        ),
+    ];
+    for (method, path, body) in bodies {
+        let req = match *method {
+            "PUT" => app.client.put(app.url(path)),
+            _ => app.client.post(app.url(path)),
+        };
+        let a = app
+            .send(
+                req.bearer_auth(&token)
+                    .header("content-type", "application/json; charset=utf-8")
+                    .body(body.to_string()),
+            )
+            .await;
+        assert_eq!(a.status, 400, "{method} {path}: {}", a.text);
+        assert_eq!(a.code(), "1001", "{method} {path}: {}", a.text);
+        assert!(a.data()["body"].is_string(), "{}", a.text);
+    }
+    for path in [
+        "/api/v1/projects/public?q=a%00b",
+        "/api/v1/projects/public?current=1&q=%C3%A2%00",
+        "/api/v1/appspecs?status=%00",
+        "/api/v1/projects?keyword=x%00",
+    ] {
+        let a = app.get(path, Some(&token)).await;
+        assert_eq!(a.status, 400, "{path}: {}", a.text);
+        assert_eq!(a.code(), "1001", "{path}: {}", a.text);
+    }
+    // the text `\u0000` (an escaped backslash) is ordinary text, not NUL
+    let a = app
+        .send(
+            app.client
+                .put(app.url("/api/v1/user/profile"))
+                .bearer_auth(&token)
+                .header("content-type", "application/json")
+                .body(r#"{"displayName":"back\\u0000slash"}"#),
+        )
+        .await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    assert_eq!(a.data()["displayName"], "back\\u0000slash", "{}", a.text);
+    let after = app.get("/api/v1/user/profile", Some(&token)).await;
+    assert_eq!(after.data()["username"], before.data()["username"]);
+    assert_eq!(after.data()["email"], before.data()["email"]);
+}
