@@ -1,4 +1,5 @@
-//! Shared vocabulary of the Ingenio backend: ids, paging, the clock and cross-cutting ports.
+//! Shared vocabulary of the Ingenio backend: ids, paging, the clock, string enumerations (the
+//! audience an app is for) and cross-cutting ports.
 //!
 //! This crate has no I/O dependencies; every other crate may depend on it.
 
@@ -8,6 +9,7 @@ pub mod ids;
 pub mod page;
 pub mod ratelimit;
 pub mod viewer;
+pub mod vocab;
 
 pub use chrono;
 pub use uuid;
@@ -18,3 +20,4 @@ pub use ids::{AppSpecId, CodeId, JobId, ProjectId, TenantId, UserId, DEFAULT_TEN
 pub use page::{Page, PageRequest, PageRequestError};
 pub use ratelimit::{RateDecision, RateLimiter};
 pub use viewer::Viewer;
+pub use vocab::AgeGroup;

@@ -26,35 +26,7 @@ impl TokenUsage {
     }
 }
 
-/// The audience an app is written for; prompts and the offline generator adapt to it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AgeGroup {
-    Elementary,
-    MiddleSchool,
-    HighSchool,
-    University,
-}
-
-impl AgeGroup {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            AgeGroup::Elementary => "elementary",
-            AgeGroup::MiddleSchool => "middle_school",
-            AgeGroup::HighSchool => "high_school",
-            AgeGroup::University => "university",
-        }
-    }
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "elementary" => Some(AgeGroup::Elementary),
-            "middle_school" => Some(AgeGroup::MiddleSchool),
-            "high_school" => Some(AgeGroup::HighSchool),
-            "university" => Some(AgeGroup::University),
-            _ => None,
-        }
-    }
-}
+pub use ingenio_kernel::AgeGroup;
 
 /// What the agents work from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -3,38 +3,10 @@
 
 use crate::errors::ProjectError;
 use ingenio_kernel::chrono::{DateTime, Utc};
+use ingenio_kernel::string_enum;
+pub use ingenio_kernel::AgeGroup;
 use ingenio_kernel::{AppSpecId, CodeId, ProjectId, TenantId, UserId, Viewer};
 use serde::{Deserialize, Serialize};
-
-macro_rules! string_enum {
-    ($(#[$doc:meta])* $name:ident { $($variant:ident => $s:literal),+ $(,)? }) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-        pub enum $name {
-            $(#[serde(rename = $s)] $variant),+
-        }
-
-        impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-            /// The stored / wire form.
-            pub fn as_str(&self) -> &'static str {
-                match self {
-                    $($name::$variant => $s),+
-                }
-            }
-            /// Parses the stored / wire form (exact).
-            pub fn parse(s: &str) -> Option<Self> {
-                Self::ALL.iter().copied().find(|v| v.as_str() == s)
-            }
-        }
-
-        impl std::fmt::Display for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-    };
-}
 
 string_enum!(
     /// `draft → published → (draft | archived)`; see [`crate::service`] for the moves.
@@ -44,15 +16,6 @@ string_enum!(
     /// Who may read a project (SPEC §4): `private` only the owner, `public` and `unlisted` anyone
     /// with the id; only `public` + `published` projects are listed in the gallery.
     Visibility { Private => "private", Public => "public", Unlisted => "unlisted" }
-);
-string_enum!(
-    /// The audience a project is for (the same values as the generate request's `ageGroup`).
-    AgeGroup {
-        Elementary => "elementary",
-        MiddleSchool => "middle_school",
-        HighSchool => "high_school",
-        University => "university",
-    }
 );
 string_enum!(
     /// Gallery orders; every one ends with the id as a stable tie-break.

@@ -4,50 +4,13 @@
 use crate::errors::SocialError;
 use crate::template::Template;
 use ingenio_kernel::chrono::{DateTime, Utc};
+use ingenio_kernel::string_enum;
 use ingenio_kernel::uuid::Uuid;
+pub use ingenio_kernel::AgeGroup;
 use ingenio_kernel::{ProjectId, TenantId, UserId};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use std::collections::BTreeMap;
 
-/// An enumeration stored as a lower-case string (a `CHECK` constraint in the schema).
-macro_rules! string_enum {
-    ($(#[$doc:meta])* $name:ident { $($variant:ident => $s:literal),+ $(,)? }) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-        pub enum $name {
-            $(#[serde(rename = $s)] $variant),+
-        }
-
-        impl $name {
-            /// Every value, in declaration order.
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-            pub fn as_str(&self) -> &'static str {
-                match self {
-                    $($name::$variant => $s),+
-                }
-            }
-            pub fn parse(s: &str) -> Option<Self> {
-                match s {
-                    $($s => Some($name::$variant),)+
-                    _ => None,
-                }
-            }
-            /// The accepted values, for error messages ("a, b or c").
-            pub fn choices() -> String {
-                let all: Vec<&str> = Self::ALL.iter().map(|v| v.as_str()).collect();
-                match all.split_last() {
-                    Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
-                    _ => all.join(""),
-                }
-            }
-        }
-    };
-}
-
-string_enum!(
-    /// Who a magic prompt is written for.
-    AgeGroup { Elementary => "elementary", MiddleSchool => "middle_school", HighSchool => "high_school", University => "university" }
-);
 string_enum!(
     /// What kind of app a magic prompt starts.
     Category { Education => "education", Game => "game", Productivity => "productivity", Creative => "creative", Social => "social" }
