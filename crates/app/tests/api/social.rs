@@ -343,6 +343,24 @@ async fn likes_comments_views_and_the_read_rule() {
     let last = last.unwrap();
     assert_eq!(last.data()["counted"], false);
     assert_eq!(last.data()["viewCount"], 2);
+
+    // reading the page is a view too, under the same rule, and its answer includes it
+    let (reader, _) = app.register("reader1").await;
+    let page = format!("/api/v1/projects/{public}");
+    let expected = [
+        (Some(&reader), 3),
+        (Some(&reader), 3),
+        (Some(&owner), 3),
+        (Some(&fan), 3),
+    ];
+    for (i, (t, count)) in expected.into_iter().enumerate() {
+        let a = app.get(&page, t.map(String::as_str)).await;
+        assert_eq!(a.status, 200, "{}", a.text);
+        assert_eq!(a.data()["viewCount"], count, "read {i}: {}", a.text);
+    }
+    let again = app.post(&path, &json!({}), Some(&reader)).await;
+    assert_eq!(again.data()["counted"], false, "{}", again.text);
+    assert_eq!(again.data()["viewCount"], 3, "{}", again.text);
 }
 
 #[tokio::test]

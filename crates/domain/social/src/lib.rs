@@ -9,6 +9,7 @@ pub mod errors;
 pub mod models;
 pub mod moderation;
 pub mod ports;
+pub mod recent;
 pub mod service;
 pub mod template;
 

@@ -11,6 +11,7 @@ use crate::moderation::{self, BlockedWords};
 use crate::ports::{
     InteractionRepository, MagicPromptRepository, ProjectAccess, PromptWriteError, ReportRepository,
 };
+use crate::recent::{RecentViews, DEFAULT_CAPACITY, DEFAULT_MEMO};
 use crate::template::{self, Template};
 use ingenio_kernel::uuid::Uuid;
 use ingenio_kernel::{Page, PageRequest, ProjectId, TenantId, Viewer};
@@ -63,6 +64,7 @@ pub struct FilledPrompt {
 pub struct SocialService {
     ports: SocialPorts,
     config: Arc<SocialConfig>,
+    recent_views: Arc<RecentViews>,
 }
 
 fn write_err(e: PromptWriteError) -> SocialError {
@@ -76,8 +78,10 @@ fn write_err(e: PromptWriteError) -> SocialError {
 
 impl SocialService {
     pub fn new(ports: SocialPorts, config: SocialConfig) -> Self {
+        let window = std::time::Duration::from_secs(config.view_window_secs.max(0).unsigned_abs());
         Self {
             ports,
+            recent_views: Arc::new(RecentViews::new(DEFAULT_MEMO, window, DEFAULT_CAPACITY)),
             config: Arc::new(config),
         }
     }
@@ -325,19 +329,37 @@ impl SocialService {
         client_ip: &str,
     ) -> Result<(bool, Counters), SocialError> {
         let p = self.project(viewer, tenant, project).await?;
+        let counted = self.count_view(p, viewer, client_ip).await?;
+        Ok((counted, self.ports.interactions.counters(project).await?))
+    }
+
+    /// [`Self::view`] for a project the caller has already read and found readable by `viewer`
+    /// (the project page itself): no read, and no write either when this instance has just seen
+    /// the same viewer on the same project. Returns whether the view counted.
+    pub async fn count_view(
+        &self,
+        project: ProjectRef,
+        viewer: Option<Viewer>,
+        client_ip: &str,
+    ) -> Result<bool, SocialError> {
         let key = match viewer {
-            Some(v) if v.user == p.owner => {
-                return Ok((false, self.ports.interactions.counters(project).await?))
-            }
+            Some(v) if v.user == project.owner => return Ok(false),
             Some(v) => ViewerKey::User(v.user),
             None => ViewerKey::Anonymous(client_ip.to_owned()),
         };
+        let key_text = key.key();
+        let now = std::time::Instant::now();
+        if self.recent_views.contains(project.id, &key_text, now) {
+            return Ok(false);
+        }
+        let id = project.id;
         let counted = self
             .ports
             .interactions
-            .record_view(p, &key, self.config.view_window_secs)
+            .record_view(project, &key, self.config.view_window_secs)
             .await?;
-        Ok((counted, self.ports.interactions.counters(project).await?))
+        self.recent_views.remember(id, &key_text, now);
+        Ok(counted)
     }
 
     // ---- comments ---------------------------------------------------------------------------

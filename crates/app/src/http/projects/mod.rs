@@ -6,9 +6,10 @@ use crate::http::appspecs::{viewer, PageQuery};
 use crate::http::envelope::{self, Envelope};
 use crate::http::error::ApiError;
 use crate::http::extract::{MaybeUser, WriterUser};
+use crate::http::middleware::client_ip_of;
 use crate::state::AppState;
 use actix_web::http::StatusCode;
-use actix_web::{delete, get, post, put, web, HttpResponse};
+use actix_web::{delete, get, post, put, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use ingenio_kernel::{Page, PageRequest, ProjectId, Viewer};
 use ingenio_projects::lineage::Lineage;
@@ -524,6 +525,9 @@ const READ_404: &str =
     "5000 not found: no such project, or a private (or hidden) one of someone else";
 
 /// One project: owner always; public and unlisted ones by anyone with the id (anonymous too).
+/// Reading it counts a view, as `POST /v1/projects/{id}/view` does: at most once per viewer
+/// (user, or client IP when anonymous) per `ingenio.social.view-window-hours`, never the owner's;
+/// `viewCount` in the answer includes it.
 #[utoipa::path(get, path = "/v1/projects/{id}", tag = "projects",
     params(("id" = Uuid, Path, description = "project id")),
     responses(
@@ -538,9 +542,23 @@ pub async fn get_one(
     state: web::Data<AppState>,
     user: MaybeUser,
     id: web::Path<Uuid>,
+    req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let v = maybe_viewer(&user);
-    let p = state.projects.get(v.as_ref(), project_id(*id)).await?;
+    let mut p = state.projects.get(v.as_ref(), project_id(*id)).await?;
+    // Reading the page is a view (SPEC: once per viewer per window, never the owner's). A
+    // failure to count it is logged and does not fail the read.
+    let seen = ingenio_social::models::ProjectRef {
+        id: p.id,
+        tenant_id: p.tenant_id,
+        owner: p.owner,
+    };
+    let ip = client_ip_of(&req, &state.settings.server);
+    match state.social.count_view(seen, v, &ip).await {
+        Ok(true) => p.view_count += 1,
+        Ok(false) => {}
+        Err(e) => tracing::warn!(error = %e, project = %p.id, "view not counted"),
+    }
     Ok(envelope::ok(ProjectResponse::from(p)))
 }
 
