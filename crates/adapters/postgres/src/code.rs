@@ -118,7 +118,7 @@ pub(crate) async fn record_code(
     version: i32,
     code: &RenderedCode,
 ) -> Result<CodeRow, DieselError> {
-    let existing: Option<CodeRow> = diesel::sql_query(format!(
+    let existing: Option<CodeRow> = crate::sql::query(format!(
         "SELECT {COLUMNS} FROM generated_code WHERE app_spec_id = $1 \
          AND app_spec_version_number = $2 AND renderer_type = $3 AND content_hash = $4 \
          ORDER BY created_at LIMIT 1"
@@ -138,7 +138,7 @@ pub(crate) async fn record_code(
         "zipSizeBytes": code.zip_size_bytes,
         "reusedObject": code.reused,
     });
-    diesel::sql_query(format!(
+    crate::sql::query(format!(
         "INSERT INTO generated_code (tenant_id, app_spec_id, app_spec_version_number, project_key, \
          renderer_type, framework, storage_key, file_count, total_size_bytes, content_hash, \
          build_status, preview_url, metadata) \
@@ -160,7 +160,7 @@ pub(crate) async fn record_code(
     .await
 }
 
-/// `.optional()` for `sql_query` results.
+/// `.optional()` for `sql::query` results.
 pub(crate) trait OptionalRow<T> {
     fn optional_row(self) -> Result<Option<T>, DieselError>;
 }
@@ -200,7 +200,7 @@ impl CodeRepository for PgCodeRepository {
             #[diesel(sql_type = Bool)]
             visible: bool,
         }
-        let v: Visible = diesel::sql_query(
+        let v: Visible = crate::sql::query(
             "SELECT EXISTS (SELECT 1 FROM app_specs WHERE id = $1 AND tenant_id = $2 \
              AND (created_by_user_id = $3 OR $4)) AS visible",
         )
@@ -214,7 +214,7 @@ impl CodeRepository for PgCodeRepository {
         if !v.visible {
             return Ok(None);
         }
-        let rows: Vec<CodeRow> = diesel::sql_query(format!(
+        let rows: Vec<CodeRow> = crate::sql::query(format!(
             "SELECT {COLUMNS} FROM generated_code WHERE app_spec_id = $1 \
              ORDER BY app_spec_version_number DESC, created_at DESC, id"
         ))
@@ -227,7 +227,7 @@ impl CodeRepository for PgCodeRepository {
 
     async fn by_project_key(&self, project_key: &str) -> Result<Option<CodeRecord>, StoreError> {
         let mut c = conn(&self.pool).await?;
-        let row: Option<CodeRow> = diesel::sql_query(format!(
+        let row: Option<CodeRow> = crate::sql::query(format!(
             "SELECT {COLUMNS} FROM generated_code WHERE project_key = $1"
         ))
         .bind::<Text, _>(project_key)
@@ -240,7 +240,7 @@ impl CodeRepository for PgCodeRepository {
 
     async fn stored_object(&self, content_hash: &str) -> Result<Option<String>, StoreError> {
         let mut c = conn(&self.pool).await?;
-        let row: Option<CodeRow> = diesel::sql_query(format!(
+        let row: Option<CodeRow> = crate::sql::query(format!(
             "SELECT {COLUMNS} FROM generated_code WHERE content_hash = $1 \
              AND build_status = 'success' ORDER BY created_at LIMIT 1"
         ))

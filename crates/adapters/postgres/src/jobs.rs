@@ -203,7 +203,7 @@ async fn mark_failed(
     failure: &JobFailure,
     usage: &Value,
 ) -> Result<Option<JobRow>, DieselError> {
-    let row: Option<JobRow> = diesel::sql_query(
+    let row: Option<JobRow> = crate::sql::query(
         "UPDATE generation_jobs SET status = 'failed', error_code = $3, error_message = $4, \
          token_usage = $5, finished_at = now(), lease_owner = NULL, lease_expires_at = NULL \
          WHERE id = $1 AND lease_owner = $2 \
@@ -238,7 +238,7 @@ async fn create_project_for_new_spec(
     job: Uuid,
     spec: Uuid,
 ) -> Result<(), DieselError> {
-    diesel::sql_query(
+    crate::sql::query(
         "INSERT INTO projects (tenant_id, user_id, name, app_spec_id, age_group) \
          SELECT a.tenant_id, a.created_by_user_id, \
            COALESCE(NULLIF(btrim(left(btrim(a.spec_content ->> 'appName'), 200)), ''), 'Untitled app'), \
@@ -327,7 +327,7 @@ impl JobRepository for PgJobRepository {
         // A concurrent creator with the same key waits on the unique index, then does nothing; the
         // SELECT (a new snapshot) then sees its row. Retried in case that row vanished meanwhile.
         for _ in 0..3 {
-            let inserted: Option<JobRow> = diesel::sql_query(
+            let inserted: Option<JobRow> = crate::sql::query(
                 "INSERT INTO generation_jobs (tenant_id, user_id, request, idempotency_key, quota_reservation, state) \
                  VALUES ($1, $2, $3, $4, $5, $6) \
                  ON CONFLICT (user_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING \
@@ -434,7 +434,7 @@ impl JobRepository for PgJobRepository {
                 // Runnable: not final and without a live lease (a claimed job stays `pending`
                 // until its first checkpoint, so a pending job with a live lease is running). A
                 // runnable job already claimed `max_attempts` times is failed here for good.
-                let row: Option<JobRow> = diesel::sql_query(
+                let row: Option<JobRow> = crate::sql::query(
                     "WITH next AS ( \
                        SELECT id, attempts >= $3 AS give_up FROM generation_jobs \
                        WHERE status NOT IN ('completed', 'failed', 'cancelled') \
@@ -485,7 +485,7 @@ impl JobRepository for PgJobRepository {
 
     async fn renew(&self, id: Uuid, worker: &str, lease: Duration) -> Result<Lease, StoreError> {
         let mut c = conn(&self.pool).await?;
-        let n = diesel::sql_query(
+        let n = crate::sql::query(
             "UPDATE generation_jobs SET lease_expires_at = now() + make_interval(secs => $3) \
              WHERE id = $1 AND lease_owner = $2 AND status NOT IN ('completed', 'failed', 'cancelled')",
         )
@@ -500,7 +500,7 @@ impl JobRepository for PgJobRepository {
 
     async fn purge_events(&self, finished_before: DateTime<Utc>) -> Result<u64, StoreError> {
         let mut c = conn(&self.pool).await?;
-        let n = diesel::sql_query(
+        let n = crate::sql::query(
             "DELETE FROM generation_job_events e USING generation_jobs j \
              WHERE e.job_id = j.id AND j.finished_at < $1",
         )
@@ -515,7 +515,7 @@ impl JobRepository for PgJobRepository {
         let mut c = conn(&self.pool).await?;
         // The owner stays recorded (for the logs); an expired lease is what makes a job claimable.
         // The notification wakes an idle worker on every instance (delivered at commit).
-        let rows: Vec<IdRow> = diesel::sql_query(
+        let rows: Vec<IdRow> = crate::sql::query(
             "WITH released AS ( \
                UPDATE generation_jobs SET lease_expires_at = now() - interval '1 second' \
                WHERE id = $1 AND lease_owner = $2 \
@@ -558,7 +558,7 @@ impl JobRepository for PgJobRepository {
         let held = c
             .transaction::<_, DieselError, _>(|c| {
                 async move {
-                    let n = diesel::sql_query(
+                    let n = crate::sql::query(
                         "UPDATE generation_jobs SET status = $3, progress = $4, state = $5, token_usage = $6 \
                          WHERE id = $1 AND lease_owner = $2 AND status NOT IN ('completed', 'failed', 'cancelled')",
                     )
@@ -668,7 +668,7 @@ impl JobRepository for PgJobRepository {
                     version_number: number,
                 };
                 let checkpoint = json!({"version": written});
-                diesel::sql_query(
+                crate::sql::query(
                     "UPDATE generation_jobs SET status = 'generating', progress = 90, \
                      app_spec_id = $2, version_number = $3, token_usage = $4, state = state || $5 \
                      WHERE id = $1",
@@ -710,7 +710,7 @@ impl JobRepository for PgJobRepository {
                     .filter(|s| s.can_transition(completion.spec_status))
                     .map(|s| s.as_str())
                     .collect();
-                let spec: Option<IdRow> = diesel::sql_query(
+                let spec: Option<IdRow> = crate::sql::query(
                     "WITH locked AS (SELECT id, version, status FROM app_specs \
                        WHERE id = $1 AND tenant_id = $2 FOR UPDATE), \
                      moved AS (UPDATE app_specs a SET status = $4 FROM locked \
@@ -745,7 +745,7 @@ impl JobRepository for PgJobRepository {
                 summary.code = code.clone();
                 let summary_json = serde_json::to_value(&summary)
                     .map_err(|e| DieselError::SerializationError(Box::new(e)))?;
-                diesel::sql_query(
+                crate::sql::query(
                     "UPDATE generation_jobs SET status = 'completed', progress = 100, app_spec_id = $2, \
                      version_number = $3, token_usage = $4, result = $5, finished_at = now(), \
                      lease_owner = NULL, lease_expires_at = NULL \
@@ -798,7 +798,7 @@ impl JobRepository for PgJobRepository {
         let cancelled = c
             .transaction::<_, DieselError, _>(|c| {
                 async move {
-                    let row: Option<JobRow> = diesel::sql_query(
+                    let row: Option<JobRow> = crate::sql::query(
                         "UPDATE generation_jobs SET status = 'cancelled', finished_at = now(), \
                          error_message = 'cancelled by user' \
                          WHERE id = $1 AND tenant_id = $2 AND (user_id = $3 OR $4) \

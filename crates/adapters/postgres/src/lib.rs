@@ -10,6 +10,7 @@ pub mod pool;
 pub mod projects;
 pub mod schema;
 pub mod social;
+pub mod sql;
 pub mod tls;
 pub mod users;
 

@@ -210,7 +210,7 @@ struct SpecStateRow {
     has_code: bool,
 }
 
-/// `.optional()` for `sql_query` results.
+/// `.optional()` for `sql::query` results.
 fn optional<T>(r: Result<T, DieselError>) -> Result<Option<T>, DieselError> {
     match r {
         Ok(v) => Ok(Some(v)),
@@ -265,12 +265,12 @@ const MINE_WHERE: &str = "q.tenant_id = $1 AND q.user_id = $2 \
 /// `OFFSET`; evaluates to the `Page<Project>`.
 macro_rules! paged {
     ($c:expr, $page:expr, $count_sql:expr, $rows_sql:expr, $(($ty:ty, $val:expr)),+ $(,)?) => {{
-        let total: CountRow = diesel::sql_query($count_sql)
+        let total: CountRow = crate::sql::query($count_sql)
             $(.bind::<$ty, _>($val))+
             .get_result($c)
             .await
             .map_err(store_err)?;
-        let rows: Vec<ProjectRow> = diesel::sql_query($rows_sql)
+        let rows: Vec<ProjectRow> = crate::sql::query($rows_sql)
             $(.bind::<$ty, _>($val))+
             .bind::<BigInt, _>($page.limit())
             .bind::<BigInt, _>($page.offset())
@@ -287,7 +287,7 @@ async fn load_one(
     id: Uuid,
 ) -> Result<Option<ProjectRow>, DieselError> {
     optional(
-        diesel::sql_query(format!(
+        crate::sql::query(format!(
             "SELECT {COLUMNS} FROM projects p {LATEST_CODE} WHERE p.id = $1 AND p.tenant_id = $2"
         ))
         .bind::<SqlUuid, _>(id)
@@ -335,7 +335,7 @@ impl ProjectRepository for PgProjectRepository {
     ) -> Result<CreateOutcome, StoreError> {
         let mut c = conn(&self.pool).await?;
         let row: Option<IdRow> = optional(
-            diesel::sql_query(
+            crate::sql::query(
                 "INSERT INTO projects (tenant_id, user_id, name, description, cover_image_url, \
                  app_spec_id, visibility, tags, age_group) \
                  SELECT $1, $2, $3, $4, $5, $6, $7, $8::varchar[], $9 \
@@ -406,7 +406,7 @@ impl ProjectRepository for PgProjectRepository {
     ) -> Result<Vec<LiveFields>, StoreError> {
         let ids: Vec<Uuid> = ids.iter().map(|i| i.as_uuid()).collect();
         let mut c = conn(&self.pool).await?;
-        let rows: Vec<LiveRow> = diesel::sql_query(format!(
+        let rows: Vec<LiveRow> = crate::sql::query(format!(
             "SELECT p.id, p.view_count, p.like_count, p.fork_count, p.comment_count, p.hidden_at, \
              gc.id AS code_id, gc.preview_url::text AS preview_url \
              FROM projects p {LATEST_CODE} WHERE p.id = ANY($1) AND p.tenant_id = $2"
@@ -439,7 +439,7 @@ impl ProjectRepository for PgProjectRepository {
     ) -> Result<Option<Project>, StoreError> {
         let mut c = conn(&self.pool).await?;
         let row: Option<IdRow> = optional(
-            diesel::sql_query(
+            crate::sql::query(
                 "UPDATE projects SET name = COALESCE($3, name), \
                  description = CASE WHEN $4 THEN $5 ELSE description END, \
                  cover_image_url = CASE WHEN $6 THEN $7 ELSE cover_image_url END, \
@@ -476,7 +476,7 @@ impl ProjectRepository for PgProjectRepository {
         c.transaction::<_, DieselError, _>(|c| {
             async move {
                 // the source keeps an exact count of its existing forks
-                diesel::sql_query(
+                crate::sql::query(
                     "UPDATE projects SET fork_count = fork_count - 1 \
                      WHERE fork_count > 0 AND id IN (SELECT f.source_project_id FROM forks f \
                        JOIN projects fp ON fp.id = f.forked_project_id \
@@ -486,7 +486,7 @@ impl ProjectRepository for PgProjectRepository {
                 .bind::<SqlUuid, _>(tenant.as_uuid())
                 .execute(c)
                 .await?;
-                let n = diesel::sql_query("DELETE FROM projects WHERE id = $1 AND tenant_id = $2")
+                let n = crate::sql::query("DELETE FROM projects WHERE id = $1 AND tenant_id = $2")
                     .bind::<SqlUuid, _>(id)
                     .bind::<SqlUuid, _>(tenant.as_uuid())
                     .execute(c)
@@ -511,7 +511,7 @@ impl ProjectRepository for PgProjectRepository {
                         app_spec_id: Option<Uuid>,
                     }
                     let locked: Option<Locked> = optional(
-                        diesel::sql_query(
+                        crate::sql::query(
                             "SELECT app_spec_id FROM projects WHERE id = $1 AND tenant_id = $2 \
                              FOR UPDATE",
                         )
@@ -527,7 +527,7 @@ impl ProjectRepository for PgProjectRepository {
                         return Ok(Some(PublishOutcome::NoCode));
                     };
                     let spec: Option<SpecStateRow> = optional(
-                        diesel::sql_query(
+                        crate::sql::query(
                             "SELECT a.id, a.spec_content, a.version, a.status::text AS status, \
                              a.quality_score, EXISTS (SELECT 1 FROM generated_code g \
                                WHERE g.app_spec_id = a.id AND g.build_status = 'success') AS has_code \
@@ -550,14 +550,14 @@ impl ProjectRepository for PgProjectRepository {
                             status: spec.status,
                         }));
                     }
-                    diesel::sql_query(
+                    crate::sql::query(
                         "UPDATE app_specs SET status = 'published' \
                          WHERE id = $1 AND status <> 'published'",
                     )
                     .bind::<SqlUuid, _>(spec.id)
                     .execute(c)
                     .await?;
-                    diesel::sql_query(
+                    crate::sql::query(
                         "UPDATE projects SET status = 'published', published_at = now(), \
                          visibility = CASE WHEN visibility = 'private' THEN 'public' \
                            ELSE visibility END \
@@ -599,7 +599,7 @@ impl ProjectRepository for PgProjectRepository {
                         app_spec_id: Option<Uuid>,
                     }
                     let moved: Option<Moved> = optional(
-                        diesel::sql_query(
+                        crate::sql::query(
                             "UPDATE projects SET status = $3 WHERE id = $1 AND tenant_id = $2 \
                              RETURNING app_spec_id",
                         )
@@ -615,7 +615,7 @@ impl ProjectRepository for PgProjectRepository {
                     if let Some(spec) = moved.app_spec_id {
                         // published → generated (the lifecycle's unpublish) unless another
                         // published project still shows this spec
-                        diesel::sql_query(
+                        crate::sql::query(
                             "UPDATE app_specs SET status = 'generated' \
                              WHERE id = $1 AND status = 'published' AND NOT EXISTS ( \
                                SELECT 1 FROM projects WHERE app_spec_id = $1 \
@@ -641,7 +641,7 @@ impl ProjectRepository for PgProjectRepository {
 
     async fn stats(&self, tenant: TenantId, owner: UserId) -> Result<ProjectStats, StoreError> {
         let mut c = conn(&self.pool).await?;
-        let r: StatsRow = diesel::sql_query(
+        let r: StatsRow = crate::sql::query(
             "SELECT count(*) AS total, \
              count(*) FILTER (WHERE status = 'draft') AS draft, \
              count(*) FILTER (WHERE status = 'published') AS published, \
@@ -716,7 +716,7 @@ impl ProjectRepository for PgProjectRepository {
                 async move {
                     let tenant = source.tenant_id.as_uuid();
                     // exact under concurrency; the row lock also orders concurrent forks
-                    let bumped = diesel::sql_query(
+                    let bumped = crate::sql::query(
                         "UPDATE projects SET fork_count = fork_count + 1 \
                          WHERE id = $1 AND tenant_id = $2",
                     )
@@ -729,7 +729,7 @@ impl ProjectRepository for PgProjectRepository {
                     }
                     let spec: Option<SpecStateRow> = match source.app_spec_id {
                         Some(spec) => optional(
-                            diesel::sql_query(
+                            crate::sql::query(
                                 "SELECT a.id, a.spec_content, a.version, \
                                  a.status::text AS status, a.quality_score, FALSE AS has_code \
                                  FROM app_specs a WHERE a.id = $1",
@@ -744,7 +744,7 @@ impl ProjectRepository for PgProjectRepository {
                         Some(s) => Some(copy_spec(c, viewer, source, s).await?),
                         None => None,
                     };
-                    let new: IdRow = diesel::sql_query(
+                    let new: IdRow = crate::sql::query(
                         "INSERT INTO projects (tenant_id, user_id, name, description, \
                          cover_image_url, app_spec_id, status, visibility, tags, age_group) \
                          SELECT $1, $2, name, COALESCE($3, description), cover_image_url, $4, \
@@ -758,7 +758,7 @@ impl ProjectRepository for PgProjectRepository {
                     .bind::<SqlUuid, _>(source.id.as_uuid())
                     .get_result(c)
                     .await?;
-                    diesel::sql_query(
+                    crate::sql::query(
                         "INSERT INTO forks (source_project_id, forked_project_id, \
                          forked_by_tenant_id, forked_by_user_id, source_app_spec_version, \
                          customizations, fork_description) VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -833,7 +833,7 @@ impl ProjectRepository for PgProjectRepository {
     ) -> Result<LineageRows, StoreError> {
         let mut c = conn(&self.pool).await?;
         // one level past the bound tells whether the walk was cut
-        let ancestors: Vec<LineageDbRow> = diesel::sql_query(format!(
+        let ancestors: Vec<LineageDbRow> = crate::sql::query(format!(
             "WITH RECURSIVE up (id, depth, path) AS ( \
                SELECT f.source_project_id, 1, ARRAY[$1::uuid, f.source_project_id] \
                FROM forks f WHERE f.forked_project_id = $1 \
@@ -852,7 +852,7 @@ impl ProjectRepository for PgProjectRepository {
         .await
         .map_err(store_err)?;
         // breadth first: a recursive CTE yields level by level, so the LIMIT stops the walk
-        let descendants: Vec<LineageDbRow> = diesel::sql_query(format!(
+        let descendants: Vec<LineageDbRow> = crate::sql::query(format!(
             "WITH RECURSIVE down (id, parent, depth, path, forked_at) AS ( \
                SELECT f.forked_project_id, f.source_project_id, 1, \
                  ARRAY[$1::uuid, f.forked_project_id], f.created_at \
@@ -915,7 +915,7 @@ async fn copy_spec(
         Some(SpecStatus::Draft) | None => SpecStatus::Draft,
         Some(_) => SpecStatus::Validated,
     };
-    let copy: IdRow = diesel::sql_query(
+    let copy: IdRow = crate::sql::query(
         "INSERT INTO app_specs (tenant_id, created_by_user_id, spec_content, version, \
          parent_version_id, status, quality_score) VALUES ($1, $2, $3, 1, $4, $5, $6) RETURNING id",
     )
@@ -935,7 +935,7 @@ async fn copy_spec(
     };
     let metadata = serde_json::to_value(&metadata)
         .map_err(|e| DieselError::SerializationError(Box::new(e)))?;
-    diesel::sql_query(
+    crate::sql::query(
         "INSERT INTO app_spec_versions (tenant_id, app_spec_id, version_number, snapshot_content, \
          generation_metadata, change_description, change_type, created_by_user_id) \
          VALUES ($1, $2, 1, $3, $4, $5, 'fork', $6)",

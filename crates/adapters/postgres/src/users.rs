@@ -111,7 +111,7 @@ impl PgUserRepository {
         T: QueryableByName<diesel::pg::Pg> + Send + 'static,
     {
         let mut c = conn(&self.pool).await?;
-        diesel::sql_query(sql)
+        crate::sql::query(sql)
             .bind::<SqlUuid, _>(id.as_uuid())
             .bind::<SqlUuid, _>(jti)
             .get_result(&mut c)
@@ -373,7 +373,7 @@ impl UserRepository for PgUserRepository {
         keep: Option<Uuid>,
     ) -> Result<bool, StoreError> {
         let mut c = conn(&self.pool).await?;
-        let n = diesel::sql_query(
+        let n = crate::sql::query(
             "UPDATE users SET password_hash = $2, sessions_valid_after = $3, \
              sessions_kept_family = $4 WHERE id = $1",
         )
@@ -437,7 +437,7 @@ impl PgSessionStore {
         .await
         .map_err(store_err)?;
         // failure counts whose window is a day old and whose lock (if any) has ended
-        let f = diesel::sql_query(
+        let f = crate::sql::query(
             "DELETE FROM login_failures WHERE window_started_at < $1 - interval '1 day' \
              AND (locked_until IS NULL OR locked_until < $1)",
         )
@@ -474,7 +474,7 @@ impl SessionStore for PgSessionStore {
         grace: Duration,
     ) -> Result<ConsumeOutcome, StoreError> {
         let mut c = conn(&self.pool).await?;
-        let spent: Option<FamilyRow> = diesel::sql_query(
+        let spent: Option<FamilyRow> = crate::sql::query(
             "UPDATE refresh_tokens SET used_at = $2, replaced_by_access = $3, replaced_by = $4 \
              WHERE id = $1 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $2 \
              RETURNING user_id, family_id",
@@ -493,7 +493,7 @@ impl SessionStore for PgSessionStore {
                 family_id: r.family_id,
             });
         }
-        let row: Option<SpentRefreshRow> = diesel::sql_query(
+        let row: Option<SpentRefreshRow> = crate::sql::query(
             "SELECT user_id, family_id, used_at, revoked_at, expires_at, replaced_by, \
              replaced_by_access FROM refresh_tokens WHERE id = $1",
         )
@@ -645,7 +645,7 @@ impl SessionStore for PgSessionStore {
         now: DateTime<Utc>,
     ) -> Result<Option<DateTime<Utc>>, StoreError> {
         let mut c = conn(&self.pool).await?;
-        let row: Option<LockedRow> = diesel::sql_query(format!(
+        let row: Option<LockedRow> = crate::sql::query(format!(
             "SELECT locked_until FROM login_failures \
              WHERE login_hash = {LOGIN_HASH} AND locked_until > $2"
         ))
@@ -666,7 +666,7 @@ impl SessionStore for PgSessionStore {
     ) -> Result<u32, StoreError> {
         let mut c = conn(&self.pool).await?;
         // one statement, so concurrent failures all count; a window older than `window` restarts
-        let row: FailuresRow = diesel::sql_query(format!(
+        let row: FailuresRow = crate::sql::query(format!(
             "INSERT INTO login_failures AS f (login_hash, failures, window_started_at) \
              VALUES ({LOGIN_HASH}, 1, $2) \
              ON CONFLICT (login_hash) DO UPDATE SET \
@@ -688,7 +688,7 @@ impl SessionStore for PgSessionStore {
 
     async fn lock_login(&self, login: &str, until: DateTime<Utc>) -> Result<(), StoreError> {
         let mut c = conn(&self.pool).await?;
-        diesel::sql_query(format!(
+        crate::sql::query(format!(
             "UPDATE login_failures SET locked_until = GREATEST(locked_until, $2) \
              WHERE login_hash = {LOGIN_HASH}"
         ))
@@ -702,7 +702,7 @@ impl SessionStore for PgSessionStore {
 
     async fn clear_login_failures(&self, login: &str) -> Result<(), StoreError> {
         let mut c = conn(&self.pool).await?;
-        diesel::sql_query(format!(
+        crate::sql::query(format!(
             "DELETE FROM login_failures WHERE login_hash = {LOGIN_HASH}"
         ))
         .bind::<Text, _>(login)

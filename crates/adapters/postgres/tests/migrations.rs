@@ -14,6 +14,8 @@ mod jobs_completion;
 mod jobs_repo;
 #[path = "migrations/social_repo.rs"]
 mod social_repo;
+#[path = "migrations/sql_cache.rs"]
+mod sql_cache;
 #[path = "migrations/support.rs"]
 mod support;
 #[path = "migrations/tls.rs"]

@@ -150,7 +150,7 @@ impl PgSocialRepository {
                WHERE id = $3 AND $4 = 'like' AND EXISTS (SELECT 1 FROM changed) RETURNING id) \
              SELECT count(*) AS n FROM changed"
         };
-        let changed: CountRow = diesel::sql_query(sql)
+        let changed: CountRow = crate::sql::query(sql)
             .bind::<SqlUuid, _>(project.tenant_id.as_uuid())
             .bind::<SqlUuid, _>(user.as_uuid())
             .bind::<SqlUuid, _>(project.id.as_uuid())
@@ -199,7 +199,7 @@ impl InteractionRepository for PgSocialRepository {
              WHERE s.user_id = $1 AND s.interaction_type = 'favorite' AND p.tenant_id = $2 AND {}",
             readable_predicate(1, 3)
         );
-        let rows: Vec<CardRow> = diesel::sql_query(format!(
+        let rows: Vec<CardRow> = crate::sql::query(format!(
             "SELECT p.id, p.user_id, p.name::text AS name, p.description, \
              p.cover_image_url::text AS cover_image_url, p.status::text AS status, \
              p.visibility::text AS visibility, p.tags::text[] AS tags, p.age_group::text AS age_group, \
@@ -214,7 +214,7 @@ impl InteractionRepository for PgSocialRepository {
         .load(&mut c)
         .await
         .map_err(store_err)?;
-        let count: CountRow = diesel::sql_query(format!("SELECT count(*) AS n {from}"))
+        let count: CountRow = crate::sql::query(format!("SELECT count(*) AS n {from}"))
             .bind::<SqlUuid, _>(viewer.user.as_uuid())
             .bind::<SqlUuid, _>(viewer.tenant.as_uuid())
             .bind::<Bool, _>(viewer.admin)
@@ -235,7 +235,7 @@ impl InteractionRepository for PgSocialRepository {
         content: &str,
     ) -> Result<Comment, StoreError> {
         let mut c = conn(&self.pool).await?;
-        let row: CommentRow = diesel::sql_query(format!(
+        let row: CommentRow = crate::sql::query(format!(
             "WITH s AS ( \
                INSERT INTO social_interactions \
                  (tenant_id, user_id, project_id, interaction_type, comment_content) \
@@ -265,7 +265,7 @@ impl InteractionRepository for PgSocialRepository {
                       AND (s.hidden_at IS NULL OR $2 OR s.user_id = $3)";
         let user = show_hidden_of.map(|(u, _)| u.as_uuid());
         let admin = show_hidden_of.is_some_and(|(_, a)| a);
-        let rows: Vec<CommentRow> = diesel::sql_query(format!(
+        let rows: Vec<CommentRow> = crate::sql::query(format!(
             "SELECT {COMMENT_COLUMNS} FROM social_interactions s LEFT JOIN users u ON u.id = s.user_id \
              WHERE {filter} ORDER BY s.created_at DESC, s.id DESC LIMIT $4 OFFSET $5"
         ))
@@ -277,7 +277,7 @@ impl InteractionRepository for PgSocialRepository {
         .load(&mut c)
         .await
         .map_err(store_err)?;
-        let count: CountRow = diesel::sql_query(format!(
+        let count: CountRow = crate::sql::query(format!(
             "SELECT count(*) AS n FROM social_interactions s WHERE {filter}"
         ))
         .bind::<SqlUuid, _>(project.as_uuid())
@@ -306,7 +306,7 @@ impl InteractionRepository for PgSocialRepository {
             #[diesel(sql_type = Bool)]
             hidden: bool,
         }
-        let row: Option<Row> = diesel::sql_query(
+        let row: Option<Row> = crate::sql::query(
             "SELECT id, project_id, user_id, (hidden_at IS NOT NULL) AS hidden \
              FROM social_interactions WHERE id = $1 AND tenant_id = $2 AND interaction_type = 'comment'",
         )
@@ -337,7 +337,7 @@ impl InteractionRepository for PgSocialRepository {
         window_secs: i64,
     ) -> Result<bool, StoreError> {
         let mut c = conn(&self.pool).await?;
-        let counted: CountRow = diesel::sql_query(
+        let counted: CountRow = crate::sql::query(
             "WITH v AS ( \
                INSERT INTO project_views (project_id, viewer_key, counted_at) VALUES ($1, $2, now()) \
                ON CONFLICT (project_id, viewer_key) DO UPDATE SET counted_at = now() \
@@ -359,7 +359,7 @@ impl InteractionRepository for PgSocialRepository {
 
     async fn counters(&self, project: ProjectId) -> Result<Counters, StoreError> {
         let mut c = conn(&self.pool).await?;
-        let row: Option<CountersRow> = diesel::sql_query(
+        let row: Option<CountersRow> = crate::sql::query(
             "SELECT like_count, comment_count, view_count FROM projects WHERE id = $1",
         )
         .bind::<SqlUuid, _>(project.as_uuid())
@@ -381,7 +381,7 @@ pub(crate) async fn delete_comment_on(
     c: &mut diesel_async::AsyncPgConnection,
     id: Uuid,
 ) -> Result<i64, diesel::result::Error> {
-    let n: CountRow = diesel::sql_query(
+    let n: CountRow = crate::sql::query(
         "WITH d AS ( \
            DELETE FROM social_interactions WHERE id = $1 AND interaction_type = 'comment' \
            RETURNING project_id, hidden_at), \

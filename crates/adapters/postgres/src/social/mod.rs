@@ -1,7 +1,7 @@
 //! PostgreSQL implementation of the social ports: the project read rule, likes, favorites,
 //! comments and views with exact counters, reports and moderation, and magic prompts.
 //!
-//! Queries are plain SQL (`sql_query`) because most of them are data-modifying CTEs: a counter
+//! Queries are plain SQL (`crate::sql::query`, prepared once per connection) because most of them are data-modifying CTEs: a counter
 //! on `projects` changes in the same statement as the row it counts, and only when that row was
 //! really inserted (`ON CONFLICT DO NOTHING RETURNING`) or deleted (`DELETE … RETURNING`).
 
@@ -62,7 +62,7 @@ impl ProjectAccess for PgSocialRepository {
         project: ProjectId,
     ) -> Result<Option<ProjectRef>, StoreError> {
         let mut c = conn(&self.pool).await?;
-        let row: Option<ProjectRefRow> = diesel::sql_query(format!(
+        let row: Option<ProjectRefRow> = crate::sql::query(format!(
             "SELECT p.id, p.tenant_id, p.user_id FROM projects p \
              WHERE p.id = $1 AND p.tenant_id = $2 AND {}",
             readable_predicate(3, 4)

@@ -159,7 +159,7 @@ fn order_by(sort: Option<PromptSort>) -> &'static str {
     }
 }
 
-/// Binds the eight filter parameters in order on a `sql_query`.
+/// Binds the eight filter parameters in order on a `sql::query`.
 macro_rules! bind_filter {
     ($q:expr, $tenant:expr, $f:expr, $pattern:expr) => {
         $q.bind::<SqlUuid, _>($tenant.as_uuid())
@@ -204,7 +204,7 @@ impl MagicPromptRepository for PgSocialRepository {
         let mut c = conn(&self.pool).await?;
         let pattern = filter.q.as_deref().map(like_pattern);
         let rows: Vec<PromptRow> = bind_filter!(
-            diesel::sql_query(format!(
+            crate::sql::query(format!(
                 "SELECT {COLUMNS} FROM magic_prompts WHERE {FILTER} ORDER BY {} LIMIT $9 OFFSET $10",
                 order_by(filter.sort)
             )),
@@ -218,7 +218,7 @@ impl MagicPromptRepository for PgSocialRepository {
         .await
         .map_err(store_err)?;
         let count: CountRow = bind_filter!(
-            diesel::sql_query(format!(
+            crate::sql::query(format!(
                 "SELECT count(*) AS n FROM magic_prompts WHERE {FILTER}"
             )),
             tenant,
@@ -237,7 +237,7 @@ impl MagicPromptRepository for PgSocialRepository {
 
     async fn get(&self, tenant: TenantId, id: Uuid) -> Result<Option<MagicPrompt>, StoreError> {
         let mut c = conn(&self.pool).await?;
-        let row: Option<PromptRow> = diesel::sql_query(format!(
+        let row: Option<PromptRow> = crate::sql::query(format!(
             "SELECT {COLUMNS} FROM magic_prompts WHERE id = $1 AND tenant_id = $2"
         ))
         .bind::<SqlUuid, _>(id)
@@ -257,7 +257,7 @@ impl MagicPromptRepository for PgSocialRepository {
     ) -> Result<MagicPrompt, PromptWriteError> {
         let mut c = conn(&self.pool).await?;
         let row: PromptRow = bind_draft!(
-            diesel::sql_query(format!(
+            crate::sql::query(format!(
                 "INSERT INTO magic_prompts ({INSERT_COLUMNS}, created_by_user_id, metadata) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
                  CASE WHEN $14::text IS NULL THEN '{{}}'::jsonb ELSE jsonb_build_object('slug', $14::text) END) \
@@ -283,7 +283,7 @@ impl MagicPromptRepository for PgSocialRepository {
     ) -> Result<Option<MagicPrompt>, PromptWriteError> {
         let mut c = conn(&self.pool).await?;
         let row: Option<PromptRow> = bind_draft!(
-            diesel::sql_query(format!(
+            crate::sql::query(format!(
                 "UPDATE magic_prompts SET title = $2, description = $3, cover_image_url = $4, \
                  prompt_template = $5, default_variables = $6, age_group = $7, category = $8, \
                  difficulty_level = $9, example_project_id = $10, status = $11, tags = $12 \
@@ -303,7 +303,7 @@ impl MagicPromptRepository for PgSocialRepository {
 
     async fn delete(&self, tenant: TenantId, id: Uuid) -> Result<bool, StoreError> {
         let mut c = conn(&self.pool).await?;
-        let n = diesel::sql_query("DELETE FROM magic_prompts WHERE id = $1 AND tenant_id = $2")
+        let n = crate::sql::query("DELETE FROM magic_prompts WHERE id = $1 AND tenant_id = $2")
             .bind::<SqlUuid, _>(id)
             .bind::<SqlUuid, _>(tenant.as_uuid())
             .execute(&mut c)
@@ -314,7 +314,7 @@ impl MagicPromptRepository for PgSocialRepository {
 
     async fn record_use(&self, tenant: TenantId, id: Uuid) -> Result<bool, StoreError> {
         let mut c = conn(&self.pool).await?;
-        let n = diesel::sql_query(
+        let n = crate::sql::query(
             "UPDATE magic_prompts SET usage_count = usage_count + 1 \
              WHERE id = $1 AND tenant_id = $2 AND status = 'active'",
         )
@@ -345,7 +345,7 @@ impl MagicPromptRepository for PgSocialRepository {
         // content fields follow the file; status, counters and admin-only fields are kept; a
         // run that changes nothing writes nothing (so updated_at stays)
         let written: Option<Upserted> = bind_draft!(
-            diesel::sql_query(format!(
+            crate::sql::query(format!(
                 "INSERT INTO magic_prompts ({INSERT_COLUMNS}, metadata) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, jsonb_build_object('slug', $13::text)) \
                  ON CONFLICT (tenant_id, (metadata ->> 'slug')) WHERE metadata ? 'slug' DO UPDATE SET \
@@ -372,7 +372,7 @@ impl MagicPromptRepository for PgSocialRepository {
         .optional_row()
         .map_err(write_err)?;
         let inserted = written.is_some_and(|w| w.inserted);
-        let row: PromptRow = diesel::sql_query(format!(
+        let row: PromptRow = crate::sql::query(format!(
             "SELECT {COLUMNS} FROM magic_prompts WHERE tenant_id = $1 AND metadata ->> 'slug' = $2"
         ))
         .bind::<SqlUuid, _>(tenant.as_uuid())

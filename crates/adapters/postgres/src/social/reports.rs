@@ -97,7 +97,7 @@ impl TryFrom<ReportRow> for Report {
 }
 
 async fn report_by_id(c: &mut AsyncPgConnection, id: Uuid) -> Result<ReportRow, DieselError> {
-    diesel::sql_query(format!("{SELECT} WHERE r.id = $1"))
+    crate::sql::query(format!("{SELECT} WHERE r.id = $1"))
         .bind::<SqlUuid, _>(id)
         .get_result(c)
         .await
@@ -116,7 +116,7 @@ async fn lock_target(
             "SELECT count(*) AS n FROM (SELECT 1 FROM social_interactions WHERE id = $1 FOR UPDATE) t"
         }
     };
-    let n: CountRow = diesel::sql_query(sql)
+    let n: CountRow = crate::sql::query(sql)
         .bind::<SqlUuid, _>(target)
         .get_result(c)
         .await?;
@@ -155,7 +155,7 @@ async fn set_hidden(
              SELECT count(*) AS n FROM h"
         }
     };
-    let n: CountRow = diesel::sql_query(sql)
+    let n: CountRow = crate::sql::query(sql)
         .bind::<SqlUuid, _>(target)
         .get_result(c)
         .await?;
@@ -188,7 +188,7 @@ impl ReportRepository for PgSocialRepository {
                         #[diesel(sql_type = SqlUuid)]
                         id: Uuid,
                     }
-                    let inserted: Option<Id> = diesel::sql_query(
+                    let inserted: Option<Id> = crate::sql::query(
                         "INSERT INTO reports (tenant_id, reporter_user_id, target_kind, target_id, project_id, reason) \
                          VALUES ($1, $2, $3, $4, $5, $6) \
                          ON CONFLICT (reporter_user_id, target_kind, target_id) DO NOTHING RETURNING id",
@@ -202,7 +202,7 @@ impl ReportRepository for PgSocialRepository {
                     .get_result(c)
                     .await
                     .optional_row()?;
-                    let open: CountRow = diesel::sql_query(
+                    let open: CountRow = crate::sql::query(
                         "SELECT count(DISTINCT reporter_user_id) AS n FROM reports \
                          WHERE target_kind = $1 AND target_id = $2 AND status = 'open'",
                     )
@@ -217,7 +217,7 @@ impl ReportRepository for PgSocialRepository {
                     let id = match inserted {
                         Some(i) => i.id,
                         None => {
-                            let existing: Id = diesel::sql_query(
+                            let existing: Id = crate::sql::query(
                                 "SELECT id FROM reports WHERE reporter_user_id = $1 \
                                  AND target_kind = $2 AND target_id = $3",
                             )
@@ -253,7 +253,7 @@ impl ReportRepository for PgSocialRepository {
     ) -> Result<Page<Report>, StoreError> {
         let mut c = conn(&self.pool).await?;
         let filter = "r.tenant_id = $1 AND ($2::text IS NULL OR r.status = $2)";
-        let rows: Vec<ReportRow> = diesel::sql_query(format!(
+        let rows: Vec<ReportRow> = crate::sql::query(format!(
             "{SELECT} WHERE {filter} {ORDER} LIMIT $3 OFFSET $4"
         ))
         .bind::<SqlUuid, _>(tenant.as_uuid())
@@ -263,7 +263,7 @@ impl ReportRepository for PgSocialRepository {
         .load(&mut c)
         .await
         .map_err(store_err)?;
-        let count: CountRow = diesel::sql_query(format!(
+        let count: CountRow = crate::sql::query(format!(
             "SELECT count(*) AS n FROM reports r WHERE {filter}"
         ))
         .bind::<SqlUuid, _>(tenant.as_uuid())
@@ -304,7 +304,7 @@ impl ReportRepository for PgSocialRepository {
                         #[diesel(sql_type = Text)]
                         status: String,
                     }
-                    let head: Option<Head> = diesel::sql_query(
+                    let head: Option<Head> = crate::sql::query(
                         "SELECT target_kind::text AS target_kind, target_id, status::text AS status \
                          FROM reports WHERE id = $1 AND tenant_id = $2 FOR UPDATE",
                     )
@@ -332,13 +332,13 @@ impl ReportRepository for PgSocialRepository {
                             delete_comment_on(c, target).await?;
                         }
                         (ModerationAction::Delete, TargetKind::Project) => {
-                            diesel::sql_query("DELETE FROM projects WHERE id = $1")
+                            crate::sql::query("DELETE FROM projects WHERE id = $1")
                                 .bind::<SqlUuid, _>(target)
                                 .execute(c)
                                 .await?;
                         }
                     }
-                    diesel::sql_query(
+                    crate::sql::query(
                         "UPDATE reports SET status = 'resolved', action = $3, note = $4, \
                          resolved_by_user_id = $5, resolved_at = now() \
                          WHERE target_kind = $1 AND target_id = $2 AND status = 'open'",
