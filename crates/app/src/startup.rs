@@ -35,7 +35,7 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use utoipa::OpenApi;
-use utoipa_swagger_ui::SwaggerUi;
+use utoipa_swagger_ui::{Config as SwaggerConfig, SwaggerUi};
 
 /// A built, not yet running server.
 pub struct Application {
@@ -500,6 +500,19 @@ fn side_listener(
     Ok(Some((l, p)))
 }
 
+/// `GET {context-path}/api-docs`: the OpenAPI document, serialized once at start.
+fn api_docs(
+    json: web::Bytes,
+) -> impl Fn() -> std::future::Ready<actix_web::HttpResponse> + Clone + 'static {
+    move || {
+        std::future::ready(
+            actix_web::HttpResponse::Ok()
+                .content_type("application/json")
+                .body(json.clone()),
+        )
+    }
+}
+
 /// The configured context path without a trailing `/` (`/api`).
 fn context_path(state: &AppState) -> String {
     let ctx = &state.settings.server.context_path;
@@ -569,7 +582,12 @@ fn http_server(state: AppState, listener: TcpListener) -> anyhow::Result<Server>
         http::routes_with_management_port
     };
     let data = web::Data::new(state);
-    let openapi = ApiDoc::openapi();
+    // Serialized once and shared by every worker: the document object itself is several MiB
+    // once per worker, and serializing it on each request cost CPU for the same bytes.
+    let openapi_json = web::Bytes::from(
+        serde_json::to_vec(&ApiDoc::openapi()).context("serialize the OpenAPI document")?,
+    );
+    let docs_url = format!("{ctx}/api-docs");
     let server = HttpServer::new(move || {
         // runs once on each worker thread, inside its runtime: the worker's own connections
         data.db.attach_worker();
@@ -610,9 +628,10 @@ fn http_server(state: AppState, listener: TcpListener) -> anyhow::Result<Server>
             .wrap(cors)
             .wrap(Compress::default())
             .wrap(from_fn(http::middleware::observe))
+            .route(&docs_url, web::get().to(api_docs(openapi_json.clone())))
             .service(
                 SwaggerUi::new(format!("{ctx}/swagger-ui/{{_:.*}}"))
-                    .url(format!("{ctx}/api-docs"), openapi.clone()),
+                    .config(SwaggerConfig::new([docs_url.clone()])),
             )
             .service(web::scope(&ctx).configure(api_routes))
             .default_service(web::to(not_found))
