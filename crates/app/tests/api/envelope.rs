@@ -129,7 +129,10 @@ async fn openapi_and_swagger_ui_are_served() {
     assert!(ui.text.contains("swagger"), "swagger ui page");
     // the UI loads the document from the route above
     let init = app
-        .send(app.client.get(app.url("/api/swagger-ui/swagger-initializer.js")))
+        .send(
+            app.client
+                .get(app.url("/api/swagger-ui/swagger-initializer.js")),
+        )
         .await;
     assert_eq!(init.status, 200);
     assert!(init.text.contains("/api/api-docs"), "{}", init.text);

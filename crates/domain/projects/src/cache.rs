@@ -10,6 +10,7 @@ use crate::ports::ProjectCache;
 use ingenio_kernel::chrono::{DateTime, Utc};
 use ingenio_kernel::{Page, PageRequest, TenantId, UserId};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -102,7 +103,15 @@ pub struct ListCache {
     /// Set when an eviction failed: this instance reads users' lists from the database until
     /// then, since an entry it could not evict may still be in the cache.
     bypass_until: Mutex<Option<Instant>>,
+    /// Gallery pages this instance wrote or read, each until the moment its shared entry expires
+    /// (`cached_at + gallery_ttl`): a hit here serves nothing the shared cache would not have
+    /// served, without its round trip and parse. Gallery entries are never evicted early, only
+    /// expire, so this adds no staleness.
+    local: Mutex<HashMap<String, (Instant, Arc<CachedPage>)>>,
 }
+
+/// Most gallery pages kept in process (sorts × age groups × cached pages × sizes in use).
+const LOCAL_PAGES: usize = 512;
 
 impl ListCache {
     pub fn new(
@@ -115,6 +124,7 @@ impl ListCache {
             settings,
             observer,
             bypass_until: Mutex::new(None),
+            local: Mutex::new(HashMap::new()),
         }
     }
 
@@ -214,13 +224,51 @@ impl ListCache {
         }
     }
 
+    fn local_get(&self, key: &str) -> Option<Arc<CachedPage>> {
+        let mut local = self.local.lock().unwrap_or_else(PoisonError::into_inner);
+        match local.get(key) {
+            Some((until, page)) if Instant::now() < *until => Some(Arc::clone(page)),
+            Some(_) => {
+                local.remove(key);
+                None
+            }
+            None => None,
+        }
+    }
+
+    /// Keeps a gallery page in process until its shared entry expires.
+    fn local_put(&self, key: &str, page: &CachedPage) {
+        let age = (Utc::now() - page.cached_at).to_std().unwrap_or_default();
+        let Some(left) = self.settings.gallery_ttl.checked_sub(age) else {
+            return;
+        };
+        let now = Instant::now();
+        let mut local = self.local.lock().unwrap_or_else(PoisonError::into_inner);
+        if local.len() >= LOCAL_PAGES {
+            local.retain(|_, (until, _)| now < *until);
+            if local.len() >= LOCAL_PAGES {
+                local.clear();
+            }
+        }
+        local.insert(key.to_owned(), (now + left, Arc::new(page.clone())));
+    }
+
     /// A cached page, or `None` (miss, or a failure that was counted).
     pub async fn read(&self, kind: CacheKind, key: &str) -> Option<CachedPage> {
         let backend = self.backend.as_ref()?;
+        if kind == CacheKind::Gallery {
+            if let Some(page) = self.local_get(key) {
+                self.observe(kind, CacheResult::Hit, None);
+                return Some(CachedPage::clone(&page));
+            }
+        }
         match backend.get(key).await {
             Ok(Some(raw)) => match serde_json::from_str::<CachedPage>(&raw) {
                 Ok(page) => {
                     self.observe(kind, CacheResult::Hit, None);
+                    if kind == CacheKind::Gallery {
+                        self.local_put(key, &page);
+                    }
                     Some(page)
                 }
                 Err(e) => {
@@ -249,6 +297,9 @@ impl ListCache {
             CacheKind::MyProjects => self.settings.my_projects_ttl,
             CacheKind::Gallery => self.settings.gallery_ttl,
         };
+        if kind == CacheKind::Gallery {
+            self.local_put(key, page);
+        }
         let result = match serde_json::to_string(page) {
             Ok(raw) => backend.put(key, &raw, ttl).await,
             Err(e) => Err(anyhow::Error::new(e).context("serialize a cache entry")),
@@ -426,5 +477,47 @@ mod tests {
             ..g
         };
         assert!(c.gallery_key(t, &text, page).is_none());
+    }
+
+    #[tokio::test]
+    async fn gallery_pages_are_kept_in_process_until_their_shared_entry_expires() {
+        let fake = Arc::new(Fake::default());
+        let settings = CacheSettings {
+            gallery_ttl: Duration::from_millis(1000),
+            ..CacheSettings::default()
+        };
+        let c = ListCache::new(Some(fake.clone()), settings, None);
+        let key = "projects:v1:gallery:t:popular:-:1:10";
+        c.write(CacheKind::Gallery, key, &entry()).await;
+        // served from the process: the shared cache is not asked
+        fake.down.store(true, Ordering::SeqCst);
+        assert_eq!(c.read(CacheKind::Gallery, key).await.unwrap().total, 3);
+        // a page read from the shared cache is kept only for what is left of its life
+        fake.down.store(false, Ordering::SeqCst);
+        let other = "projects:v1:gallery:t:latest:-:1:10";
+        let mut old = entry();
+        old.cached_at = Utc::now() - ingenio_kernel::chrono::Duration::milliseconds(900);
+        old.total = 7;
+        fake.entries
+            .lock()
+            .unwrap()
+            .insert(other.into(), serde_json::to_string(&old).unwrap());
+        assert_eq!(c.read(CacheKind::Gallery, other).await.unwrap().total, 7);
+        fake.entries.lock().unwrap().clear();
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        assert!(
+            c.read(CacheKind::Gallery, other).await.is_none(),
+            "expired with its entry"
+        );
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        assert!(
+            c.read(CacheKind::Gallery, key).await.is_none(),
+            "expired after the ttl"
+        );
+        // users' lists are never kept in process (they are evicted, not only expired)
+        let mine = "projects:v1:mine:t:u:g0:-:\"\":1:10";
+        c.write(CacheKind::MyProjects, mine, &entry()).await;
+        fake.entries.lock().unwrap().clear();
+        assert!(c.read(CacheKind::MyProjects, mine).await.is_none());
     }
 }
