@@ -254,11 +254,12 @@ impl Application {
                 settings.ingenio.preview.cache_mb * 1024 * 1024,
             )),
             streams: Arc::default(),
-            social,
+            social: social.clone(),
         };
         spawn_housekeeping(
             sessions,
             job_repo.clone(),
+            social.clone(),
             settings.ingenio.generation.event_retention_days,
             clock,
         );
@@ -659,12 +660,13 @@ async fn not_found() -> Result<actix_web::HttpResponse, http::error::ApiError> {
     Err(http::error::ApiError::not_found("resource not found"))
 }
 
-/// Hourly purge of expired session rows (so the deny-list stays small) and of the event logs of
-/// jobs finished more than `event_retention_days` ago. Every instance runs it; the deletes are
-/// idempotent.
+/// Hourly purge of expired session rows (so the deny-list stays small), of the event logs of
+/// jobs finished more than `event_retention_days` ago, and of view records older than the view
+/// window. Every instance runs it; the deletes are idempotent.
 fn spawn_housekeeping(
     sessions: PgSessionStore,
     jobs: Arc<dyn JobRepository>,
+    social: ingenio_social::SocialService,
     event_retention_days: u32,
     clock: Arc<dyn Clock>,
 ) {
@@ -684,6 +686,11 @@ fn spawn_housekeeping(
                     Ok(_) => {}
                     Err(e) => tracing::debug!(error = %e, "job event purge skipped"),
                 }
+            }
+            match social.purge_old_views().await {
+                Ok(n) if n > 0 => tracing::info!(rows = n, "purged view records past the window"),
+                Ok(_) => {}
+                Err(e) => tracing::debug!(error = %e, "view purge skipped"),
             }
         }
     });

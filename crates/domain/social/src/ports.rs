@@ -134,6 +134,9 @@ pub trait InteractionRepository: Send + Sync {
     ) -> Result<bool, StoreError>;
     /// The project's counters.
     async fn counters(&self, project: ProjectId) -> Result<Counters, StoreError>;
+    /// Deletes the view records counted more than `window_secs` seconds ago: past the window a
+    /// record no longer keeps anything from counting. Returns the rows deleted.
+    async fn purge_views(&self, window_secs: i64) -> Result<u64, StoreError>;
 }
 
 /// Reports and their resolution.

@@ -362,6 +362,16 @@ impl SocialService {
         Ok(counted)
     }
 
+    /// Housekeeping: drops view records older than the window (they no longer stop a view from
+    /// counting). Returns the rows deleted.
+    pub async fn purge_old_views(&self) -> Result<u64, SocialError> {
+        Ok(self
+            .ports
+            .interactions
+            .purge_views(self.config.view_window_secs.max(0))
+            .await?)
+    }
+
     // ---- comments ---------------------------------------------------------------------------
 
     pub async fn add_comment(

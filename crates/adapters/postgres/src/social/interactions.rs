@@ -357,6 +357,19 @@ impl InteractionRepository for PgSocialRepository {
         Ok(counted.n > 0)
     }
 
+    async fn purge_views(&self, window_secs: i64) -> Result<u64, StoreError> {
+        let mut c = conn(&self.pool).await?;
+        let n = crate::sql::query(
+            "DELETE FROM project_views \
+             WHERE counted_at < now() - make_interval(secs => $1::double precision)",
+        )
+        .bind::<BigInt, _>(window_secs.max(0))
+        .execute(&mut c)
+        .await
+        .map_err(store_err)?;
+        Ok(n as u64)
+    }
+
     async fn counters(&self, project: ProjectId) -> Result<Counters, StoreError> {
         let mut c = conn(&self.pool).await?;
         let row: Option<CountersRow> = crate::sql::query(

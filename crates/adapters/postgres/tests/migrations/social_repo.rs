@@ -249,6 +249,13 @@ async fn views_count_once_per_viewer_and_window() {
     .await;
     assert!(repo.record_view(p, &key, 86_400).await.unwrap());
     assert_eq!(counter(&env, p, "view_count").await, 3);
+    // housekeeping drops only the record past the window (the anonymous one); counts stay
+    assert_eq!(repo.purge_views(86_400).await.unwrap(), 1);
+    assert_eq!(repo.purge_views(86_400).await.unwrap(), 0);
+    assert_eq!(counter(&env, p, "view_count").await, 3);
+    assert!(!repo.record_view(p, &key, 86_400).await.unwrap());
+    assert!(repo.record_view(p, &anon, 86_400).await.unwrap());
+    assert_eq!(counter(&env, p, "view_count").await, 4);
 }
 
 #[tokio::test]
