@@ -143,6 +143,9 @@ impl PgPoolSettings {
 
 static NEXT_POOL_ID: AtomicU64 = AtomicU64::new(1);
 
+/// Longest a worker queues for one of its own connections before it borrows a shared one.
+const OWN_POOL_WAIT: Duration = Duration::from_millis(100);
+
 thread_local! {
     /// The pools of the HTTP worker running on this thread, by [`DbPool`] id.
     static WORKER_POOLS: RefCell<Vec<(u64, Bb8Pool)>> = const { RefCell::new(Vec::new()) };
@@ -190,20 +193,33 @@ impl DbPool {
 
     /// Checks out a connection from this thread's pool (see [`conn`] for the `StoreError` form).
     pub async fn get(&self) -> Result<DbConn, bb8::RunError<PoolError>> {
-        self.current().get_owned().await
+        let Some(own) = self.worker_pool() else {
+            return self.inner.shared.get_owned().await;
+        };
+        let st = own.state();
+        if st.idle_connections > 0 || st.connections < self.inner.settings.split().0 {
+            return own.get_owned().await;
+        }
+        // All of this worker's connections are out. Queue for one of them a little while (the
+        // common case under load: queries stay on this thread), then borrow from the shared
+        // pool, so a burst, or a handler holding one connection while it asks for another,
+        // never waits behind itself.
+        let wait = (self.inner.settings.connection_timeout / 10).min(OWN_POOL_WAIT);
+        match tokio::time::timeout(wait, own.get_owned()).await {
+            Ok(conn) => conn,
+            Err(_) => self.inner.shared.get_owned().await,
+        }
     }
 
-    /// This thread's pool when it is an attached worker, else the shared one.
-    fn current(&self) -> Bb8Pool {
-        WORKER_POOLS
-            .with(|pools| {
-                pools
-                    .borrow()
-                    .iter()
-                    .find(|(id, _)| *id == self.inner.id)
-                    .map(|(_, p)| p.clone())
-            })
-            .unwrap_or_else(|| self.inner.shared.clone())
+    /// This thread's pool when it is an attached worker.
+    fn worker_pool(&self) -> Option<Bb8Pool> {
+        WORKER_POOLS.with(|pools| {
+            pools
+                .borrow()
+                .iter()
+                .find(|(id, _)| *id == self.inner.id)
+                .map(|(_, p)| p.clone())
+        })
     }
 }
 

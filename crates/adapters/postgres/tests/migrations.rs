@@ -22,6 +22,8 @@ mod support;
 mod tls;
 #[path = "migrations/users_repo.rs"]
 mod users_repo;
+#[path = "migrations/worker_pools.rs"]
+mod worker_pools;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

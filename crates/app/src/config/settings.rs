@@ -198,9 +198,9 @@ pub struct HikariSettings {
     pub idle_timeout: u64,
     pub max_lifetime: u64,
     /// Not a Hikari key: each HTTP worker thread gets its share of the pool, opened and driven on
-    /// its own runtime (false, the default: one pool shared by every thread, which measured
-    /// faster; see docs/performance.md).
-    #[serde(default)]
+    /// its own runtime, and borrows from the shared rest when its own are all out (true, the
+    /// default, measured faster than one shared pool; see docs/performance.md).
+    #[serde(default = "yes")]
     pub per_worker_pools: bool,
 }
 
@@ -656,6 +656,10 @@ impl TrustedProxies {
     pub fn contains(&self, ip: IpAddr) -> bool {
         self.0.iter().any(|b| b.contains(ip))
     }
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[cfg(test)]
