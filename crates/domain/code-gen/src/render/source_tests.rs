@@ -9,7 +9,7 @@ use ingenio_app_specs::spec::{fixtures, Action, Component, DataModel, Field, Flo
 use ingenio_app_specs::validation::COMPONENT_TYPES;
 use ingenio_app_specs::AppSpec;
 use proptest::prelude::*;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::project::Plan;
 use super::react_next::ReactNext;
@@ -148,8 +148,8 @@ fn package_json_is_private_with_exact_versions() {
     for shape in SHAPES {
         let tree = shape.renderer.render(&chinese()).unwrap();
         let pkg: Value = serde_json::from_str(&text(&tree, "package.json")).unwrap();
-        assert_eq!(pkg["private"], json!(true));
-        assert_eq!(pkg["name"], json!("ingenio-app"));
+        assert_eq!(pkg["private"], true);
+        assert_eq!(pkg["name"], "ingenio-app");
         let mut count = 0;
         for section in ["dependencies", "devDependencies"] {
             for (name, version) in pkg[section].as_object().unwrap() {
@@ -193,29 +193,34 @@ fn chinese_paths_and_colliding_paths_get_distinct_routes() {
     assert_eq!(keys, ["field1", "field2"]);
     let tree = ReactNext.render(&chinese()).unwrap();
     let data = data_of(&text(&tree, "lib/app-data.ts"));
-    assert_eq!(data["models"][0]["fields"][0]["name"], json!("名字"));
-    assert_eq!(data["models"][0]["fields"][0]["key"], json!("field1"));
-    assert_eq!(data["pages"][2]["components"][0]["kind"], json!("Unknown"));
-    assert_eq!(data["pages"][2]["components"][0]["type"], json!("贴纸墙"));
+    assert_eq!(data["models"][0]["fields"][0]["name"], "名字");
+    assert_eq!(data["models"][0]["fields"][0]["key"], "field1");
+    assert_eq!(data["pages"][2]["components"][0]["kind"], "Unknown");
+    assert_eq!(data["pages"][2]["components"][0]["type"], "贴纸墙");
 }
 
 #[test]
 fn hostile_text_stays_in_the_data_module() {
     let evil = "</script><script>alert(1)</script>\"'><img src=x onerror=alert(1)>`${alert(1)}`\u{2028}\u{2029}";
-    let spec = AppSpec::parse(&json!({
-        "appName": evil,
-        "pages": [{"id": evil, "name": evil, "path": format!("/{evil}"), "components": [
-            {"id": evil, "type": evil, "props": {"text": evil, "__proto__": {"x": evil}},
-             "children": [{"id": "c", "type": "Text", "props": {evil: evil}}]}]}],
-        "dataModels": [{"id": evil, "name": "__proto__", "fields": [
-            {"name": "__proto__", "type": "string", "required": true},
-            {"name": "constructor", "type": "number"},
-            {"name": "class", "type": "boolean"},
-            {"name": "名字", "type": evil, "validation": {"pattern": evil}}]}],
-        "flows": [{"id": evil, "name": evil, "trigger": evil, "actions": [
-            {"type": "navigate", "config": {"to": evil}}]}]
-    }))
-    .unwrap();
+    // the hostile text as JSON string literals, spliced into a literal document
+    let e = serde_json::to_string(evil).unwrap();
+    let path = serde_json::to_string(&format!("/{evil}")).unwrap();
+    let doc = format!(
+        r#"{{
+        "appName": {e},
+        "pages": [{{"id": {e}, "name": {e}, "path": {path}, "components": [
+            {{"id": {e}, "type": {e}, "props": {{"text": {e}, "__proto__": {{"x": {e}}}}},
+             "children": [{{"id": "c", "type": "Text", "props": {{{e}: {e}}}}}]}}]}}],
+        "dataModels": [{{"id": {e}, "name": "__proto__", "fields": [
+            {{"name": "__proto__", "type": "string", "required": true}},
+            {{"name": "constructor", "type": "number"}},
+            {{"name": "class", "type": "boolean"}},
+            {{"name": "名字", "type": {e}, "validation": {{"pattern": {e}}}}}]}}],
+        "flows": [{{"id": {e}, "name": {e}, "trigger": {e}, "actions": [
+            {{"type": "navigate", "config": {{"to": {e}}}}}]}}]
+    }}"#
+    );
+    let spec = AppSpec::parse(&serde_json::from_str::<Value>(&doc).unwrap()).unwrap();
     for shape in SHAPES {
         let tree = shape.renderer.render(&spec).unwrap();
         for (path, bytes) in tree.iter() {
@@ -229,12 +234,12 @@ fn hostile_text_stays_in_the_data_module() {
             }
         }
         let data = data_of(&text(&tree, shape.data_module));
-        assert_eq!(data["appName"], json!(evil));
+        assert_eq!(data["appName"], evil);
         assert_eq!(
             data["pages"][0]["components"][0]["props"]["__proto__"]["x"],
-            json!(evil)
+            evil
         );
-        assert_eq!(data["pages"][0]["components"][0]["kind"], json!("Unknown"));
+        assert_eq!(data["pages"][0]["components"][0]["kind"], "Unknown");
         let store = text(&tree, &(shape.store)("proto"));
         for key in [
             "\"proto\": string;",
@@ -294,7 +299,7 @@ fn any_props() -> impl Strategy<Value = serde_json::Map<String, Value>> {
         prop_oneof![
             any_text().prop_map(Value::String),
             any::<i32>().prop_map(Value::from),
-            Just(json!([1, 2, {"label": "a", "value": 3}])),
+            Just(serde_json::from_str::<Value>(r#"[1, 2, {"label": "a", "value": 3}]"#).unwrap()),
         ],
         0..4,
     )
@@ -338,8 +343,14 @@ fn any_field() -> impl Strategy<Value = Field> {
         any::<bool>(),
         prop_oneof![
             Just(None),
-            Just(Some(json!({"minLength": 2, "maxLength": 5}))),
-            any_text().prop_map(|p| Some(json!({"pattern": p}))),
+            Just(Some(
+                serde_json::from_str::<Value>(r#"{"minLength": 2, "maxLength": 5}"#).unwrap()
+            )),
+            any_text().prop_map(|p| Some(Value::Object(
+                [("pattern".to_owned(), Value::String(p))]
+                    .into_iter()
+                    .collect()
+            ))),
         ],
     )
         .prop_map(|(name, ty, required, validation)| Field {
@@ -379,7 +390,7 @@ fn any_spec() -> impl Strategy<Value = AppSpec> {
     let flow = (any_text(), any_text()).prop_map(|(id, to)| Flow {
         id: id.clone(),
         name: id,
-        trigger: json!("click"),
+        trigger: Value::String("click".into()),
         actions: vec![Action {
             r#type: "navigate".into(),
             config: [("to".to_owned(), Value::String(to))].into_iter().collect(),
@@ -429,10 +440,10 @@ proptest! {
 
             let data = data_of(&text(&tree, shape.data_module));
             prop_assert_eq!(&data, &plan.data);
-            prop_assert_eq!(&data["appName"], &json!(spec.app_name));
+            prop_assert_eq!(data["appName"].as_str(), Some(spec.app_name.as_str()));
             for (i, page) in spec.pages.iter().enumerate() {
-                prop_assert_eq!(&data["pages"][i]["name"], &json!(page.name));
-                prop_assert_eq!(&data["pages"][i]["path"], &json!(page.path));
+                prop_assert_eq!(data["pages"][i]["name"].as_str(), Some(page.name.as_str()));
+                prop_assert_eq!(data["pages"][i]["path"].as_str(), Some(page.path.as_str()));
             }
 
             let pages = tree.iter().filter(|(p, _)| (shape.is_page)(p.as_str())).count();
