@@ -4,6 +4,9 @@
 //! scheduled time, so a stalled server shows in the tail instead of slowing the generator down:
 //! no coordinated omission) for percentiles at a given load.
 
+mod evloop;
+mod frame;
+
 use crate::http::Client;
 use anyhow::{bail, Result};
 use std::net::SocketAddr;
@@ -29,6 +32,16 @@ impl Target {
     pub fn with_header(mut self, name: &str, value: &str) -> Self {
         self.headers.push((name.to_owned(), value.to_owned()));
         self
+    }
+
+    /// The request as it goes on the wire, built once per run.
+    fn bytes(&self, addr: SocketAddr) -> Vec<u8> {
+        let mut raw = format!("GET {} HTTP/1.1\r\nHost: {addr}\r\n", self.path);
+        for (name, value) in &self.headers {
+            raw.push_str(&format!("{name}: {value}\r\n"));
+        }
+        raw.push_str("\r\n");
+        raw.into_bytes()
     }
 
     fn send(&self, client: &mut Client) -> Result<()> {
@@ -106,38 +119,41 @@ impl Stats {
     }
 }
 
-/// `concurrency` connections each send `target` back to back for `duration`.
+/// Event-loop threads of the closed-loop generator (as `pgbench -j 2` in the same bench).
+const LOOP_THREADS: usize = 2;
+
+/// `concurrency` connections each send `target` back to back for `duration`, driven by at most
+/// [`LOOP_THREADS`] event loops.
 pub fn closed_loop(
     addr: SocketAddr,
     target: &Target,
     concurrency: usize,
     duration: Duration,
 ) -> Result<Stats> {
+    let concurrency = concurrency.max(1);
+    let threads = LOOP_THREADS.min(concurrency);
     let start = Instant::now();
     let deadline = start + duration;
-    let errors = Arc::new(AtomicU64::new(0));
-    let handles: Vec<_> = (0..concurrency.max(1))
-        .map(|_| {
+    let handles: Vec<_> = (0..threads)
+        .map(|t| {
+            // connections dealt out as evenly as they go
+            let share = concurrency / threads + usize::from(t < concurrency % threads);
             let target = target.clone();
-            let errors = errors.clone();
-            std::thread::spawn(move || {
-                let mut client = Client::new(addr);
-                let mut samples = Vec::with_capacity(4096);
-                while Instant::now() < deadline {
-                    let t = Instant::now();
-                    match target.send(&mut client) {
-                        Ok(()) => samples.push(t.elapsed()),
-                        Err(_) => {
-                            errors.fetch_add(1, Ordering::Relaxed);
-                        }
-                    }
-                }
-                samples
-            })
+            std::thread::spawn(move || evloop::drive(addr, &target, share, deadline))
         })
         .collect();
-    let samples = join_all(handles)?;
-    let stats = Stats::new(samples, start.elapsed(), errors.load(Ordering::Relaxed));
+    let (mut samples, mut errors) = (Vec::new(), 0);
+    for h in handles {
+        match h.join() {
+            Ok(outcome) => {
+                let outcome = outcome?;
+                samples.extend(outcome.samples);
+                errors += outcome.errors;
+            }
+            Err(_) => bail!("a load thread panicked"),
+        }
+    }
+    let stats = Stats::new(samples, start.elapsed(), errors);
     check_errors(&stats, &target.path)?;
     Ok(stats)
 }
