@@ -23,17 +23,13 @@ use ingenio_projects::ports::{
     CreateOutcome, ForkOutcome, LineageRow, LineageRows, ProjectRepository, PublishOutcome,
 };
 
-/// The columns of a project read (`p`) with its spec's latest render (`gc`).
+/// The columns of a project read (`p`), with its spec's latest render (kept on the row by the
+/// triggers of migration 015).
 const COLUMNS: &str = "p.id, p.tenant_id, p.user_id, p.name::text AS name, p.description, \
     p.cover_image_url::text AS cover_image_url, p.app_spec_id, p.status::text AS status, \
     p.visibility::text AS visibility, p.view_count, p.like_count, p.fork_count, p.comment_count, \
     p.tags::text[] AS tags, p.age_group::text AS age_group, p.published_at, p.created_at, \
-    p.updated_at, p.hidden_at, gc.id AS code_id, gc.preview_url::text AS preview_url";
-
-/// The latest successful render of the project's spec.
-const LATEST_CODE: &str = "LEFT JOIN LATERAL (SELECT g.id, g.preview_url FROM generated_code g \
-    WHERE g.app_spec_id = p.app_spec_id AND g.build_status = 'success' \
-    ORDER BY g.app_spec_version_number DESC, g.created_at DESC LIMIT 1) gc ON TRUE";
+    p.updated_at, p.hidden_at, p.code_id, p.preview_url::text AS preview_url";
 
 /// A project row as read with [`COLUMNS`].
 #[derive(Debug, QueryableByName)]
@@ -288,7 +284,7 @@ async fn load_one(
 ) -> Result<Option<ProjectRow>, DieselError> {
     optional(
         crate::sql::query(format!(
-            "SELECT {COLUMNS} FROM projects p {LATEST_CODE} WHERE p.id = $1 AND p.tenant_id = $2"
+            "SELECT {COLUMNS} FROM projects p WHERE p.id = $1 AND p.tenant_id = $2"
         ))
         .bind::<SqlUuid, _>(id)
         .bind::<SqlUuid, _>(tenant)
@@ -389,7 +385,7 @@ impl ProjectRepository for PgProjectRepository {
             format!("SELECT count(*) AS n FROM projects q WHERE {MINE_WHERE}"),
             format!(
                 "SELECT {COLUMNS} FROM (SELECT q.* FROM projects q WHERE {MINE_WHERE} \
-                 ORDER BY q.created_at DESC, q.id DESC LIMIT $5 OFFSET $6) p {LATEST_CODE} \
+                 ORDER BY q.created_at DESC, q.id DESC LIMIT $5 OFFSET $6) p \
                  ORDER BY p.created_at DESC, p.id DESC"
             ),
             (SqlUuid, tenant.as_uuid()),
@@ -408,8 +404,8 @@ impl ProjectRepository for PgProjectRepository {
         let mut c = conn(&self.pool).await?;
         let rows: Vec<LiveRow> = crate::sql::query(format!(
             "SELECT p.id, p.view_count, p.like_count, p.fork_count, p.comment_count, p.hidden_at, \
-             gc.id AS code_id, gc.preview_url::text AS preview_url \
-             FROM projects p {LATEST_CODE} WHERE p.id = ANY($1) AND p.tenant_id = $2"
+             p.code_id, p.preview_url::text AS preview_url \
+             FROM projects p WHERE p.id = ANY($1) AND p.tenant_id = $2"
         ))
         .bind::<Array<SqlUuid>, _>(&ids)
         .bind::<SqlUuid, _>(tenant.as_uuid())
@@ -692,7 +688,7 @@ impl ProjectRepository for PgProjectRepository {
             format!(
                 "SELECT {COLUMNS} FROM (SELECT q.id FROM projects q WHERE {GALLERY_WHERE} \
                  ORDER BY {inner} LIMIT $5 OFFSET $6) ids \
-                 JOIN projects p ON p.id = ids.id {LATEST_CODE} ORDER BY {outer}",
+                 JOIN projects p ON p.id = ids.id ORDER BY {outer}",
                 inner = gallery_order(query.sort, "q"),
                 outer = gallery_order(query.sort, "p"),
             ),
@@ -814,7 +810,7 @@ impl ProjectRepository for PgProjectRepository {
             format!(
                 "SELECT {COLUMNS} FROM (SELECT q.*, f.created_at AS forked_at FROM forks f \
                  JOIN projects q ON q.id = f.forked_project_id WHERE {WHERE} \
-                 ORDER BY f.created_at DESC, q.id DESC LIMIT $5 OFFSET $6) p {LATEST_CODE} \
+                 ORDER BY f.created_at DESC, q.id DESC LIMIT $5 OFFSET $6) p \
                  ORDER BY p.forked_at DESC, p.id DESC"
             ),
             (SqlUuid, id.as_uuid()),
@@ -842,7 +838,7 @@ impl ProjectRepository for PgProjectRepository {
                FROM up JOIN forks f ON f.forked_project_id = up.id \
                WHERE up.depth <= $2 AND NOT f.source_project_id = ANY(up.path)) \
              SELECT {COLUMNS}, NULL::uuid AS parent_id, up.depth \
-             FROM up JOIN projects p ON p.id = up.id {LATEST_CODE} \
+             FROM up JOIN projects p ON p.id = up.id \
              WHERE p.tenant_id = $3 ORDER BY up.depth"
         ))
         .bind::<SqlUuid, _>(id.as_uuid())
@@ -863,7 +859,7 @@ impl ProjectRepository for PgProjectRepository {
                FROM down d JOIN forks f ON f.source_project_id = d.id \
                WHERE d.depth <= $2 AND NOT f.forked_project_id = ANY(d.path)) \
              SELECT {COLUMNS}, d.parent AS parent_id, d.depth \
-             FROM (SELECT * FROM down LIMIT $4) d JOIN projects p ON p.id = d.id {LATEST_CODE} \
+             FROM (SELECT * FROM down LIMIT $4) d JOIN projects p ON p.id = d.id \
              WHERE p.tenant_id = $3 ORDER BY d.depth, d.forked_at, p.id"
         ))
         .bind::<SqlUuid, _>(id.as_uuid())

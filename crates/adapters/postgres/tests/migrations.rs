@@ -61,7 +61,7 @@ fn repo_root() -> PathBuf {
 }
 
 fn all_versions() -> Vec<String> {
-    (1..=14).map(|n| format!("{n:03}")).collect()
+    (1..=15).map(|n| format!("{n:03}")).collect()
 }
 
 fn migrations() -> Vec<Migration> {
@@ -172,10 +172,10 @@ fn expected_tables(up_to: u32) -> Vec<String> {
 async fn up_down_up_leaves_the_same_schema() {
     let db = TestDb::empty().await.unwrap();
     let applied = migrate::migrate(&db.url, &migrations()).await.unwrap();
-    assert_eq!(applied.len(), 14);
+    assert_eq!(applied.len(), 15);
     assert_eq!(applied[0], "001_create_users_table.sql");
     assert_eq!(recorded_versions(&db).await, all_versions());
-    assert_eq!(public_tables(&db).await, expected_tables(14));
+    assert_eq!(public_tables(&db).await, expected_tables(15));
     let first = schema_dump(&db);
 
     // A second run is a no-op.
@@ -187,10 +187,10 @@ async fn up_down_up_leaves_the_same_schema() {
     let undone = migrate::rollback(&db.url, &migrations(), "000")
         .await
         .unwrap();
-    assert_eq!(undone.len(), 14);
-    assert_eq!(undone[0], "014_social_moderation.down.sql");
-    assert_eq!(undone[1], "013_projects_gallery.down.sql");
-    assert_eq!(undone[13], "001_create_users_table.down.sql");
+    assert_eq!(undone.len(), 15);
+    assert_eq!(undone[0], "015_project_latest_code.down.sql");
+    assert_eq!(undone[1], "014_social_moderation.down.sql");
+    assert_eq!(undone[14], "001_create_users_table.down.sql");
     assert!(recorded_versions(&db).await.is_empty());
     assert_eq!(
         public_tables(&db).await,
@@ -199,7 +199,8 @@ async fn up_down_up_leaves_the_same_schema() {
     // The down files also removed the trigger function and the extension 005 installed.
     let leftovers = names(
         &db,
-        "SELECT proname::text AS name FROM pg_proc WHERE proname = 'set_updated_at' \
+        "SELECT proname::text AS name FROM pg_proc WHERE proname IN ('set_updated_at', \
+         'latest_code_of', 'projects_follow_latest_code', 'project_takes_latest_code') \
          UNION ALL SELECT extname::text FROM pg_extension WHERE extname = 'pg_trgm'",
     )
     .await;
@@ -241,11 +242,11 @@ async fn guide_scripts_and_runner_are_interchangeable() {
     let pending = migrate::status(&by_script.url, &migrations())
         .await
         .unwrap();
-    assert_eq!(pending.iter().filter(|s| s.applied_at.is_none()).count(), 9);
+    assert_eq!(pending.iter().filter(|s| s.applied_at.is_none()).count(), 10);
     let applied = migrate::migrate(&by_script.url, &migrations())
         .await
         .unwrap();
-    assert_eq!(applied.len(), 9);
+    assert_eq!(applied.len(), 10);
     assert_eq!(applied[0], "006_create_forks_table.sql");
     assert_eq!(schema_dump(&by_script), reference);
 
@@ -268,7 +269,7 @@ async fn concurrent_runs_apply_each_migration_once() {
         migrate::migrate(&db.url, &all)
     );
     let (a, b) = (a.unwrap(), b.unwrap());
-    assert_eq!(a.len() + b.len(), 14, "{a:?} {b:?}");
+    assert_eq!(a.len() + b.len(), 15, "{a:?} {b:?}");
     let mut union: Vec<String> = a.into_iter().chain(b).collect();
     union.sort();
     let expected: Vec<String> = all.iter().map(|m| m.script_name.clone()).collect();
@@ -279,13 +280,14 @@ async fn concurrent_runs_apply_each_migration_once() {
 #[tokio::test]
 async fn rollback_to_005_keeps_001_to_005() {
     let db = TestDb::new().await.unwrap();
-    assert_eq!(public_tables(&db).await, expected_tables(14));
+    assert_eq!(public_tables(&db).await, expected_tables(15));
     let undone = migrate::rollback(&db.url, &migrations(), "005")
         .await
         .unwrap();
     assert_eq!(
         undone,
         vec![
+            "015_project_latest_code.down.sql",
             "014_social_moderation.down.sql",
             "013_projects_gallery.down.sql",
             "012_session_hardening.down.sql",
@@ -312,7 +314,7 @@ async fn rollback_to_005_keeps_001_to_005() {
         .collect();
     assert_eq!(
         pending,
-        ["006", "007", "008", "009", "010", "011", "012", "013", "014"]
+        ["006", "007", "008", "009", "010", "011", "012", "013", "014", "015"]
     );
     assert!(migrate::rollback(&db.url, &migrations(), "abc")
         .await
@@ -330,8 +332,8 @@ async fn status_reports_unknown_applied_versions_and_rollback_refuses_them() {
     .await
     .unwrap();
     let status = migrate::status(&db.url, &migrations()).await.unwrap();
-    assert_eq!(status.len(), 15);
-    assert_eq!(status[14].script_name, "099_from_the_future.sql");
+    assert_eq!(status.len(), 16);
+    assert_eq!(status[15].script_name, "099_from_the_future.sql");
     assert!(status.iter().all(|s| s.applied_at.is_some()));
     // An unknown version between known ones: refused before anything is undone.
     diesel::sql_query("DELETE FROM schema_migrations WHERE version = '099'")
@@ -356,7 +358,7 @@ async fn status_reports_unknown_applied_versions_and_rollback_refuses_them() {
         .unwrap_err();
     assert!(format!("{err:#}").contains("099"), "{err:#}");
     // Nothing was rolled back.
-    assert_eq!(public_tables(&db).await, expected_tables(14));
+    assert_eq!(public_tables(&db).await, expected_tables(15));
 }
 
 #[tokio::test]
@@ -377,7 +379,7 @@ async fn failed_migration_rolls_back_with_its_bookkeeping() {
             .await
             .unwrap()
             .len(),
-        12
+        13
     );
 }
 

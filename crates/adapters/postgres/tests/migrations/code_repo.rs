@@ -315,3 +315,90 @@ async fn what_a_completion_records_reads_back_as_the_rendered_code() {
         [record]
     );
 }
+
+/// The project key of the render a project carries (migration 015's triggers), checking that its
+/// code id and preview URL name the same render.
+async fn project_code(env: &Env, project: Uuid) -> Option<String> {
+    for k in ["pk-1", "pk-2", "pk-2b", "pk-3"] {
+        let carried = env
+            .count(&format!(
+                "SELECT count(*) AS n FROM projects p JOIN generated_code g ON g.id = p.code_id \
+                 WHERE p.id = '{project}' AND g.project_key = '{k}' \
+                   AND p.preview_url = 'https://preview.example/{k}/'"
+            ))
+            .await;
+        if carried == 1 {
+            return Some(k.to_owned());
+        }
+    }
+    let bare = env
+        .count(&format!(
+            "SELECT count(*) AS n FROM projects WHERE id = '{project}' \
+             AND code_id IS NULL AND preview_url IS NULL"
+        ))
+        .await;
+    assert_eq!(
+        bare, 1,
+        "project {project}: code id and preview URL disagree"
+    );
+    None
+}
+
+#[tokio::test]
+async fn projects_follow_their_specs_latest_successful_render() {
+    let env = env().await;
+    let alice = env.user("alice").await;
+    let specs = PgAppSpecRepository::new(env.pool.clone());
+    let spec = spec_of(&specs, alice, "followed").await;
+    let new_project = |name: &str| {
+        let id = Uuid::new_v4();
+        let sql = format!(
+            "INSERT INTO projects (id, user_id, name, app_spec_id) \
+             VALUES ('{id}', '{alice}', '{name}', '{spec}')"
+        );
+        (id, sql)
+    };
+    let (early, sql) = new_project("early");
+    env.exec(&sql).await;
+    assert_eq!(project_code(&env, early).await, None, "no render yet");
+
+    let row = |version, key, status, day| Row {
+        spec,
+        version,
+        key,
+        hash: key,
+        status,
+        day,
+    };
+    insert(&env, row(1, "pk-1", "success", 1)).await;
+    assert_eq!(project_code(&env, early).await.as_deref(), Some("pk-1"));
+    insert(&env, row(2, "pk-2", "success", 2)).await;
+    insert(&env, row(3, "pk-3", "failed", 3)).await;
+    // an older row of the same version inserted later: the newest row of the top version wins
+    insert(&env, row(2, "pk-2b", "success", 0)).await;
+    assert_eq!(
+        project_code(&env, early).await.as_deref(),
+        Some("pk-2"),
+        "a failed render never replaces a working one"
+    );
+
+    // a project created now takes the latest at once
+    let (late, sql) = new_project("late");
+    env.exec(&sql).await;
+    assert_eq!(project_code(&env, late).await.as_deref(), Some("pk-2"));
+
+    // the failed render succeeds on a retry; then the latest ones are deleted
+    env.exec("UPDATE generated_code SET build_status = 'success' WHERE project_key = 'pk-3'")
+        .await;
+    for p in [early, late] {
+        assert_eq!(project_code(&env, p).await.as_deref(), Some("pk-3"));
+    }
+    env.exec("DELETE FROM generated_code WHERE project_key IN ('pk-3', 'pk-2')")
+        .await;
+    assert_eq!(project_code(&env, early).await.as_deref(), Some("pk-2b"));
+    env.exec(&format!(
+        "DELETE FROM generated_code WHERE app_spec_id = '{spec}'"
+    ))
+    .await;
+    assert_eq!(project_code(&env, late).await, None);
+}
