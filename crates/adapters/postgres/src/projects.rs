@@ -402,11 +402,11 @@ impl ProjectRepository for PgProjectRepository {
     ) -> Result<Vec<LiveFields>, StoreError> {
         let ids: Vec<Uuid> = ids.iter().map(|i| i.as_uuid()).collect();
         let mut c = conn(&self.pool).await?;
-        let rows: Vec<LiveRow> = crate::sql::query(format!(
+        let rows: Vec<LiveRow> = crate::sql::query(
             "SELECT p.id, p.view_count, p.like_count, p.fork_count, p.comment_count, p.hidden_at, \
              p.code_id, p.preview_url::text AS preview_url \
-             FROM projects p WHERE p.id = ANY($1) AND p.tenant_id = $2"
-        ))
+             FROM projects p WHERE p.id = ANY($1) AND p.tenant_id = $2",
+        )
         .bind::<Array<SqlUuid>, _>(&ids)
         .bind::<SqlUuid, _>(tenant.as_uuid())
         .load(&mut c)
