@@ -9,7 +9,9 @@ use async_trait::async_trait;
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
-use diesel::sql_types::{BigInt, Bool, Double, Jsonb, Nullable, SmallInt, Text, Uuid as SqlUuid};
+use diesel::sql_types::{
+    Array, BigInt, Bool, Double, Jsonb, Nullable, SmallInt, Text, Uuid as SqlUuid,
+};
 use diesel::IntoSql;
 use diesel_async::scoped_futures::ScopedFutureExt;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
@@ -154,6 +156,37 @@ impl TryFrom<EventRow> for JobEvent {
 struct IdRow {
     #[diesel(sql_type = BigInt)]
     id: i64,
+}
+
+/// What a single-statement write of a job and its events did: whether the job row matched (`held`)
+/// and the last event id it inserted (0 when none).
+#[derive(QueryableByName)]
+struct EventWrite {
+    #[diesel(sql_type = Bool)]
+    held: bool,
+    #[diesel(sql_type = BigInt)]
+    last: i64,
+}
+
+/// Events as the two arrays `unnest($k::text[], $d::jsonb[]) WITH ORDINALITY` reads, in order.
+fn event_arrays(events: &[JobEventData]) -> (Vec<&'static str>, Vec<Value>) {
+    events
+        .iter()
+        .map(|e| (e.kind().as_str(), e.to_value()))
+        .unzip()
+}
+
+/// The part of a statement that inserts the events of arrays `$kinds`, `$datas` for each job id
+/// of CTE `src` (at most one), in array order, after `src` locked the job row: the ids are drawn
+/// under the lock, so a job's events commit in id order. Ends with CTE `ins` (the ids).
+fn insert_events_cte(src: &str, kinds: u8, datas: u8) -> String {
+    format!(
+        "ins AS (INSERT INTO generation_job_events (job_id, kind, data) \
+           SELECT {src}.id, e.kind, e.data FROM {src} \
+           CROSS JOIN unnest(${kinds}::text[], ${datas}::jsonb[]) WITH ORDINALITY AS e(kind, data, n) \
+           ORDER BY e.n \
+           RETURNING id)"
+    )
 }
 
 fn one(row: Option<JobRow>) -> Result<Option<GenerationJob>, StoreError> {
@@ -553,62 +586,58 @@ impl JobRepository for PgJobRepository {
         }
         let usage = usage_to_json(usage)?;
         let state = state.to_stored();
+        let (kinds, datas) = event_arrays(events);
         let mut c = conn(&self.pool).await?;
-        let (usage, state) = (&usage, &state);
-        let held = c
-            .transaction::<_, DieselError, _>(|c| {
-                async move {
-                    let n = crate::sql::query(
-                        "UPDATE generation_jobs SET status = $3, progress = $4, state = $5, token_usage = $6 \
-                         WHERE id = $1 AND lease_owner = $2 AND status NOT IN ('completed', 'failed', 'cancelled')",
-                    )
-                    .bind::<SqlUuid, _>(id)
-                    .bind::<Text, _>(worker)
-                    .bind::<Text, _>(status.as_str())
-                    .bind::<SmallInt, _>(i16::from(progress.min(100)))
-                    .bind::<Jsonb, _>(state)
-                    .bind::<Jsonb, _>(usage)
-                    .execute(c)
-                    .await?;
-                    if n == 1 {
-                        insert_events(c, id, events).await?;
-                    }
-                    Ok(n == 1)
-                }
-                .scope_boxed()
-            })
-            .await
-            .map_err(store_err)?;
-        Ok(if held { Lease::Held } else { Lease::Lost })
+        // One statement (no BEGIN/COMMIT round trips): the update locks the row, then the events
+        // are inserted, all or nothing.
+        let w: EventWrite = crate::sql::query(format!(
+            "WITH upd AS ( \
+               UPDATE generation_jobs SET status = $3, progress = $4, state = $5, token_usage = $6 \
+               WHERE id = $1 AND lease_owner = $2 AND status NOT IN ('completed', 'failed', 'cancelled') \
+               RETURNING id), \
+             {} \
+             SELECT EXISTS (SELECT 1 FROM upd) AS held, COALESCE((SELECT max(id) FROM ins), 0) AS last",
+            insert_events_cte("upd", 7, 8)
+        ))
+        .bind::<SqlUuid, _>(id)
+        .bind::<Text, _>(worker)
+        .bind::<Text, _>(status.as_str())
+        .bind::<SmallInt, _>(i16::from(progress.min(100)))
+        .bind::<Jsonb, _>(&state)
+        .bind::<Jsonb, _>(&usage)
+        .bind::<Array<Text>, _>(&kinds)
+        .bind::<Array<Jsonb>, _>(&datas)
+        .get_result(&mut c)
+        .await
+        .map_err(store_err)?;
+        Ok(if w.held { Lease::Held } else { Lease::Lost })
     }
 
     async fn append_events(&self, id: Uuid, events: &[JobEventData]) -> Result<i64, StoreError> {
+        let (kinds, datas) = event_arrays(events);
         let mut c = conn(&self.pool).await?;
-        let last = c
-            .transaction::<_, DieselError, _>(|c| {
-                async move {
-                    // The job's row lock is held from before the ids are drawn until commit, so a
-                    // job's events commit in id order and a reader paging with `events_after`
-                    // never skips one.
-                    let locked: Option<Uuid> = generation_jobs::table
-                        .filter(generation_jobs::id.eq(id))
-                        .select(generation_jobs::id)
-                        .for_no_key_update()
-                        .first(c)
-                        .await
-                        .optional()?;
-                    match locked {
-                        Some(_) => insert_events(c, id, events).await.map(Some),
-                        None => Ok(None),
-                    }
-                }
-                .scope_boxed()
-            })
-            .await
-            .map_err(store_err)?;
-        last.ok_or_else(|| {
-            StoreError::Unexpected(anyhow::anyhow!("generation job {id} does not exist"))
-        })
+        // One statement: the job's row lock is taken before the ids are drawn and held until the
+        // statement commits, so a job's events commit in id order and a reader paging with
+        // `events_after` never skips one.
+        let w: EventWrite = crate::sql::query(format!(
+            "WITH locked AS MATERIALIZED ( \
+               SELECT id FROM generation_jobs WHERE id = $1 FOR NO KEY UPDATE), \
+             {} \
+             SELECT EXISTS (SELECT 1 FROM locked) AS held, COALESCE((SELECT max(id) FROM ins), 0) AS last",
+            insert_events_cte("locked", 2, 3)
+        ))
+        .bind::<SqlUuid, _>(id)
+        .bind::<Array<Text>, _>(&kinds)
+        .bind::<Array<Jsonb>, _>(&datas)
+        .get_result(&mut c)
+        .await
+        .map_err(store_err)?;
+        if !w.held {
+            return Err(StoreError::Unexpected(anyhow::anyhow!(
+                "generation job {id} does not exist"
+            )));
+        }
+        Ok(w.last)
     }
 
     async fn events_after(

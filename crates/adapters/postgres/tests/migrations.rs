@@ -242,7 +242,10 @@ async fn guide_scripts_and_runner_are_interchangeable() {
     let pending = migrate::status(&by_script.url, &migrations())
         .await
         .unwrap();
-    assert_eq!(pending.iter().filter(|s| s.applied_at.is_none()).count(), 10);
+    assert_eq!(
+        pending.iter().filter(|s| s.applied_at.is_none()).count(),
+        10
+    );
     let applied = migrate::migrate(&by_script.url, &migrations())
         .await
         .unwrap();

@@ -67,6 +67,29 @@ fn checkpoint_of<T: serde::Serialize>(o: &AgentOutput<T>) -> AgentCheckpoint {
     }
 }
 
+/// The step an agent step hands over to (whose entry its closing checkpoint also writes).
+fn next_agent_step(step: Step) -> Option<Step> {
+    match step {
+        Step::Plan => Some(Step::Execute),
+        Step::Execute => Some(Step::Validate),
+        Step::Validate | Step::Render => None,
+    }
+}
+
+/// The events announcing entry into `step`: its status and progress, and (for the AI steps) the
+/// agent running.
+fn entry_events(step: Step) -> Vec<JobEventData> {
+    let (status, progress) = step.entry();
+    let mut events = vec![JobEventData::status(status, progress)];
+    if let JobEventData::Progress { step: s, .. } = &mut events[0] {
+        *s = Some(step);
+    }
+    if step != Step::Render {
+        events.push(agent_event(step, AgentRun::Running, None));
+    }
+    events
+}
+
 fn agent_event(step: Step, state: AgentRun, done: Option<&AgentCheckpoint>) -> JobEventData {
     JobEventData::Agent {
         agent: step,
@@ -237,32 +260,48 @@ impl Pipeline {
             age_group: job.request.age_group,
             previous_spec,
         };
+        // A step that runs here enters the next one in its closing checkpoint (one write instead
+        // of two, same events in the same order); a step resumed from a checkpoint enters itself.
+        let mut entered = false;
         let plan = match self
-            .agent_step(job, worker, Step::Plan, state, usage, || {
-                self.generator.plan(&input)
-            })
+            .agent_step(
+                job,
+                worker,
+                Step::Plan,
+                &mut entered,
+                state,
+                usage,
+                |_| None,
+                || self.generator.plan(&input),
+            )
             .await?
         {
             Ok(plan) => plan,
             Err(outcome) => return Ok(Err(outcome)),
         };
         let spec = match self
-            .agent_step(job, worker, Step::Execute, state, usage, || {
-                self.generator.execute(&input, &plan)
-            })
+            .agent_step(
+                job,
+                worker,
+                Step::Execute,
+                &mut entered,
+                state,
+                usage,
+                // The size limits before any validation: the AI was asked for a spec within them.
+                |spec| {
+                    let e = self.limits.check(spec).err()?;
+                    Some(JobFailure::new(
+                        FailureCode::SpecTooLarge,
+                        format!("the generated spec is too large: {e}"),
+                    ))
+                },
+                || self.generator.execute(&input, &plan),
+            )
             .await?
         {
             Ok(spec) => spec,
             Err(outcome) => return Ok(Err(outcome)),
         };
-        // The size limits before any validation: the AI was asked for a spec within them.
-        if let Err(e) = self.limits.check(&spec) {
-            let failure = JobFailure::new(
-                FailureCode::SpecTooLarge,
-                format!("the generated spec is too large: {e}"),
-            );
-            return Ok(Err(self.fail(job, worker, failure, usage, None).await?));
-        }
 
         // validate: the rule pass, then (only without errors) the AI review. A passing verdict is
         // checkpointed, so a takeover after it does not pay again.
@@ -270,7 +309,7 @@ impl Pipeline {
         let verdict = match state.validate.clone().filter(|v| v.passes(threshold)) {
             Some(v) => v,
             None => match self
-                .validate(job, worker, &input, &spec, state, usage)
+                .validate(job, worker, entered, &input, &spec, state, usage)
                 .await?
             {
                 Ok(v) => v,
@@ -319,18 +358,21 @@ impl Pipeline {
         )
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn validate(
         &self,
         job: &GenerationJob,
         worker: &str,
+        entered: bool,
         input: &GenerationInput,
         spec: &Value,
         state: &mut JobState,
         usage: &mut TokenUsage,
     ) -> Step_<ValidateCheckpoint> {
-        if !self
-            .enter(job, worker, Step::Validate, state, usage)
-            .await?
+        if !entered
+            && !self
+                .enter(job, worker, Step::Validate, state, usage)
+                .await?
         {
             return Ok(Err(RunOutcome::Abandoned));
         }
@@ -491,42 +533,66 @@ impl Pipeline {
     }
 
     /// Runs an agent step (plan or execute) unless its checkpoint already holds the output.
+    /// `entered`: in, whether this step's entry was already checkpointed (by the step before,
+    /// in this run); out, whether this step's closing checkpoint also entered the next step.
+    #[allow(clippy::too_many_arguments)]
     async fn agent_step<F>(
         &self,
         job: &GenerationJob,
         worker: &str,
         step: Step,
+        entered: &mut bool,
         state: &mut JobState,
         usage: &mut TokenUsage,
+        accept: impl FnOnce(&Value) -> Option<JobFailure>,
         call: impl FnOnce() -> F,
     ) -> Step_<Value>
     where
         F: Future<Output = Result<AgentOutput<Value>, AgentError>>,
     {
         if let Some(done) = state.agent(step) {
-            return Ok(Ok(done.output.clone()));
+            *entered = false;
+            let output = done.output.clone();
+            if let Some(failure) = accept(&output) {
+                return Ok(Err(self.fail(job, worker, failure, usage, None).await?));
+            }
+            return Ok(Ok(output));
         }
-        if !self.enter(job, worker, step, state, usage).await? {
+        if !*entered && !self.enter(job, worker, step, state, usage).await? {
             return Ok(Err(RunOutcome::Abandoned));
         }
+        *entered = false;
         match call().await {
             Ok(o) => {
                 usage.add(&o.usage);
+                if let Some(failure) = accept(&o.value) {
+                    return Ok(Err(self.fail(job, worker, failure, usage, None).await?));
+                }
                 let saved = checkpoint_of(&o);
-                let done = agent_event(step, AgentRun::Completed, Some(&saved));
+                let mut events = vec![agent_event(step, AgentRun::Completed, Some(&saved))];
                 match step {
                     Step::Plan => state.plan = Some(saved),
                     _ => state.execute = Some(saved),
                 }
-                let (status, progress) = step.entry();
+                let (status, progress) = match next_agent_step(step) {
+                    Some(next) => {
+                        events.extend(entry_events(next));
+                        next.entry()
+                    }
+                    None => {
+                        let (status, progress) = step.entry();
+                        (status, progress + 20)
+                    }
+                };
                 if self
                     .jobs
-                    .checkpoint(job.id, worker, status, progress + 20, state, usage, &[done])
+                    .checkpoint(job.id, worker, status, progress, state, usage, &events)
                     .await?
                     == Lease::Lost
                 {
                     return Ok(Err(RunOutcome::Abandoned));
                 }
+                *entered = next_agent_step(step).is_some();
                 Ok(Ok(o.value))
             }
             Err(e) => Ok(Err(self.fail_agent(job, worker, step, e, usage).await?)),
@@ -544,13 +610,7 @@ impl Pipeline {
         usage: &TokenUsage,
     ) -> anyhow::Result<bool> {
         let (status, progress) = step.entry();
-        let mut events = vec![JobEventData::status(status, progress)];
-        if let JobEventData::Progress { step: s, .. } = &mut events[0] {
-            *s = Some(step);
-        }
-        if step != Step::Render {
-            events.push(agent_event(step, AgentRun::Running, None));
-        }
+        let events = entry_events(step);
         Ok(self
             .jobs
             .checkpoint(job.id, worker, status, progress, state, usage, &events)
