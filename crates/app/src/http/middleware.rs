@@ -36,14 +36,25 @@ fn incoming_trace_id(req: &ServiceRequest) -> Option<String> {
     ok.then(|| v.to_owned())
 }
 
+/// A random (version 4) UUID, simple form, from the thread's CSPRNG: `Uuid::new_v4` asks the
+/// kernel (a `getrandom` system call) on every request.
+fn new_trace_id() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 16];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    uuid::Builder::from_random_bytes(bytes)
+        .into_uuid()
+        .simple()
+        .to_string()
+}
+
 /// Outermost middleware: trace id, span, metrics, envelope for bare error responses, headers.
 pub async fn observe(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
     let start = Instant::now();
-    let trace_id =
-        incoming_trace_id(&req).unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
+    let trace_id = incoming_trace_id(&req).unwrap_or_else(new_trace_id);
     req.extensions_mut().insert(TraceId(trace_id.clone()));
     let method = req.method().to_string();
     let path = req.path().to_owned();
@@ -310,6 +321,18 @@ mod tests {
         }
         fn flush(&mut self) -> std::io::Result<()> {
             Ok(())
+        }
+    }
+
+    #[test]
+    fn generated_trace_ids_are_distinct_version_4_uuids() {
+        let ids: std::collections::HashSet<String> = (0..1000).map(|_| new_trace_id()).collect();
+        assert_eq!(ids.len(), 1000);
+        for id in &ids {
+            assert_eq!(id.len(), 32, "{id}");
+            let u = uuid::Uuid::parse_str(id).unwrap();
+            assert_eq!(u.get_version_num(), 4, "{id}");
+            assert_eq!(u.get_variant(), uuid::Variant::RFC4122, "{id}");
         }
     }
 
