@@ -774,19 +774,6 @@ impl JobRepository for PgJobRepository {
                 summary.code = code.clone();
                 let summary_json = serde_json::to_value(&summary)
                     .map_err(|e| DieselError::SerializationError(Box::new(e)))?;
-                crate::sql::query(
-                    "UPDATE generation_jobs SET status = 'completed', progress = 100, app_spec_id = $2, \
-                     version_number = $3, token_usage = $4, result = $5, finished_at = now(), \
-                     lease_owner = NULL, lease_expires_at = NULL \
-                     WHERE id = $1",
-                )
-                .bind::<SqlUuid, _>(id)
-                .bind::<SqlUuid, _>(v.app_spec_id)
-                .bind::<diesel::sql_types::Integer, _>(v.version_number)
-                .bind::<Jsonb, _>(usage)
-                .bind::<Jsonb, _>(&summary_json)
-                .execute(c)
-                .await?;
                 let done = JobEventData::Complete {
                     app_spec_id: v.app_spec_id,
                     version_number: v.version_number,
@@ -794,7 +781,27 @@ impl JobRepository for PgJobRepository {
                     usage: completion.usage,
                     code: code.clone(),
                 };
-                insert_events(c, id, &[done]).await?;
+                let (kinds, datas) = event_arrays(std::slice::from_ref(&done));
+                // the job row is locked (lock_held): its update and the closing event in one statement
+                let _: EventWrite = crate::sql::query(format!(
+                    "WITH upd AS ( \
+                       UPDATE generation_jobs SET status = 'completed', progress = 100, app_spec_id = $2, \
+                       version_number = $3, token_usage = $4, result = $5, finished_at = now(), \
+                       lease_owner = NULL, lease_expires_at = NULL \
+                       WHERE id = $1 RETURNING id), \
+                     {} \
+                     SELECT EXISTS (SELECT 1 FROM upd) AS held, COALESCE((SELECT max(id) FROM ins), 0) AS last",
+                    insert_events_cte("upd", 6, 7)
+                ))
+                .bind::<SqlUuid, _>(id)
+                .bind::<SqlUuid, _>(v.app_spec_id)
+                .bind::<diesel::sql_types::Integer, _>(v.version_number)
+                .bind::<Jsonb, _>(usage)
+                .bind::<Jsonb, _>(&summary_json)
+                .bind::<Array<Text>, _>(&kinds)
+                .bind::<Array<Jsonb>, _>(&datas)
+                .get_result(c)
+                .await?;
                 Ok(CompleteOutcome::Completed { version: v, code })
             }
             .scope_boxed()

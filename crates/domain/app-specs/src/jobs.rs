@@ -178,6 +178,8 @@ impl Pipeline {
             };
             self.jobs.append_events(job.id, &[resumed]).await?;
         }
+        // The spec this run wrote, handed to the render as is (a resumed job reads it back).
+        let mut written: Option<Value> = None;
         let version = match state.version {
             Some(v) => v,
             None => match job.request.kind {
@@ -188,7 +190,10 @@ impl Pipeline {
                 }
                 JobKind::Generate => {
                     match self.generate(job, worker, &mut state, &mut usage).await? {
-                        Ok(v) => v,
+                        Ok((v, spec)) => {
+                            written = Some(spec);
+                            v
+                        }
                         Err(outcome) => return Ok(outcome),
                     }
                 }
@@ -198,7 +203,7 @@ impl Pipeline {
         let code = match state.render.clone() {
             Some(code) => code,
             None => match self
-                .render(job, worker, version, &mut state, &usage)
+                .render(job, worker, version, written, &mut state, &usage)
                 .await?
             {
                 Ok(code) => code,
@@ -247,7 +252,7 @@ impl Pipeline {
         worker: &str,
         state: &mut JobState,
         usage: &mut TokenUsage,
-    ) -> Step_<VersionCheckpoint> {
+    ) -> Step_<(VersionCheckpoint, Value)> {
         let previous_spec = match job.request.app_spec_id {
             Some(id) => {
                 let owner = Viewer::owner(job.tenant_id, job.user_id);
@@ -331,6 +336,7 @@ impl Pipeline {
             quality_score: score,
         }
         .to_value();
+        let written_spec = spec.clone();
         let version = JobVersion {
             target_spec: job.request.app_spec_id,
             version: NewVersion {
@@ -349,7 +355,7 @@ impl Pipeline {
         };
         Ok(
             match self.jobs.write_version(job.id, worker, version).await? {
-                WriteVersionOutcome::Written(v) => Ok(v),
+                WriteVersionOutcome::Written(v) => Ok((v, written_spec)),
                 WriteVersionOutcome::Failed(failure) => {
                     Err(self.settled(job, failure, usage, None).await)
                 }
@@ -447,12 +453,15 @@ impl Pipeline {
     }
 
     /// Renders and stores the version's code, then checkpoints it with one `progress` event per
-    /// file group and a `file` event per file.
+    /// file group and a `file` event per file. `written`: the snapshot this run just wrote as
+    /// that version (stored verbatim), so it is not read back; `None` reads it.
+    #[allow(clippy::too_many_arguments)]
     async fn render(
         &self,
         job: &GenerationJob,
         worker: &str,
         version: VersionCheckpoint,
+        written: Option<Value>,
         state: &mut JobState,
         usage: &TokenUsage,
     ) -> Step_<RenderedCode> {
@@ -460,12 +469,16 @@ impl Pipeline {
             return Ok(Err(RunOutcome::Abandoned));
         }
         let owner = Viewer::owner(job.tenant_id, job.user_id);
-        let snapshot = match self
-            .specs
-            .version(owner, version.app_spec_id, version.version_number)
-            .await?
-        {
-            Some(Some(v)) => v.snapshot,
+        let stored = match written {
+            Some(snapshot) => Some(Some(snapshot)),
+            None => self
+                .specs
+                .version(owner, version.app_spec_id, version.version_number)
+                .await?
+                .map(|v| v.map(|v| v.snapshot)),
+        };
+        let snapshot = match stored {
+            Some(Some(snapshot)) => snapshot,
             missing => {
                 let failure = match missing {
                     None => JobFailure::spec_gone(),
