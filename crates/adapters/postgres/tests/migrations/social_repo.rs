@@ -3,10 +3,12 @@
 //! per viewer and window, the read rule, the report threshold and resolution, prompt seeding.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use crate::support::{env, Env};
+use crate::support::{env, other_tenant, Env};
 use ingenio_kernel::uuid::Uuid;
 use ingenio_kernel::{PageRequest, ProjectId, TenantId, UserId, Viewer};
+use ingenio_postgres::projects::PgProjectRepository;
 use ingenio_postgres::social::PgSocialRepository;
+use ingenio_projects::ports::ProjectRepository;
 use ingenio_social::ports::{
     InteractionRepository, MagicPromptRepository, ProjectAccess, ReportRepository,
 };
@@ -381,4 +383,67 @@ async fn seeding_by_slug_is_idempotent_and_use_counts() {
         c.default_variables.get("主题").map(String::as_str),
         Some("单词")
     );
+}
+
+/// The read rule is written twice: `Project::readable_by` in the projects domain, and the SQL
+/// predicate the social repository filters with (the favorites listing needs it inside its
+/// query). Every combination of visibility, status, moderation and viewer (anonymous, owner,
+/// another user, an admin of the tenant, an admin and a user of another tenant) gets the same
+/// answer from both.
+#[tokio::test]
+async fn the_sql_read_rule_agrees_with_the_domain_rule_in_every_case() {
+    let env = env().await;
+    let social = PgSocialRepository::new(env.pool.clone());
+    let projects = PgProjectRepository::new(env.pool.clone());
+    let tenant = TenantId::default();
+    let owner = env.user("rule_owner").await;
+    let other = env.user("rule_other").await;
+    let boss = env.user("rule_boss").await;
+    let foreign = env.user_in(other_tenant(), "rule_foreign").await;
+    let as_user = |tenant, user, admin| {
+        Some(Viewer {
+            tenant,
+            user,
+            admin,
+        })
+    };
+    let viewers = [
+        None,
+        as_user(tenant, owner, false),
+        as_user(tenant, other, false),
+        as_user(tenant, boss, true),
+        as_user(other_tenant(), foreign, true),
+        as_user(other_tenant(), foreign, false),
+    ];
+    let (mut checked, mut readable) = (0, 0);
+    for visibility in ["private", "public", "unlisted"] {
+        for status in ["draft", "published", "archived"] {
+            for hidden in [false, true] {
+                let id = Uuid::new_v4();
+                env.exec(&format!(
+                    "INSERT INTO projects (id, user_id, name, visibility, status, hidden_at) \
+                     VALUES ('{id}', '{owner}', 'p', '{visibility}', '{status}', {})",
+                    if hidden { "now()" } else { "NULL" }
+                ))
+                .await;
+                let id = ProjectId::from_uuid(id);
+                let project = projects.get(tenant, id).await.unwrap().unwrap();
+                for v in viewers {
+                    let domain = project.readable_by(v.as_ref(), TenantId::default());
+                    let asked_in = v.map_or(TenantId::default(), |v| v.tenant);
+                    let sql = social.readable(v, asked_in, id).await.unwrap().is_some();
+                    assert_eq!(
+                        sql, domain,
+                        "{visibility} {status} hidden={hidden} viewer={v:?}"
+                    );
+                    checked += 1;
+                    readable += usize::from(domain);
+                }
+            }
+        }
+    }
+    assert_eq!(checked, 3 * 3 * 2 * viewers.len());
+    // the owner and the tenant's admin always (18 each); anonymous and the other user when
+    // public or unlisted and not hidden (6 each); the other tenant never
+    assert_eq!(readable, 18 + 18 + 6 + 6);
 }
