@@ -23,6 +23,29 @@ impl Response {
     }
 }
 
+/// One request as it goes on the wire (`Content-Length` when there is a body).
+pub fn request_bytes(
+    method: &str,
+    path: &str,
+    host: SocketAddr,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+) -> Vec<u8> {
+    let mut raw = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\n");
+    for (name, value) in headers {
+        raw.push_str(&format!("{name}: {value}\r\n"));
+    }
+    if let Some(body) = body {
+        raw.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    raw.push_str("\r\n");
+    let mut bytes = raw.into_bytes();
+    if let Some(body) = body {
+        bytes.extend_from_slice(body);
+    }
+    bytes
+}
+
 /// A kept-alive connection to one server.
 pub struct Client {
     addr: SocketAddr,
@@ -42,18 +65,7 @@ impl Client {
         headers: &[(&str, &str)],
         body: Option<&[u8]>,
     ) -> Result<Response> {
-        let mut raw = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\n", self.addr);
-        for (name, value) in headers {
-            raw.push_str(&format!("{name}: {value}\r\n"));
-        }
-        if let Some(body) = body {
-            raw.push_str(&format!("Content-Length: {}\r\n", body.len()));
-        }
-        raw.push_str("\r\n");
-        let mut bytes = raw.into_bytes();
-        if let Some(body) = body {
-            bytes.extend_from_slice(body);
-        }
+        let bytes = request_bytes(method, path, self.addr, headers, body);
 
         let reused = self.conn.is_some();
         match self.exchange(&bytes, method) {

@@ -36,21 +36,18 @@ impl Target {
 
     /// The request as it goes on the wire, built once per run.
     fn bytes(&self, addr: SocketAddr) -> Vec<u8> {
-        let mut raw = format!("GET {} HTTP/1.1\r\nHost: {addr}\r\n", self.path);
-        for (name, value) in &self.headers {
-            raw.push_str(&format!("{name}: {value}\r\n"));
-        }
-        raw.push_str("\r\n");
-        raw.into_bytes()
+        crate::http::request_bytes("GET", &self.path, addr, &self.header_refs(), None)
+    }
+
+    fn header_refs(&self) -> Vec<(&str, &str)> {
+        self.headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect()
     }
 
     fn send(&self, client: &mut Client) -> Result<()> {
-        let headers: Vec<(&str, &str)> = self
-            .headers
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        let resp = client.request("GET", &self.path, &headers, None)?;
+        let resp = client.request("GET", &self.path, &self.header_refs(), None)?;
         if resp.status != 200 {
             bail!(
                 "{} answered {}: {}",

@@ -209,22 +209,19 @@ async fn insert_events(
     if events.is_empty() {
         return Ok(0);
     }
-    let rows: Vec<_> = events
-        .iter()
-        .map(|e| {
-            (
-                generation_job_events::job_id.eq(id),
-                generation_job_events::kind.eq(e.kind().as_str()),
-                generation_job_events::data.eq(e.to_value()),
-            )
-        })
-        .collect();
-    let ids: Vec<i64> = diesel::insert_into(generation_job_events::table)
-        .values(rows)
-        .returning(generation_job_events::id)
-        .get_results(c)
-        .await?;
-    Ok(ids.into_iter().max().unwrap_or(0))
+    // the same encoding as the single-statement writes (`insert_events_cte`)
+    let (kinds, datas) = event_arrays(events);
+    let w: EventWrite = crate::sql::query(format!(
+        "WITH job AS (SELECT $1::uuid AS id), {} \
+         SELECT TRUE AS held, COALESCE((SELECT max(id) FROM ins), 0) AS last",
+        insert_events_cte("job", 2, 3)
+    ))
+    .bind::<SqlUuid, _>(id)
+    .bind::<Array<Text>, _>(&kinds)
+    .bind::<Array<Jsonb>, _>(&datas)
+    .get_result(c)
+    .await?;
+    Ok(w.last)
 }
 
 /// Marks a job failed and clears its lease if `worker` holds it and it is not final, appending

@@ -127,7 +127,7 @@ impl PgPoolSettings {
         let shared = (max / 5)
             .max(2)
             .min(max.saturating_sub(self.http_workers).max(1));
-        let per_worker = ((max - shared.min(max)) / self.http_workers).max(1);
+        let per_worker = ((max - shared) / self.http_workers).max(1);
         (per_worker, shared)
     }
 

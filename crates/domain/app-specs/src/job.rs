@@ -719,7 +719,11 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use super::*;
-    use serde_json::json;
+
+    /// A literal JSON document (the wire and storage shapes these tests pin down).
+    fn doc(text: &str) -> Value {
+        serde_json::from_str(text).expect("a valid JSON document")
+    }
 
     #[test]
     fn failure_codes_round_trip_and_unknown_ones_read_as_system() {
@@ -757,16 +761,19 @@ mod tests {
     #[test]
     fn state_of_the_previous_release_reads() {
         // the shape rows written before typed checkpoints hold
-        let old = json!({
+        let old = doc(r#"{
             "plan": {"output": {"modules": ["a"]}, "usage": {"promptTokens": 3, "completionTokens": 4, "totalTokens": 7, "promptCacheHitTokens": 0, "promptCacheMissTokens": 3}, "reasoning": "why", "model": "m"},
             "execute": {"output": {"appName": "x"}, "usage": {}, "reasoning": "", "model": "m"},
             "validate": {"ruleScore": 95, "aiScore": 90, "finalScore": 93, "threshold": 80, "errors": 0, "warnings": 1,
                          "findings": [{"path": "version", "severity": "warning", "code": "bad_version", "message": "m"}],
-                         "review": null},
-        });
+                         "review": null}
+        }"#);
         let s = JobState::from_stored(&old);
         assert_eq!(s.plan.as_ref().unwrap().usage.total_tokens, 7);
-        assert_eq!(s.execute.as_ref().unwrap().output, json!({"appName": "x"}));
+        assert_eq!(
+            s.execute.as_ref().unwrap().output,
+            doc(r#"{"appName": "x"}"#)
+        );
         let v = s.validate.as_ref().unwrap();
         assert_eq!(
             (v.final_score, v.warnings, v.findings.len()),
@@ -780,24 +787,25 @@ mod tests {
 
     #[test]
     fn unreadable_checkpoints_are_dropped_not_fatal() {
-        let s = JobState::from_stored(
-            &json!({"plan": 5, "validate": {}, "version": {"appSpecId": "nope"}}),
-        );
+        let s = JobState::from_stored(&doc(
+            r#"{"plan": 5, "validate": {}, "version": {"appSpecId": "nope"}}"#,
+        ));
         assert!(s.plan.is_none() && s.version.is_none());
         assert!(
             !s.done(Step::Validate),
             "a verdict without a final score is not done"
         );
-        assert_eq!(JobState::from_stored(&json!(null)), JobState::default());
-        assert_eq!(JobState::from_stored(&json!({})).to_stored(), json!({}));
+        assert_eq!(JobState::from_stored(&Value::Null), JobState::default());
+        let empty = Value::Object(Map::new());
+        assert_eq!(JobState::from_stored(&empty).to_stored(), empty);
     }
 
     #[test]
     fn requests_of_the_previous_release_are_generate_jobs() {
-        let r: JobRequest = serde_json::from_value(json!({
-            "requirement": "a quiz app for pupils", "ageGroup": null, "magicPromptId": null,
-            "variables": null, "appSpecId": null, "renderer": null, "qualityThreshold": 80
-        }))
+        let r: JobRequest = serde_json::from_str(
+            r#"{"requirement": "a quiz app for pupils", "ageGroup": null, "magicPromptId": null,
+                "variables": null, "appSpecId": null, "renderer": null, "qualityThreshold": 80}"#,
+        )
         .unwrap();
         assert_eq!((r.kind, r.version), (JobKind::Generate, None));
     }
@@ -806,21 +814,24 @@ mod tests {
     fn event_payloads_keep_the_wire_shape() {
         assert_eq!(
             JobEventData::status(JobStatus::Planning, 10).to_value(),
-            json!({"status": "planning", "progress": 10})
+            doc(r#"{"status": "planning", "progress": 10}"#)
         );
         let e = JobEventData::Error {
             code: FailureCode::AiProvider,
             message: "m".into(),
         };
         assert_eq!(e.kind(), EventKind::Error);
-        assert_eq!(e.to_value(), json!({"code": "6003", "message": "m"}));
+        assert_eq!(e.to_value(), doc(r#"{"code": "6003", "message": "m"}"#));
         let a = JobEventData::Agent {
             agent: Step::Plan,
             state: AgentRun::Running,
             reasoning: None,
             usage: None,
         };
-        assert_eq!(a.to_value(), json!({"agent": "plan", "state": "running"}));
+        assert_eq!(
+            a.to_value(),
+            doc(r#"{"agent": "plan", "state": "running"}"#)
+        );
     }
 
     #[test]
