@@ -140,8 +140,19 @@ impl Application {
         ));
         let notifier = reset_notifier(&settings, &metrics)?;
         let sessions = PgSessionStore::new(db.clone());
+        let session_caches = ingenio_postgres::session_cache::SessionCaches::new(
+            ds.database_url().expose_secret().to_owned(),
+            ingenio_postgres::session_cache::SessionCacheSettings {
+                enabled: settings.ingenio.auth.session_cache,
+                max_entries: settings.ingenio.auth.session_cache_size.max(1),
+                ..Default::default()
+            },
+        );
         let users = UserService::new(
-            Arc::new(PgUserRepository::new(db.clone())),
+            Arc::new(PgUserRepository::with_session_cache(
+                db.clone(),
+                session_caches.clone(),
+            )),
             Arc::new(sessions.clone()),
             Arc::new(Argon2Hasher::bounded(
                 settings.ingenio.auth.hash_max_concurrent,
@@ -241,6 +252,7 @@ impl Application {
             deepseek,
             jobs_wakeup,
             job_wakeups,
+            session_caches,
             tokens,
             db,
             redis,
@@ -592,6 +604,8 @@ fn http_server(state: AppState, listener: TcpListener) -> anyhow::Result<Server>
     let server = HttpServer::new(move || {
         // runs once on each worker thread, inside its runtime: the worker's own connections
         data.db.attach_worker();
+        // this worker's session cache and its LISTEN connection, on this worker's runtime
+        data.session_caches.local();
         let mut cors = actix_cors::Cors::default()
             .allowed_methods(["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"])
             .allowed_headers([

@@ -9,6 +9,7 @@ pub mod notify;
 pub mod pool;
 pub mod projects;
 pub mod schema;
+pub mod session_cache;
 pub mod social;
 pub mod sql;
 pub mod tls;

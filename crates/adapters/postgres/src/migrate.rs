@@ -70,7 +70,7 @@ macro_rules! embed {
 }
 
 /// The repository's migrations, compiled in. A unit test checks this list against the directory.
-const EMBEDDED: [(&str, &str, &str); 15] = embed![
+const EMBEDDED: [(&str, &str, &str); 16] = embed![
     "001_create_users_table",
     "002_create_app_specs_table",
     "003_create_app_spec_versions_table",
@@ -86,6 +86,7 @@ const EMBEDDED: [(&str, &str, &str); 15] = embed![
     "013_projects_gallery",
     "014_social_moderation",
     "015_project_latest_code",
+    "016_session_notify",
 ];
 
 /// The repository's migrations compiled into the binary, in order.
@@ -532,7 +533,7 @@ mod tests {
     #[test]
     fn every_migration_has_a_rollback_and_no_transaction_control() {
         let all = embedded();
-        assert_eq!(all.len(), 15);
+        assert_eq!(all.len(), 16);
         // three-digit versions in strictly increasing order
         for pair in all.windows(2) {
             assert!(pair[0].version < pair[1].version, "{pair:?}");

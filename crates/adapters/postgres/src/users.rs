@@ -2,6 +2,7 @@
 
 use crate::pool::{conn, store_err, DbPool};
 use crate::schema::{password_reset_tokens, refresh_tokens, revoked_access_tokens, users};
+use crate::session_cache::{Kept, SessionCaches};
 use async_trait::async_trait;
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
@@ -14,6 +15,7 @@ use ingenio_users::{
     AuthState, ConsumeOutcome, CreateUserError, Grant, NewUser, ProfileUpdate, RefreshRecord, Role,
     SessionStore, User, UserRepository, UserStatus,
 };
+use std::sync::Arc;
 
 diesel::define_sql_function!(fn lower(x: Text) -> Text);
 
@@ -93,11 +95,24 @@ struct ProfileChangeset {
 #[derive(Clone)]
 pub struct PgUserRepository {
     pool: DbPool,
+    sessions: Option<Arc<SessionCaches>>,
 }
 
 impl PgUserRepository {
     pub fn new(pool: DbPool) -> Self {
-        Self { pool }
+        Self {
+            pool,
+            sessions: None,
+        }
+    }
+
+    /// Session checks answered from `sessions` when it can vouch for them (see
+    /// [`crate::session_cache`]), from the database otherwise.
+    pub fn with_session_cache(pool: DbPool, sessions: Arc<SessionCaches>) -> Self {
+        Self {
+            pool,
+            sessions: sessions.enabled().then_some(sessions),
+        }
     }
 
     /// Runs a one-row `sql` taking the user id as `$1` and an access token's jti as `$2`.
@@ -118,6 +133,60 @@ impl PgUserRepository {
             .await
             .optional()
             .map_err(store_err)
+    }
+
+    async fn auth_state_from_db(
+        &self,
+        id: UserId,
+        jti: Uuid,
+    ) -> Result<Option<AuthState>, StoreError> {
+        let row: Option<AuthStateRow> = self
+            .by_id_and_jti(
+                "SELECT u.status, u.role, \
+                 EXISTS (SELECT 1 FROM revoked_access_tokens r WHERE r.jti = $2) AS revoked, \
+                 u.sessions_valid_after, u.sessions_kept_family \
+                 FROM users u WHERE u.id = $1",
+                id,
+                jti,
+            )
+            .await?;
+        row.map(|r| {
+            Ok(AuthState {
+                status: UserStatus::parse(&r.status)
+                    .map_err(|e| StoreError::Unexpected(e.into()))?,
+                role: Role::parse(&r.role).map_err(|e| StoreError::Unexpected(e.into()))?,
+                revoked: r.revoked,
+                sessions_valid_after: r.sessions_valid_after,
+                kept_session: r.sessions_kept_family,
+            })
+        })
+        .transpose()
+    }
+
+    async fn auth_state_with_user_from_db(
+        &self,
+        id: UserId,
+        jti: Uuid,
+    ) -> Result<Option<(AuthState, User)>, StoreError> {
+        let row: Option<UserAuthRow> = self
+            .by_id_and_jti(
+                "SELECT u.*, \
+                 EXISTS (SELECT 1 FROM revoked_access_tokens r WHERE r.jti = $2) AS revoked \
+                 FROM users u WHERE u.id = $1",
+                id,
+                jti,
+            )
+            .await?;
+        let Some(r) = row else { return Ok(None) };
+        let user = User::try_from(r.user)?;
+        let state = AuthState {
+            status: user.status,
+            role: user.role,
+            revoked: r.revoked,
+            sessions_valid_after: r.sessions_valid_after,
+            kept_session: r.sessions_kept_family,
+        };
+        Ok(Some((state, user)))
     }
 }
 
@@ -316,27 +385,18 @@ impl UserRepository for PgUserRepository {
     }
 
     async fn auth_state(&self, id: UserId, jti: Uuid) -> Result<Option<AuthState>, StoreError> {
-        let row: Option<AuthStateRow> = self
-            .by_id_and_jti(
-                "SELECT u.status, u.role, \
-                 EXISTS (SELECT 1 FROM revoked_access_tokens r WHERE r.jti = $2) AS revoked, \
-                 u.sessions_valid_after, u.sessions_kept_family \
-                 FROM users u WHERE u.id = $1",
-                id,
-                jti,
-            )
-            .await?;
-        row.map(|r| {
-            Ok(AuthState {
-                status: UserStatus::parse(&r.status)
-                    .map_err(|e| StoreError::Unexpected(e.into()))?,
-                role: Role::parse(&r.role).map_err(|e| StoreError::Unexpected(e.into()))?,
-                revoked: r.revoked,
-                sessions_valid_after: r.sessions_valid_after,
-                kept_session: r.sessions_kept_family,
-            })
-        })
-        .transpose()
+        let Some(sessions) = self.sessions.as_ref().and_then(SessionCaches::local) else {
+            return self.auth_state_from_db(id, jti).await;
+        };
+        if let Some(kept) = sessions.lookup(id.as_uuid(), jti, false).await {
+            return Ok(Some(kept.state));
+        }
+        let ticket = sessions.ticket();
+        let state = self.auth_state_from_db(id, jti).await?;
+        if let Some(state) = state {
+            sessions.keep(ticket, id.as_uuid(), jti, Kept { state, user: None });
+        }
+        Ok(state)
     }
 
     async fn auth_state_with_user(
@@ -344,25 +404,26 @@ impl UserRepository for PgUserRepository {
         id: UserId,
         jti: Uuid,
     ) -> Result<Option<(AuthState, User)>, StoreError> {
-        let row: Option<UserAuthRow> = self
-            .by_id_and_jti(
-                "SELECT u.*, \
-                 EXISTS (SELECT 1 FROM revoked_access_tokens r WHERE r.jti = $2) AS revoked \
-                 FROM users u WHERE u.id = $1",
-                id,
-                jti,
-            )
-            .await?;
-        let Some(r) = row else { return Ok(None) };
-        let user = User::try_from(r.user)?;
-        let state = AuthState {
-            status: user.status,
-            role: user.role,
-            revoked: r.revoked,
-            sessions_valid_after: r.sessions_valid_after,
-            kept_session: r.sessions_kept_family,
+        let Some(sessions) = self.sessions.as_ref().and_then(SessionCaches::local) else {
+            return self.auth_state_with_user_from_db(id, jti).await;
         };
-        Ok(Some((state, user)))
+        if let Some(Kept {
+            state,
+            user: Some(user),
+        }) = sessions.lookup(id.as_uuid(), jti, true).await
+        {
+            return Ok(Some((state, user)));
+        }
+        let ticket = sessions.ticket();
+        let found = self.auth_state_with_user_from_db(id, jti).await?;
+        if let Some((state, user)) = &found {
+            let kept = Kept {
+                state: *state,
+                user: Some(user.clone()),
+            };
+            sessions.keep(ticket, id.as_uuid(), jti, kept);
+        }
+        Ok(found)
     }
 
     async fn set_password_ending_sessions(

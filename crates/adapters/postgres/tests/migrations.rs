@@ -172,10 +172,10 @@ fn expected_tables(up_to: u32) -> Vec<String> {
 async fn up_down_up_leaves_the_same_schema() {
     let db = TestDb::empty().await.unwrap();
     let applied = migrate::migrate(&db.url, &migrations()).await.unwrap();
-    assert_eq!(applied.len(), 15);
+    assert_eq!(applied.len(), 16);
     assert_eq!(applied[0], "001_create_users_table.sql");
     assert_eq!(recorded_versions(&db).await, all_versions());
-    assert_eq!(public_tables(&db).await, expected_tables(15));
+    assert_eq!(public_tables(&db).await, expected_tables(16));
     let first = schema_dump(&db);
 
     // A second run is a no-op.
@@ -187,10 +187,10 @@ async fn up_down_up_leaves_the_same_schema() {
     let undone = migrate::rollback(&db.url, &migrations(), "000")
         .await
         .unwrap();
-    assert_eq!(undone.len(), 15);
-    assert_eq!(undone[0], "015_project_latest_code.down.sql");
-    assert_eq!(undone[1], "014_social_moderation.down.sql");
-    assert_eq!(undone[14], "001_create_users_table.down.sql");
+    assert_eq!(undone.len(), 16);
+    assert_eq!(undone[0], "016_session_notify.down.sql");
+    assert_eq!(undone[1], "015_project_latest_code.down.sql");
+    assert_eq!(undone[15], "001_create_users_table.down.sql");
     assert!(recorded_versions(&db).await.is_empty());
     assert_eq!(
         public_tables(&db).await,
@@ -200,7 +200,8 @@ async fn up_down_up_leaves_the_same_schema() {
     let leftovers = names(
         &db,
         "SELECT proname::text AS name FROM pg_proc WHERE proname IN ('set_updated_at', \
-         'latest_code_of', 'projects_follow_latest_code', 'project_takes_latest_code') \
+         'latest_code_of', 'projects_follow_latest_code', 'project_takes_latest_code', \
+         'notify_auth_user_changed', 'notify_auth_token_revoked') \
          UNION ALL SELECT extname::text FROM pg_extension WHERE extname = 'pg_trgm'",
     )
     .await;
@@ -290,6 +291,7 @@ async fn rollback_to_005_keeps_001_to_005() {
     assert_eq!(
         undone,
         vec![
+            "016_session_notify.down.sql",
             "015_project_latest_code.down.sql",
             "014_social_moderation.down.sql",
             "013_projects_gallery.down.sql",

@@ -484,6 +484,21 @@ pub struct AuthSettings {
     /// Milliseconds a login, register or password change waits for a hashing slot before
     /// answering 503 with `Retry-After`.
     pub hash_wait_ms: u64,
+    /// Keep verified sessions in process, exact through LISTEN/NOTIFY sync rounds (the postgres
+    /// adapter's `session_cache`); off = every authenticated request reads its session.
+    #[serde(default = "default_true")]
+    pub session_cache: bool,
+    /// Most sessions kept per instance.
+    #[serde(default = "default_session_cache_size")]
+    pub session_cache_size: usize,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn default_session_cache_size() -> usize {
+    10_000
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -789,3 +789,90 @@ async fn session_changes_on_one_instance_hold_on_another_at_once() {
         }
     }
 }
+
+/// The value of `ingenio_session_cache_lookups{result}` on `app`.
+async fn session_lookups(app: &TestApp, result: &str) -> f64 {
+    let p = app.get("/api/actuator/prometheus", None).await;
+    let prefix = format!("ingenio_session_cache_lookups{{result=\"{result}\"}} ");
+    p.text
+        .lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .map_or(0.0, |v| v.parse().unwrap())
+}
+
+/// Sessions kept in process are served (the cache is really used), yet a change made straight in
+/// the database, or through either instance, shows on the very next request on both, round after
+/// round; with the LISTEN connections killed, checks fall back to the database and stay exact;
+/// with the cache off nothing is kept.
+#[tokio::test]
+async fn kept_sessions_are_served_and_never_outlive_a_change() {
+    let a = spawn_app().await;
+    let b = TestApp::builder().db(Arc::clone(&a.db)).spawn().await;
+    let (token, _) = a.register("kept_kim").await;
+    let mut c = a.db.connect().await.unwrap();
+    let before = session_lookups(&a, "hit").await + session_lookups(&b, "hit").await;
+    for i in 0..25 {
+        let name = format!("kim {i}");
+        c.batch_execute(&format!(
+            "UPDATE users SET display_name = '{name}' WHERE username = 'kept_kim'"
+        ))
+        .await
+        .unwrap();
+        for app in [&a, &b, &a, &b] {
+            let me = app.get("/api/v1/auth/me", Some(&token)).await;
+            assert_eq!(me.status, 200, "{}", me.text);
+            assert_eq!(me.data()["displayName"], name.as_str(), "round {i}");
+            let p = app.get("/api/v1/user/profile", Some(&token)).await;
+            assert_eq!(p.data()["displayName"], name.as_str(), "round {i}");
+        }
+        // through the API on one instance, read on the other at once
+        let bio = format!("bio {i}");
+        let put = [&a, &b][i % 2]
+            .put("/api/v1/user/profile", &json!({"bio": bio}), Some(&token))
+            .await;
+        assert_eq!(put.status, 200, "{}", put.text);
+        let me = [&b, &a][i % 2].get("/api/v1/auth/me", Some(&token)).await;
+        assert_eq!(me.data()["bio"], bio.as_str(), "round {i}: {}", me.text);
+    }
+    let after = session_lookups(&a, "hit").await + session_lookups(&b, "hit").await;
+    assert!(
+        after - before >= 25.0,
+        "kept sessions were served: {before} → {after}"
+    );
+
+    // the listeners are killed: checks read the database until they are back, and stay exact
+    c.batch_execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid() \
+         AND (query LIKE 'LISTEN%' OR query = '')",
+    )
+    .await
+    .unwrap();
+    c.batch_execute("UPDATE users SET role = 'viewer' WHERE username = 'kept_kim'")
+        .await
+        .unwrap();
+    for app in [&a, &b] {
+        let me = app.get("/api/v1/auth/me", Some(&token)).await;
+        assert_eq!(me.data()["role"], "viewer", "{}", me.text);
+    }
+    c.batch_execute("UPDATE users SET status = 'suspended' WHERE username = 'kept_kim'")
+        .await
+        .unwrap();
+    for app in [&a, &b] {
+        let r = app.get("/api/v1/user/profile", Some(&token)).await;
+        assert_eq!((r.status.as_u16(), r.code()), (403, "2003"), "{}", r.text);
+    }
+
+    // off: every check reads the database
+    let off = TestApp::builder()
+        .db(Arc::clone(&a.db))
+        .set("ingenio.auth.session-cache", false)
+        .spawn()
+        .await;
+    let (other, _) = off.register("kept_lee").await;
+    for _ in 0..3 {
+        assert_eq!(off.get("/api/v1/auth/me", Some(&other)).await.status, 200);
+    }
+    assert_eq!(session_lookups(&off, "hit").await, 0.0);
+    assert_eq!(session_lookups(&off, "miss").await, 0.0);
+}

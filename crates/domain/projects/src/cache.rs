@@ -10,8 +10,9 @@ use crate::ports::ProjectCache;
 use ingenio_kernel::chrono::{DateTime, Utc};
 use ingenio_kernel::{Page, PageRequest, TenantId, UserId};
 use serde::{Deserialize, Serialize};
+use std::any::Any;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 /// The shape version of cached entries; bump it whenever [`CachedPage`] or [`Project`] changes.
@@ -95,6 +96,42 @@ impl CachedPage {
     }
 }
 
+/// A gallery page shared by every request that reads it while it is cached in process, with
+/// one rendering of it that the caller may keep beside it (the HTTP layer keeps its JSON, so a
+/// hit neither copies the projects nor serializes them again).
+pub struct SharedPage {
+    page: CachedPage,
+    request: PageRequest,
+    rendered: OnceLock<Box<dyn Any + Send + Sync>>,
+}
+
+impl SharedPage {
+    pub fn new(page: CachedPage, request: PageRequest) -> Self {
+        Self {
+            page,
+            request,
+            rendered: OnceLock::new(),
+        }
+    }
+
+    pub fn cached(&self) -> &CachedPage {
+        &self.page
+    }
+
+    /// A copy as a [`Page`].
+    pub fn to_page(&self) -> Page<Project> {
+        Page::new(self.page.records.clone(), self.page.total, self.request)
+    }
+
+    /// The rendering kept with this page, made by `render` on first use. `None` only when a
+    /// rendering of another type was kept first.
+    pub fn rendered<T: Any + Send + Sync>(&self, render: impl FnOnce(&Self) -> T) -> Option<&T> {
+        self.rendered
+            .get_or_init(|| Box::new(render(self)))
+            .downcast_ref::<T>()
+    }
+}
+
 /// The caching rules over a [`ProjectCache`] backend (absent: no caching).
 pub struct ListCache {
     backend: Option<Arc<dyn ProjectCache>>,
@@ -107,7 +144,7 @@ pub struct ListCache {
     /// (`cached_at + gallery_ttl`): a hit here serves nothing the shared cache would not have
     /// served, without its round trip and parse. Gallery entries are never evicted early, only
     /// expire, so this adds no staleness.
-    local: Mutex<HashMap<String, (Instant, Arc<CachedPage>)>>,
+    local: Mutex<HashMap<String, (Instant, Arc<SharedPage>)>>,
 }
 
 /// Most gallery pages kept in process (sorts × age groups × cached pages × sizes in use).
@@ -224,7 +261,7 @@ impl ListCache {
         }
     }
 
-    fn local_get(&self, key: &str) -> Option<Arc<CachedPage>> {
+    fn local_get(&self, key: &str) -> Option<Arc<SharedPage>> {
         let mut local = self.local.lock().unwrap_or_else(PoisonError::into_inner);
         match local.get(key) {
             Some((until, page)) if Instant::now() < *until => Some(Arc::clone(page)),
@@ -237,8 +274,10 @@ impl ListCache {
     }
 
     /// Keeps a gallery page in process until its shared entry expires.
-    fn local_put(&self, key: &str, page: &CachedPage) {
-        let age = (Utc::now() - page.cached_at).to_std().unwrap_or_default();
+    fn local_put(&self, key: &str, page: &Arc<SharedPage>) {
+        let age = (Utc::now() - page.page.cached_at)
+            .to_std()
+            .unwrap_or_default();
         let Some(left) = self.settings.gallery_ttl.checked_sub(age) else {
             return;
         };
@@ -250,25 +289,17 @@ impl ListCache {
                 local.clear();
             }
         }
-        local.insert(key.to_owned(), (now + left, Arc::new(page.clone())));
+        local.insert(key.to_owned(), (now + left, Arc::clone(page)));
     }
 
-    /// A cached page, or `None` (miss, or a failure that was counted).
+    /// A cached page, or `None` (miss, or a failure that was counted). Gallery pages go through
+    /// [`ListCache::read_gallery`], which keeps them in process.
     pub async fn read(&self, kind: CacheKind, key: &str) -> Option<CachedPage> {
         let backend = self.backend.as_ref()?;
-        if kind == CacheKind::Gallery {
-            if let Some(page) = self.local_get(key) {
-                self.observe(kind, CacheResult::Hit, None);
-                return Some(CachedPage::clone(&page));
-            }
-        }
         match backend.get(key).await {
             Ok(Some(raw)) => match serde_json::from_str::<CachedPage>(&raw) {
                 Ok(page) => {
                     self.observe(kind, CacheResult::Hit, None);
-                    if kind == CacheKind::Gallery {
-                        self.local_put(key, &page);
-                    }
                     Some(page)
                 }
                 Err(e) => {
@@ -288,6 +319,37 @@ impl ListCache {
         }
     }
 
+    /// A cached gallery page (`request` is the page its key names): from this process while
+    /// its shared entry lives, else from the shared cache (then kept in process).
+    pub async fn read_gallery(&self, key: &str, request: PageRequest) -> Option<Arc<SharedPage>> {
+        self.backend.as_ref()?;
+        if let Some(page) = self.local_get(key) {
+            self.observe(CacheKind::Gallery, CacheResult::Hit, None);
+            return Some(page);
+        }
+        let page = Arc::new(SharedPage::new(
+            self.read(CacheKind::Gallery, key).await?,
+            request,
+        ));
+        self.local_put(key, &page);
+        Some(page)
+    }
+
+    /// Stores a gallery page in the shared cache and in process, and returns it shared.
+    pub async fn write_gallery(
+        &self,
+        key: &str,
+        page: CachedPage,
+        request: PageRequest,
+    ) -> Arc<SharedPage> {
+        let page = Arc::new(SharedPage::new(page, request));
+        if self.backend.is_some() {
+            self.local_put(key, &page);
+            self.write(CacheKind::Gallery, key, &page.page).await;
+        }
+        page
+    }
+
     /// Stores a page (failures are counted, never returned).
     pub async fn write(&self, kind: CacheKind, key: &str, page: &CachedPage) {
         let Some(backend) = self.backend.as_ref() else {
@@ -297,9 +359,6 @@ impl ListCache {
             CacheKind::MyProjects => self.settings.my_projects_ttl,
             CacheKind::Gallery => self.settings.gallery_ttl,
         };
-        if kind == CacheKind::Gallery {
-            self.local_put(key, page);
-        }
         let result = match serde_json::to_string(page) {
             Ok(raw) => backend.put(key, &raw, ttl).await,
             Err(e) => Err(anyhow::Error::new(e).context("serialize a cache entry")),
@@ -488,10 +547,17 @@ mod tests {
         };
         let c = ListCache::new(Some(fake.clone()), settings, None);
         let key = "projects:v1:gallery:t:popular:-:1:10";
-        c.write(CacheKind::Gallery, key, &entry()).await;
-        // served from the process: the shared cache is not asked
+        let page = PageRequest::new(1, 10).unwrap();
+        let written = c.write_gallery(key, entry(), page).await;
+        // served from the process: the shared cache is not asked, and the very same page (with
+        // what was rendered of it) comes back
         fake.down.store(true, Ordering::SeqCst);
-        assert_eq!(c.read(CacheKind::Gallery, key).await.unwrap().total, 3);
+        assert_eq!(written.rendered(|p| p.cached().total * 2), Some(&6));
+        let hit = c.read_gallery(key, page).await.unwrap();
+        assert!(Arc::ptr_eq(&hit, &written));
+        assert_eq!(hit.rendered(|_| 0u64), Some(&6), "rendered once");
+        assert_eq!(hit.rendered(|_| "other type"), None);
+        assert_eq!(hit.to_page().total, 3);
         // a page read from the shared cache is kept only for what is left of its life
         fake.down.store(false, Ordering::SeqCst);
         let other = "projects:v1:gallery:t:latest:-:1:10";
@@ -502,16 +568,16 @@ mod tests {
             .lock()
             .unwrap()
             .insert(other.into(), serde_json::to_string(&old).unwrap());
-        assert_eq!(c.read(CacheKind::Gallery, other).await.unwrap().total, 7);
+        assert_eq!(c.read_gallery(other, page).await.unwrap().cached().total, 7);
         fake.entries.lock().unwrap().clear();
         tokio::time::sleep(Duration::from_millis(250)).await;
         assert!(
-            c.read(CacheKind::Gallery, other).await.is_none(),
+            c.read_gallery(other, page).await.is_none(),
             "expired with its entry"
         );
         tokio::time::sleep(Duration::from_millis(800)).await;
         assert!(
-            c.read(CacheKind::Gallery, key).await.is_none(),
+            c.read_gallery(key, page).await.is_none(),
             "expired after the ttl"
         );
         // users' lists are never kept in process (they are evicted, not only expired)

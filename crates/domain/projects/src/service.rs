@@ -7,7 +7,7 @@
 //! (→ `archived`, leaves the gallery, still readable by id per its visibility). Both withdrawals
 //! move a `published` spec back to `generated`. Editing a project never changes its status.
 
-use crate::cache::{CacheKind, CachedPage, ListCache};
+use crate::cache::{CacheKind, CachedPage, ListCache, SharedPage};
 use crate::errors::ProjectError;
 use crate::lineage::{self, Lineage};
 use crate::models::{
@@ -256,23 +256,34 @@ impl ProjectService {
         query: &GalleryQuery,
         page: PageRequest,
     ) -> Result<Page<Project>, ProjectError> {
+        Ok(self.gallery_shared(viewer, query, page).await?.to_page())
+    }
+
+    /// [`ProjectService::gallery`] without copying: a cached page comes back shared, with
+    /// whatever rendering of it an earlier request kept.
+    pub async fn gallery_shared(
+        &self,
+        viewer: Option<&Viewer>,
+        query: &GalleryQuery,
+        page: PageRequest,
+    ) -> Result<Arc<SharedPage>, ProjectError> {
         let tenant = viewer.map_or(self.config.anonymous_tenant, |v| v.tenant);
         let key = self.cache.gallery_key(tenant, query, page);
         if let Some(key) = &key {
-            if let Some(cached) = self.cache.read(CacheKind::Gallery, key).await {
-                return Ok(cached.into_page(page));
+            if let Some(cached) = self.cache.read_gallery(key, page).await {
+                return Ok(cached);
             }
         }
         let fresh = self.repo.gallery(tenant, query, page).await?;
-        if let Some(key) = &key {
-            let entry = CachedPage {
-                records: fresh.records.clone(),
-                total: fresh.total,
-                cached_at: self.clock.now(),
-            };
-            self.cache.write(CacheKind::Gallery, key, &entry).await;
-        }
-        Ok(fresh)
+        let entry = CachedPage {
+            records: fresh.records,
+            total: fresh.total,
+            cached_at: self.clock.now(),
+        };
+        Ok(match &key {
+            Some(key) => self.cache.write_gallery(key, entry, page).await,
+            None => Arc::new(SharedPage::new(entry, page)),
+        })
     }
 
     /// Forks a project the viewer may read and does not own into a private draft of theirs.

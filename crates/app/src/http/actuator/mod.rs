@@ -303,9 +303,49 @@ fn refresh_stream_gauges(state: &AppState) {
     );
 }
 
+/// The session caches' counters (monotonic since start, summed over workers) and size.
+fn refresh_session_gauges(state: &AppState) {
+    let t = state.session_caches.totals();
+    let help = "Session checks since start by how they were answered: hit (kept, after a sync \
+                round), miss (read from the database and kept), fallback (listener down or round \
+                failed: read from the database)";
+    for (result, n) in [
+        ("hit", t.hits),
+        ("miss", t.misses),
+        ("fallback", t.fallbacks),
+    ] {
+        state.metrics.set_gauge(
+            "ingenio_session_cache_lookups",
+            help,
+            &[("result", result)],
+            n as f64,
+        );
+    }
+    for (name, help, n) in [
+        (
+            "ingenio_session_cache_rounds",
+            "Sync rounds on the LISTEN connections since start (each serves every waiting check)",
+            t.rounds,
+        ),
+        (
+            "ingenio_session_cache_entries",
+            "Verified sessions kept in process",
+            t.entries,
+        ),
+        (
+            "ingenio_session_cache_listeners",
+            "Workers whose session LISTEN connection is up",
+            t.listening,
+        ),
+    ] {
+        state.metrics.set_gauge(name, help, &[], n as f64);
+    }
+}
+
 fn refresh_pool_gauges(state: &AppState) {
     refresh_llm_gauges(state);
     refresh_stream_gauges(state);
+    refresh_session_gauges(state);
     let (connections, idle) = ingenio_postgres::pool::pool_state(&state.db);
     let max = state.settings.spring.datasource.hikari.maximum_pool_size;
     state.metrics.set_pool_state(

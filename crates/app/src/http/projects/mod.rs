@@ -517,8 +517,16 @@ pub async fn gallery(
         sort,
     };
     let v = maybe_viewer(&user);
-    let out = state.projects.gallery(v.as_ref(), &query, page).await?;
-    Ok(envelope::ok(ProjectPage::from(out)))
+    let shared = state
+        .projects
+        .gallery_shared(v.as_ref(), &query, page)
+        .await?;
+    // a cached page is serialized once and its JSON kept beside it while it is cached
+    let json = shared.rendered(|p| serde_json::to_vec(&ProjectPage::from(p.to_page())).ok());
+    Ok(match json {
+        Some(Some(json)) => envelope::ok_json(json),
+        _ => envelope::ok(ProjectPage::from(shared.to_page())),
+    })
 }
 
 const READ_404: &str =
