@@ -8,6 +8,7 @@ use ingenio_app_specs::ports::GenerationListener;
 use ingenio_embedded::{GuardedProjectCache, InProcessProjectCache};
 use ingenio_kernel::uuid::Uuid;
 use ingenio_kernel::{Clock, TenantId, UserId};
+use ingenio_postgres::kept_reads::KeptReadCaches;
 use ingenio_postgres::projects::PgProjectRepository;
 use ingenio_postgres::DbPool;
 use ingenio_projects::cache::{CacheKind, CacheObserver, CacheResult, CacheSettings, ListCache};
@@ -67,6 +68,7 @@ fn observer(metrics: &Metrics, redis: bool) -> CacheObserver {
 /// The project service over PostgreSQL with its cache.
 pub fn service(
     db: DbPool,
+    kept_reads: Arc<KeptReadCaches>,
     redis: Option<&RedisPool>,
     metrics: &Metrics,
     clock: Arc<dyn Clock>,
@@ -83,7 +85,7 @@ pub fn service(
         Some(observer(metrics, redis.is_some())),
     );
     ProjectService::new(
-        Arc::new(PgProjectRepository::new(db)),
+        Arc::new(PgProjectRepository::with_kept_reads(db, kept_reads)),
         Arc::new(cache),
         clock,
         ProjectConfig::default(),

@@ -140,18 +140,18 @@ impl Application {
         ));
         let notifier = reset_notifier(&settings, &metrics)?;
         let sessions = PgSessionStore::new(db.clone());
-        let session_caches = ingenio_postgres::session_cache::SessionCaches::new(
+        let kept_reads = ingenio_postgres::kept_reads::KeptReadCaches::new(
             ds.database_url().expose_secret().to_owned(),
-            ingenio_postgres::session_cache::SessionCacheSettings {
-                enabled: settings.ingenio.auth.session_cache,
-                max_entries: settings.ingenio.auth.session_cache_size.max(1),
+            ingenio_postgres::kept_reads::KeptReadSettings {
+                enabled: settings.ingenio.kept_reads.enabled,
+                max_entries: settings.ingenio.kept_reads.max_entries.max(1),
                 ..Default::default()
             },
         );
         let users = UserService::new(
-            Arc::new(PgUserRepository::with_session_cache(
+            Arc::new(PgUserRepository::with_kept_reads(
                 db.clone(),
-                session_caches.clone(),
+                kept_reads.clone(),
             )),
             Arc::new(sessions.clone()),
             Arc::new(Argon2Hasher::bounded(
@@ -241,8 +241,13 @@ impl Application {
             jobs_wakeup.clone(),
         );
         let social = build_social(&settings, &db)?;
-        let projects =
-            crate::projects::service(db.clone(), redis.as_ref(), &metrics, clock.clone());
+        let projects = crate::projects::service(
+            db.clone(),
+            kept_reads.clone(),
+            redis.as_ref(),
+            &metrics,
+            clock.clone(),
+        );
         let state = AppState {
             settings: settings.clone(),
             users,
@@ -252,7 +257,7 @@ impl Application {
             deepseek,
             jobs_wakeup,
             job_wakeups,
-            session_caches,
+            kept_reads,
             tokens,
             db,
             redis,
@@ -604,8 +609,8 @@ fn http_server(state: AppState, listener: TcpListener) -> anyhow::Result<Server>
     let server = HttpServer::new(move || {
         // runs once on each worker thread, inside its runtime: the worker's own connections
         data.db.attach_worker();
-        // this worker's session cache and its LISTEN connection, on this worker's runtime
-        data.session_caches.local();
+        // this worker's kept reads and their LISTEN connection, on this worker's runtime
+        data.kept_reads.local();
         let mut cors = actix_cors::Cors::default()
             .allowed_methods(["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"])
             .allowed_headers([

@@ -31,8 +31,8 @@ pub struct AppState {
     pub jobs_wakeup: Arc<tokio::sync::Notify>,
     /// LISTEN/NOTIFY hints from every instance: new job events (for SSE) and new jobs (for workers).
     pub job_wakeups: ingenio_postgres::notify::JobWakeups,
-    /// Verified sessions kept in process (counters for the metrics endpoint).
-    pub session_caches: Arc<ingenio_postgres::session_cache::SessionCaches>,
+    /// Sessions and projects kept in process (started per worker; counters for the metrics).
+    pub kept_reads: Arc<ingenio_postgres::kept_reads::KeptReadCaches>,
     /// Signature-only verification for keying the rate limiter before a handler runs.
     pub tokens: Arc<JwtTokens>,
     pub db: DbPool,

@@ -4,12 +4,12 @@
 pub mod app_specs;
 pub mod code;
 pub mod jobs;
+pub mod kept_reads;
 pub mod migrate;
 pub mod notify;
 pub mod pool;
 pub mod projects;
 pub mod schema;
-pub mod session_cache;
 pub mod social;
 pub mod sql;
 pub mod tls;

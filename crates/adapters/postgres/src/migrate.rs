@@ -86,7 +86,7 @@ const EMBEDDED: [(&str, &str, &str); 16] = embed![
     "013_projects_gallery",
     "014_social_moderation",
     "015_project_latest_code",
-    "016_session_notify",
+    "016_kept_reads_notify",
 ];
 
 /// The repository's migrations compiled into the binary, in order.

@@ -2,6 +2,7 @@
 //! the gallery (pg_trgm substring search, sort indexes of migration 013), forks as one
 //! transaction with the exact counter, and lineage walks as bounded, cycle-safe recursive CTEs.
 
+use crate::kept_reads::KeptReadCaches;
 use crate::pool::{conn, store_err, DbPool};
 use async_trait::async_trait;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
@@ -22,6 +23,7 @@ use ingenio_projects::models::{
 use ingenio_projects::ports::{
     CreateOutcome, ForkOutcome, LineageRow, LineageRows, ProjectRepository, PublishOutcome,
 };
+use std::sync::Arc;
 
 /// The columns of a project read (`p`), with its spec's latest render (kept on the row by the
 /// triggers of migration 015).
@@ -297,11 +299,21 @@ async fn load_one(
 #[derive(Clone)]
 pub struct PgProjectRepository {
     pool: DbPool,
+    kept: Option<Arc<KeptReadCaches>>,
 }
 
 impl PgProjectRepository {
     pub fn new(pool: DbPool) -> Self {
-        Self { pool }
+        Self { pool, kept: None }
+    }
+
+    /// Single-project reads (`get`) answered from `kept` when it can vouch for them (see
+    /// [`crate::kept_reads`]), from the database otherwise.
+    pub fn with_kept_reads(pool: DbPool, kept: Arc<KeptReadCaches>) -> Self {
+        Self {
+            pool,
+            kept: kept.enabled().then_some(kept),
+        }
     }
 
     async fn reload(&self, tenant: TenantId, id: Uuid) -> Result<Option<Project>, StoreError> {
@@ -366,7 +378,18 @@ impl ProjectRepository for PgProjectRepository {
     }
 
     async fn get(&self, tenant: TenantId, id: ProjectId) -> Result<Option<Project>, StoreError> {
-        self.reload(tenant, id.as_uuid()).await
+        let Some(kept) = self.kept.as_ref().and_then(KeptReadCaches::local) else {
+            return self.reload(tenant, id.as_uuid()).await;
+        };
+        if let Some(p) = kept.lookup_project(tenant.as_uuid(), id.as_uuid()).await {
+            return Ok(Some(p));
+        }
+        let ticket = kept.ticket();
+        let found = self.reload(tenant, id.as_uuid()).await?;
+        if let Some(p) = &found {
+            kept.keep_project(ticket, tenant.as_uuid(), p.clone());
+        }
+        Ok(found)
     }
 
     async fn list_mine(

@@ -1,8 +1,8 @@
 //! PostgreSQL implementations of the users ports: `UserRepository` and `SessionStore`.
 
+use crate::kept_reads::{Kept, KeptReadCaches};
 use crate::pool::{conn, store_err, DbPool};
 use crate::schema::{password_reset_tokens, refresh_tokens, revoked_access_tokens, users};
-use crate::session_cache::{Kept, SessionCaches};
 use async_trait::async_trait;
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
@@ -95,7 +95,7 @@ struct ProfileChangeset {
 #[derive(Clone)]
 pub struct PgUserRepository {
     pool: DbPool,
-    sessions: Option<Arc<SessionCaches>>,
+    sessions: Option<Arc<KeptReadCaches>>,
 }
 
 impl PgUserRepository {
@@ -107,8 +107,8 @@ impl PgUserRepository {
     }
 
     /// Session checks answered from `sessions` when it can vouch for them (see
-    /// [`crate::session_cache`]), from the database otherwise.
-    pub fn with_session_cache(pool: DbPool, sessions: Arc<SessionCaches>) -> Self {
+    /// [`crate::kept_reads`]), from the database otherwise.
+    pub fn with_kept_reads(pool: DbPool, sessions: Arc<KeptReadCaches>) -> Self {
         Self {
             pool,
             sessions: sessions.enabled().then_some(sessions),
@@ -385,7 +385,7 @@ impl UserRepository for PgUserRepository {
     }
 
     async fn auth_state(&self, id: UserId, jti: Uuid) -> Result<Option<AuthState>, StoreError> {
-        let Some(sessions) = self.sessions.as_ref().and_then(SessionCaches::local) else {
+        let Some(sessions) = self.sessions.as_ref().and_then(KeptReadCaches::local) else {
             return self.auth_state_from_db(id, jti).await;
         };
         if let Some(kept) = sessions.lookup(id.as_uuid(), jti, false).await {
@@ -404,7 +404,7 @@ impl UserRepository for PgUserRepository {
         id: UserId,
         jti: Uuid,
     ) -> Result<Option<(AuthState, User)>, StoreError> {
-        let Some(sessions) = self.sessions.as_ref().and_then(SessionCaches::local) else {
+        let Some(sessions) = self.sessions.as_ref().and_then(KeptReadCaches::local) else {
             return self.auth_state_with_user_from_db(id, jti).await;
         };
         if let Some(Kept {

@@ -61,7 +61,7 @@ fn repo_root() -> PathBuf {
 }
 
 fn all_versions() -> Vec<String> {
-    (1..=15).map(|n| format!("{n:03}")).collect()
+    (1..=16).map(|n| format!("{n:03}")).collect()
 }
 
 fn migrations() -> Vec<Migration> {
@@ -188,7 +188,7 @@ async fn up_down_up_leaves_the_same_schema() {
         .await
         .unwrap();
     assert_eq!(undone.len(), 16);
-    assert_eq!(undone[0], "016_session_notify.down.sql");
+    assert_eq!(undone[0], "016_kept_reads_notify.down.sql");
     assert_eq!(undone[1], "015_project_latest_code.down.sql");
     assert_eq!(undone[15], "001_create_users_table.down.sql");
     assert!(recorded_versions(&db).await.is_empty());
@@ -201,7 +201,7 @@ async fn up_down_up_leaves_the_same_schema() {
         &db,
         "SELECT proname::text AS name FROM pg_proc WHERE proname IN ('set_updated_at', \
          'latest_code_of', 'projects_follow_latest_code', 'project_takes_latest_code', \
-         'notify_auth_user_changed', 'notify_auth_token_revoked') \
+         'notify_auth_user_changed', 'notify_auth_token_revoked', 'notify_project_changed') \
          UNION ALL SELECT extname::text FROM pg_extension WHERE extname = 'pg_trgm'",
     )
     .await;
@@ -245,12 +245,12 @@ async fn guide_scripts_and_runner_are_interchangeable() {
         .unwrap();
     assert_eq!(
         pending.iter().filter(|s| s.applied_at.is_none()).count(),
-        10
+        11
     );
     let applied = migrate::migrate(&by_script.url, &migrations())
         .await
         .unwrap();
-    assert_eq!(applied.len(), 10);
+    assert_eq!(applied.len(), 11);
     assert_eq!(applied[0], "006_create_forks_table.sql");
     assert_eq!(schema_dump(&by_script), reference);
 
@@ -273,7 +273,7 @@ async fn concurrent_runs_apply_each_migration_once() {
         migrate::migrate(&db.url, &all)
     );
     let (a, b) = (a.unwrap(), b.unwrap());
-    assert_eq!(a.len() + b.len(), 15, "{a:?} {b:?}");
+    assert_eq!(a.len() + b.len(), 16, "{a:?} {b:?}");
     let mut union: Vec<String> = a.into_iter().chain(b).collect();
     union.sort();
     let expected: Vec<String> = all.iter().map(|m| m.script_name.clone()).collect();
@@ -291,7 +291,7 @@ async fn rollback_to_005_keeps_001_to_005() {
     assert_eq!(
         undone,
         vec![
-            "016_session_notify.down.sql",
+            "016_kept_reads_notify.down.sql",
             "015_project_latest_code.down.sql",
             "014_social_moderation.down.sql",
             "013_projects_gallery.down.sql",
@@ -319,7 +319,7 @@ async fn rollback_to_005_keeps_001_to_005() {
         .collect();
     assert_eq!(
         pending,
-        ["006", "007", "008", "009", "010", "011", "012", "013", "014", "015"]
+        ["006", "007", "008", "009", "010", "011", "012", "013", "014", "015", "016"]
     );
     assert!(migrate::rollback(&db.url, &migrations(), "abc")
         .await
@@ -337,8 +337,8 @@ async fn status_reports_unknown_applied_versions_and_rollback_refuses_them() {
     .await
     .unwrap();
     let status = migrate::status(&db.url, &migrations()).await.unwrap();
-    assert_eq!(status.len(), 16);
-    assert_eq!(status[15].script_name, "099_from_the_future.sql");
+    assert_eq!(status.len(), 17);
+    assert_eq!(status[16].script_name, "099_from_the_future.sql");
     assert!(status.iter().all(|s| s.applied_at.is_some()));
     // An unknown version between known ones: refused before anything is undone.
     diesel::sql_query("DELETE FROM schema_migrations WHERE version = '099'")
@@ -384,7 +384,7 @@ async fn failed_migration_rolls_back_with_its_bookkeeping() {
             .await
             .unwrap()
             .len(),
-        13
+        14
     );
 }
 

@@ -328,6 +328,29 @@ pub struct IngenioSettings {
     #[serde(default)]
     pub social: SocialSettings,
     pub mail: MailSettings,
+    /// `ingenio.kept-reads.*`: sessions and projects kept in process (defaults when absent).
+    #[serde(default)]
+    pub kept_reads: KeptReadsSettings,
+}
+
+/// Verified sessions and single projects kept per HTTP worker, exact through LISTEN/NOTIFY sync
+/// rounds (the postgres adapter's `kept_reads`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "kebab-case", default)]
+pub struct KeptReadsSettings {
+    /// Off: every request reads its session and project rows.
+    pub enabled: bool,
+    /// Most reads of each kind kept per worker.
+    pub max_entries: usize,
+}
+
+impl Default for KeptReadsSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            max_entries: 10_000,
+        }
+    }
 }
 
 /// Spec validation and diffs of HTTP requests run off the async threads, this many at once.
@@ -484,21 +507,6 @@ pub struct AuthSettings {
     /// Milliseconds a login, register or password change waits for a hashing slot before
     /// answering 503 with `Retry-After`.
     pub hash_wait_ms: u64,
-    /// Keep verified sessions in process, exact through LISTEN/NOTIFY sync rounds (the postgres
-    /// adapter's `session_cache`); off = every authenticated request reads its session.
-    #[serde(default = "default_true")]
-    pub session_cache: bool,
-    /// Most sessions kept per instance.
-    #[serde(default = "default_session_cache_size")]
-    pub session_cache_size: usize,
-}
-
-fn default_true() -> bool {
-    true
-}
-
-fn default_session_cache_size() -> usize {
-    10_000
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -790,10 +790,10 @@ async fn session_changes_on_one_instance_hold_on_another_at_once() {
     }
 }
 
-/// The value of `ingenio_session_cache_lookups{result}` on `app`.
+/// The value of `ingenio_kept_reads_lookups{kind="session",result}` on `app`.
 async fn session_lookups(app: &TestApp, result: &str) -> f64 {
     let p = app.get("/api/actuator/prometheus", None).await;
-    let prefix = format!("ingenio_session_cache_lookups{{result=\"{result}\"}} ");
+    let prefix = format!("ingenio_kept_reads_lookups{{kind=\"session\",result=\"{result}\"}} ");
     p.text
         .lines()
         .find_map(|l| l.strip_prefix(&prefix))
@@ -866,7 +866,7 @@ async fn kept_sessions_are_served_and_never_outlive_a_change() {
     // off: every check reads the database
     let off = TestApp::builder()
         .db(Arc::clone(&a.db))
-        .set("ingenio.auth.session-cache", false)
+        .set("ingenio.kept-reads.enabled", false)
         .spawn()
         .await;
     let (other, _) = off.register("kept_lee").await;

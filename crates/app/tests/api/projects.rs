@@ -733,3 +733,98 @@ async fn the_cached_list_shows_an_update_at_once_and_counters_within_seconds() {
         "{prom}"
     );
 }
+
+/// The value of `ingenio_kept_reads_lookups{kind="project",result}` on `app`.
+async fn project_lookups(app: &TestApp, result: &str) -> f64 {
+    let p = app.get("/api/actuator/prometheus", None).await;
+    let prefix = format!("ingenio_kept_reads_lookups{{kind=\"project\",result=\"{result}\"}} ");
+    p.text
+        .lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .map_or(0.0, |v| v.parse().unwrap())
+}
+
+/// Projects kept in process are served (the cache is really used), yet a change made straight in
+/// the database, or a like through either instance, shows on the very next read on both, round
+/// after round; turning a project private hides it at once everywhere, also with the LISTEN
+/// connections killed.
+#[tokio::test]
+async fn kept_projects_are_served_and_never_outlive_a_change() {
+    let a = app().await;
+    let b = TestApp::builder()
+        .db(std::sync::Arc::clone(&a.db))
+        .set("ingenio.rate-limit.requests-per-minute", 10000)
+        .spawn()
+        .await;
+    let (alice, _) = a.register("kept_alice").await;
+    let (bob, _) = a.register("kept_bob").await;
+    let id = published(&a, &alice, json!({"name": "kept card"}), "").await;
+    let path = format!("/api/v1/projects/{id}");
+    let before = project_lookups(&a, "hit").await + project_lookups(&b, "hit").await;
+    for i in 0..20 {
+        let name = format!("kept card {i}");
+        sql(
+            &a,
+            &format!("UPDATE projects SET name = '{name}' WHERE id = '{id}'"),
+        )
+        .await;
+        for app in [&a, &b, &a, &b] {
+            for token in [None, Some(bob.as_str()), Some(alice.as_str())] {
+                let r = app.get(&path, token).await;
+                assert_eq!(r.status, 200, "{}", r.text);
+                assert_eq!(r.data()["name"], name.as_str(), "round {i}");
+            }
+        }
+        // a like (or unlike) through one instance shows in the next read on the other
+        let like = format!("/api/v1/projects/{id}/like");
+        let (liker, reader) = if i % 2 == 0 { (&a, &b) } else { (&b, &a) };
+        let r = if i % 2 == 0 {
+            liker.post(&like, &json!({}), Some(&bob)).await
+        } else {
+            delete(liker, &like, Some(&bob)).await
+        };
+        assert_eq!(r.status, 200, "{}", r.text);
+        let seen = reader.get(&path, Some(&alice)).await;
+        assert_eq!(seen.data()["likeCount"], i64::from(i % 2 == 0), "round {i}");
+    }
+    let after = project_lookups(&a, "hit").await + project_lookups(&b, "hit").await;
+    assert!(
+        after - before >= 20.0,
+        "kept projects were served: {before} → {after}"
+    );
+
+    // private: 404 on both at once, for everyone but the owner
+    sql(
+        &a,
+        &format!("UPDATE projects SET visibility = 'private' WHERE id = '{id}'"),
+    )
+    .await;
+    for app in [&a, &b] {
+        for token in [None, Some(bob.as_str())] {
+            let r = app.get(&path, token).await;
+            assert_eq!((r.status.as_u16(), r.code()), (404, "5000"), "{}", r.text);
+        }
+        assert_eq!(app.get(&path, Some(&alice)).await.status, 200);
+    }
+    // with the listeners killed, reads go to the database and stay exact
+    sql(
+        &a,
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid() \
+         AND (query LIKE 'LISTEN%' OR query = '')",
+    )
+    .await;
+    sql(
+        &a,
+        &format!("UPDATE projects SET visibility = 'public' WHERE id = '{id}'"),
+    )
+    .await;
+    for app in [&a, &b] {
+        assert_eq!(app.get(&path, Some(&bob)).await.status, 200);
+    }
+    sql(&a, &format!("DELETE FROM projects WHERE id = '{id}'")).await;
+    for app in [&a, &b] {
+        let r = app.get(&path, Some(&alice)).await;
+        assert_eq!((r.status.as_u16(), r.code()), (404, "5000"), "{}", r.text);
+    }
+}

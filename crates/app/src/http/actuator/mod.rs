@@ -303,38 +303,43 @@ fn refresh_stream_gauges(state: &AppState) {
     );
 }
 
-/// The session caches' counters (monotonic since start, summed over workers) and size.
-fn refresh_session_gauges(state: &AppState) {
-    let t = state.session_caches.totals();
-    let help = "Session checks since start by how they were answered: hit (kept, after a sync \
-                round), miss (read from the database and kept), fallback (listener down or round \
-                failed: read from the database)";
-    for (result, n) in [
-        ("hit", t.hits),
-        ("miss", t.misses),
-        ("fallback", t.fallbacks),
-    ] {
+/// The kept reads' counters (monotonic since start, summed over workers) and sizes.
+fn refresh_kept_read_gauges(state: &AppState) {
+    use ingenio_postgres::kept_reads::KeptKind;
+    let t = state.kept_reads.totals();
+    let help = "Session checks and project reads since start by kind and how they were answered: \
+                hit (kept, after a sync round), miss (read from the database and kept), fallback \
+                (listener down or round failed: read from the database)";
+    for kind in KeptKind::ALL {
+        let k = t.of(kind);
+        for (result, n) in [
+            ("hit", k.hits),
+            ("miss", k.misses),
+            ("fallback", k.fallbacks),
+        ] {
+            state.metrics.set_gauge(
+                "ingenio_kept_reads_lookups",
+                help,
+                &[("kind", kind.as_str()), ("result", result)],
+                n as f64,
+            );
+        }
         state.metrics.set_gauge(
-            "ingenio_session_cache_lookups",
-            help,
-            &[("result", result)],
-            n as f64,
+            "ingenio_kept_reads_entries",
+            "Sessions and projects kept in process, by kind",
+            &[("kind", kind.as_str())],
+            k.entries as f64,
         );
     }
     for (name, help, n) in [
         (
-            "ingenio_session_cache_rounds",
-            "Sync rounds on the LISTEN connections since start (each serves every waiting check)",
+            "ingenio_kept_reads_rounds",
+            "Sync rounds on the workers' LISTEN connections since start (each serves every waiting read)",
             t.rounds,
         ),
         (
-            "ingenio_session_cache_entries",
-            "Verified sessions kept in process",
-            t.entries,
-        ),
-        (
-            "ingenio_session_cache_listeners",
-            "Workers whose session LISTEN connection is up",
+            "ingenio_kept_reads_listeners",
+            "HTTP workers whose kept-reads LISTEN connection is up",
             t.listening,
         ),
     ] {
@@ -345,7 +350,7 @@ fn refresh_session_gauges(state: &AppState) {
 fn refresh_pool_gauges(state: &AppState) {
     refresh_llm_gauges(state);
     refresh_stream_gauges(state);
-    refresh_session_gauges(state);
+    refresh_kept_read_gauges(state);
     let (connections, idle) = ingenio_postgres::pool::pool_state(&state.db);
     let max = state.settings.spring.datasource.hikari.maximum_pool_size;
     state.metrics.set_pool_state(

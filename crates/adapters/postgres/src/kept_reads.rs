@@ -1,35 +1,35 @@
-//! Verified sessions kept in process, as fresh as the database on every request without a
-//! round trip of their own (issue: authenticated reads at the database's own speed).
+//! Reads kept in process, as fresh as the database on every request without a round trip of
+//! their own: verified sessions (the answer of `auth_state`, and the account for
+//! `GET /auth/me`, per user and access-token `jti`) and projects (per id and tenant).
 //!
-//! What is kept: the answer of [`crate::users::PgUserRepository`]'s `auth_state` (and the account
-//! itself for `GET /auth/me`) per (user, access-token `jti`).
-//!
-//! Why a kept answer is never stale:
-//! - Migration 016 makes every change that can alter such an answer notify channel
-//!   [`AUTH_CHANNEL`] in the changing transaction: any update or delete of a `users` row (role,
-//!   status, password cut-off, profile), any revoked access token (payload: the user id), and a
-//!   `TRUNCATE` of either table (payload `*`). That holds for changes made by any instance and
-//!   straight in the database.
+//! Why a kept read is never stale:
+//! - Migration 016 makes every change that can alter such a read notify in the changing
+//!   transaction: channel [`AUTH_CHANNEL`] for any update or delete of a `users` row (role,
+//!   status, password cut-off, profile) and any revoked access token (payload: the user id);
+//!   channel [`PROJECTS_CHANNEL`] for any update or delete of a `projects` row (counters,
+//!   publication, moderation, latest render; payload: the project id); payload `*` for a
+//!   `TRUNCATE`. That holds for changes made by any instance and straight in the database.
 //! - PostgreSQL signals every listening backend before the committing client learns of the
 //!   commit. So when a request arrives, every change its client could have seen is already
-//!   signalled to this instance's LISTEN backend.
-//! - Each thread that checks sessions (each HTTP worker) has its own cache and its own LISTEN
-//!   connection on its own runtime ([`SessionCaches::local`]), so a round costs no thread hop.
-//! - A kept answer is served only after a **sync round** on that LISTEN connection (an empty
-//!   query) that was sent after the request arrived. The LISTEN backend reads that query after the
+//!   signalled to this instance's LISTEN backends.
+//! - Each thread that reads (each HTTP worker) has its own kept reads and its own LISTEN
+//!   connection on its own runtime ([`KeptReadCaches::local`]), so a round costs no thread hop.
+//! - A kept read is served only after a **sync round** on that LISTEN connection (an empty query)
+//!   that was sent after the request arrived. The LISTEN backend reads that query after the
 //!   signal, and it sends pending notifications before it answers anything it has read
 //!   (`ProcessClientReadInterrupt`). The connection driver applies each notification inline,
 //!   before it reads further, so by the time the round completes every such change has evicted
 //!   its entries. The entry is then looked up again, and served only if it is the same one.
 //! - One round serves every request that arrived before it was sent: under load a single empty
-//!   query replaces dozens of session reads.
-//! - An answer read from the database is kept only if no invalidation arrived while it was being
+//!   query replaces dozens of reads.
+//! - A row read from the database is kept only if no invalidation arrived while it was being
 //!   read (an epoch) and the LISTEN connection it relies on is still the same one (a generation).
 //!   While the listener is down, or a round fails or outlasts its timeout, requests read the
-//!   database as before: revocation is never slower than without the cache.
+//!   database as before: a revocation is never slower than without the cache.
 
 use futures::StreamExt;
 use ingenio_kernel::uuid::Uuid;
+use ingenio_projects::Project;
 use ingenio_users::{AuthState, User};
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -41,22 +41,24 @@ use tokio_postgres::AsyncMessage;
 
 /// Channel carrying the id of every user whose sessions may have changed (`*`: everyone's).
 pub const AUTH_CHANNEL: &str = "ingenio_auth";
+/// Channel carrying the id of every changed or deleted project (`*`: every project).
+pub const PROJECTS_CHANNEL: &str = "ingenio_projects";
 
-/// Session cache settings (`ingenio.auth.session-cache.*`).
+/// Settings (`ingenio.kept-reads.*`).
 #[derive(Debug, Clone)]
-pub struct SessionCacheSettings {
-    /// Off: every authenticated request reads its session from the database.
+pub struct KeptReadSettings {
+    /// Off: every request reads its session and project from the database.
     pub enabled: bool,
-    /// Most sessions kept; when full, the oldest half of users' entries is dropped.
+    /// Most reads kept per kind and thread; when full, the older half is dropped.
     pub max_entries: usize,
-    /// A kept answer older than this is read again (hygiene, not correctness).
+    /// A kept read older than this is read again (hygiene, not correctness).
     pub max_age: Duration,
     /// A sync round that takes longer fails: its requests read the database and the listener
     /// reconnects.
     pub sync_timeout: Duration,
 }
 
-impl Default for SessionCacheSettings {
+impl Default for KeptReadSettings {
     fn default() -> Self {
         Self {
             enabled: true,
@@ -67,41 +69,113 @@ impl Default for SessionCacheSettings {
     }
 }
 
-/// A kept answer: the auth state, and the account when it was read with it.
+/// A kept session: the auth state, and the account when it was read with it.
 #[derive(Debug, Clone)]
 pub struct Kept {
     pub state: AuthState,
     pub user: Option<User>,
 }
 
-struct Entry {
-    jti: Uuid,
-    kept: Kept,
+/// What is kept (metric label `kind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeptKind {
+    Session,
+    Project,
+}
+
+impl KeptKind {
+    pub const ALL: [KeptKind; 2] = [KeptKind::Session, KeptKind::Project];
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            KeptKind::Session => "session",
+            KeptKind::Project => "project",
+        }
+    }
+}
+
+struct Slot<V> {
+    sub: Uuid,
+    value: V,
     serial: u64,
     at: Instant,
 }
 
+/// Values by key (user id, project id), each with sub-keys (jti, tenant).
+struct KeptMap<V> {
+    by_key: HashMap<Uuid, Vec<Slot<V>>>,
+    len: usize,
+}
+
+impl<V> Default for KeptMap<V> {
+    fn default() -> Self {
+        Self {
+            by_key: HashMap::new(),
+            len: 0,
+        }
+    }
+}
+
+impl<V> KeptMap<V> {
+    fn find(&self, key: Uuid, sub: Uuid) -> Option<&Slot<V>> {
+        self.by_key.get(&key)?.iter().find(|s| s.sub == sub)
+    }
+
+    fn clear(&mut self) {
+        self.by_key.clear();
+        self.len = 0;
+    }
+
+    fn remove(&mut self, key: Uuid) {
+        if let Some(list) = self.by_key.remove(&key) {
+            self.len -= list.len();
+        }
+    }
+
+    fn insert(&mut self, key: Uuid, slot: Slot<V>, max_entries: usize) {
+        if self.len >= max_entries {
+            // drop about half, oldest first by a cut-off instant (no per-access bookkeeping)
+            let mut ats: Vec<Instant> = self.by_key.values().flatten().map(|x| x.at).collect();
+            ats.sort_unstable();
+            if let Some(cut) = ats.get(ats.len() / 2).copied() {
+                self.by_key.retain(|_, list| {
+                    list.retain(|x| x.at > cut);
+                    !list.is_empty()
+                });
+            }
+            self.len = self.by_key.values().map(Vec::len).sum();
+            if self.len >= max_entries {
+                self.clear();
+            }
+        }
+        let list = self.by_key.entry(key).or_default();
+        match list.iter_mut().find(|x| x.sub == slot.sub) {
+            Some(old) => *old = slot,
+            None => {
+                list.push(slot);
+                self.len += 1;
+            }
+        }
+    }
+}
+
 #[derive(Default)]
 struct Entries {
-    by_user: HashMap<Uuid, Vec<Entry>>,
-    len: usize,
+    sessions: KeptMap<Kept>,
+    projects: KeptMap<Project>,
     /// Bumped by every invalidation.
     epoch: u64,
     /// Bumped whenever the LISTEN connection comes up or goes down.
     generation: u64,
-    /// A LISTEN connection is up and listening on [`AUTH_CHANNEL`].
+    /// A LISTEN connection is up and listening.
     up: bool,
     next_serial: u64,
 }
 
 impl Entries {
-    fn find(&self, user: Uuid, jti: Uuid) -> Option<&Entry> {
-        self.by_user.get(&user)?.iter().find(|e| e.jti == jti)
-    }
-
     fn clear(&mut self) {
-        self.by_user.clear();
-        self.len = 0;
+        self.sessions.clear();
+        self.projects.clear();
     }
 }
 
@@ -129,30 +203,46 @@ struct Finished {
     failed_through: u64,
 }
 
-/// Counters for the metrics endpoint.
+/// Lookups of one kind by outcome.
 #[derive(Debug, Default)]
-pub struct SessionCacheStats {
+pub struct KindStats {
     pub hits: AtomicU64,
     pub misses: AtomicU64,
-    /// Served by the database because the listener was down or a round failed.
+    /// Read from the database because the listener was down or a round failed.
     pub fallbacks: AtomicU64,
+}
+
+/// Counters for the metrics endpoint.
+#[derive(Debug, Default)]
+pub struct KeptStats {
+    pub sessions: KindStats,
+    pub projects: KindStats,
     pub rounds: AtomicU64,
 }
 
-/// The cache and its sync rounds; shared by the user repository (reads) and the LISTEN task
-/// (invalidations, rounds).
-pub struct SessionSync {
-    settings: SessionCacheSettings,
+impl KeptStats {
+    pub fn of(&self, kind: KeptKind) -> &KindStats {
+        match kind {
+            KeptKind::Session => &self.sessions,
+            KeptKind::Project => &self.projects,
+        }
+    }
+}
+
+/// One thread's kept reads and its sync rounds; shared by the repositories (reads) and the LISTEN
+/// task (invalidations, rounds).
+pub struct KeptReads {
+    settings: KeptReadSettings,
     entries: Mutex<Entries>,
     rounds: Mutex<Rounds>,
     finished: watch::Sender<Finished>,
     /// Wakes the LISTEN task when a round is requested.
-    pub(crate) kick: Notify,
-    pub stats: SessionCacheStats,
+    kick: Notify,
+    pub stats: KeptStats,
 }
 
-impl SessionSync {
-    pub fn new(settings: SessionCacheSettings) -> Self {
+impl KeptReads {
+    pub fn new(settings: KeptReadSettings) -> Self {
         Self {
             settings,
             entries: Mutex::new(Entries::default()),
@@ -162,16 +252,8 @@ impl SessionSync {
             }),
             finished: watch::Sender::new(Finished::default()),
             kick: Notify::new(),
-            stats: SessionCacheStats::default(),
+            stats: KeptStats::default(),
         }
-    }
-
-    pub fn enabled(&self) -> bool {
-        self.settings.enabled
-    }
-
-    pub(crate) fn sync_timeout(&self) -> Duration {
-        self.settings.sync_timeout
     }
 
     fn entries(&self) -> MutexGuard<'_, Entries> {
@@ -182,21 +264,21 @@ impl SessionSync {
         self.rounds.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Whether a LISTEN connection is up (kept answers can be served).
+    /// Whether a LISTEN connection is up (kept reads can be served).
     pub fn is_up(&self) -> bool {
         self.entries().up
     }
 
-    /// How many sessions are kept.
-    pub fn len(&self) -> usize {
-        self.entries().len
+    /// How many reads of `kind` are kept.
+    pub fn len(&self, kind: KeptKind) -> usize {
+        let e = self.entries();
+        match kind {
+            KeptKind::Session => e.sessions.len,
+            KeptKind::Project => e.projects.len,
+        }
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Taken before reading the database for an answer that may be kept.
+    /// Taken before reading the database for a row that may be kept.
     pub fn ticket(&self) -> Ticket {
         let e = self.entries();
         Ticket {
@@ -205,9 +287,16 @@ impl SessionSync {
         }
     }
 
-    /// Keeps an answer read from the database after `ticket` was taken, unless an invalidation
+    /// Keeps a value read from the database after `ticket` was taken, unless an invalidation
     /// or a change of LISTEN connection happened meanwhile.
-    pub fn keep(&self, ticket: Ticket, user: Uuid, jti: Uuid, kept: Kept) {
+    fn keep_in<V>(
+        &self,
+        ticket: Ticket,
+        map: fn(&mut Entries) -> &mut KeptMap<V>,
+        key: Uuid,
+        sub: Uuid,
+        value: V,
+    ) {
         if !self.settings.enabled {
             return;
         }
@@ -215,87 +304,97 @@ impl SessionSync {
         if !e.up || e.epoch != ticket.epoch || e.generation != ticket.generation {
             return;
         }
-        if e.len >= self.settings.max_entries {
-            // drop about half, oldest first by a cut-off instant (no per-access bookkeeping)
-            let mut ats: Vec<Instant> = e.by_user.values().flatten().map(|x| x.at).collect();
-            ats.sort_unstable();
-            let cut = ats.get(ats.len() / 2).copied();
-            if let Some(cut) = cut {
-                e.by_user.retain(|_, list| {
-                    list.retain(|x| x.at > cut);
-                    !list.is_empty()
-                });
-            }
-            e.len = e.by_user.values().map(Vec::len).sum();
-            if e.len >= self.settings.max_entries {
-                e.clear();
-            }
-        }
         e.next_serial += 1;
-        let serial = e.next_serial;
-        let entry = Entry {
-            jti,
-            kept,
-            serial,
+        let slot = Slot {
+            sub,
+            value,
+            serial: e.next_serial,
             at: Instant::now(),
         };
-        let list = e.by_user.entry(user).or_default();
-        let added = match list.iter_mut().find(|x| x.jti == jti) {
-            Some(old) => {
-                *old = entry;
-                0
-            }
-            None => {
-                list.push(entry);
-                1
-            }
-        };
-        e.len += added;
+        map(&mut e).insert(key, slot, self.settings.max_entries);
     }
 
-    /// The kept answer for (`user`, `jti`), served only after a sync round that started after
-    /// this call (module docs). `need_user`: the account must have been kept with it. `None`:
-    /// read the database.
-    pub async fn lookup(&self, user: Uuid, jti: Uuid, need_user: bool) -> Option<Kept> {
+    /// The kept value for (`key`, `sub`) if `usable`, served only after a sync round that started
+    /// after this call (module docs). `None`: read the database.
+    async fn lookup_in<V: Clone>(
+        &self,
+        kind: KeptKind,
+        map: fn(&Entries) -> &KeptMap<V>,
+        key: Uuid,
+        sub: Uuid,
+        usable: impl Fn(&V) -> bool,
+    ) -> Option<V> {
         if !self.settings.enabled {
             return None;
         }
-        let (serial, kept) = {
+        let stats = self.stats.of(kind);
+        let (serial, value) = {
             let e = self.entries();
             if !e.up {
                 drop(e);
-                self.stats.fallbacks.fetch_add(1, Ordering::Relaxed);
+                stats.fallbacks.fetch_add(1, Ordering::Relaxed);
                 return None;
             }
-            match e.find(user, jti) {
-                Some(x)
-                    if (!need_user || x.kept.user.is_some())
-                        && x.at.elapsed() < self.settings.max_age =>
-                {
-                    (x.serial, x.kept.clone())
+            match map(&e).find(key, sub) {
+                Some(x) if usable(&x.value) && x.at.elapsed() < self.settings.max_age => {
+                    (x.serial, x.value.clone())
                 }
                 _ => {
                     drop(e);
-                    self.stats.misses.fetch_add(1, Ordering::Relaxed);
+                    stats.misses.fetch_add(1, Ordering::Relaxed);
                     return None;
                 }
             }
         };
         if !self.synced().await {
-            self.stats.fallbacks.fetch_add(1, Ordering::Relaxed);
+            stats.fallbacks.fetch_add(1, Ordering::Relaxed);
             return None;
         }
-        let still = self
-            .entries()
-            .find(user, jti)
+        let still = map(&self.entries())
+            .find(key, sub)
             .is_some_and(|x| x.serial == serial);
         if still {
-            self.stats.hits.fetch_add(1, Ordering::Relaxed);
-            Some(kept)
+            stats.hits.fetch_add(1, Ordering::Relaxed);
+            Some(value)
         } else {
-            self.stats.misses.fetch_add(1, Ordering::Relaxed);
+            stats.misses.fetch_add(1, Ordering::Relaxed);
             None
         }
+    }
+
+    /// Keeps a session answer (see [`KeptReads::ticket`]).
+    pub fn keep(&self, ticket: Ticket, user: Uuid, jti: Uuid, kept: Kept) {
+        self.keep_in(ticket, |e| &mut e.sessions, user, jti, kept);
+    }
+
+    /// The kept session answer for (`user`, `jti`); `need_user`: the account must have been kept
+    /// with it.
+    pub async fn lookup(&self, user: Uuid, jti: Uuid, need_user: bool) -> Option<Kept> {
+        self.lookup_in(
+            KeptKind::Session,
+            |e| &e.sessions,
+            user,
+            jti,
+            |k| !need_user || k.user.is_some(),
+        )
+        .await
+    }
+
+    /// Keeps a project as read in `tenant`.
+    pub fn keep_project(&self, ticket: Ticket, tenant: Uuid, project: Project) {
+        self.keep_in(
+            ticket,
+            |e| &mut e.projects,
+            project.id.as_uuid(),
+            tenant,
+            project,
+        );
+    }
+
+    /// The kept project `id` as read in `tenant`.
+    pub async fn lookup_project(&self, tenant: Uuid, id: Uuid) -> Option<Project> {
+        self.lookup_in(KeptKind::Project, |e| &e.projects, id, tenant, |_| true)
+            .await
     }
 
     /// Waits for a sync round sent after this call; false when there is no listener or the round
@@ -319,7 +418,7 @@ impl SessionSync {
     }
 
     /// The next round to send, if a waiter needs one (called by the LISTEN task).
-    pub(crate) fn next_round(&self) -> Option<u64> {
+    fn next_round(&self) -> Option<u64> {
         let mut r = self.rounds();
         (r.requested > r.started && !r.down).then(|| {
             r.started = r.requested;
@@ -328,7 +427,7 @@ impl SessionSync {
     }
 
     /// Round `round` came back: every waiter of it (and below) is served.
-    pub(crate) fn round_done(&self, round: u64) {
+    fn round_done(&self, round: u64) {
         self.stats.rounds.fetch_add(1, Ordering::Relaxed);
         self.finished
             .send_modify(|f| f.completed = f.completed.max(round));
@@ -336,7 +435,7 @@ impl SessionSync {
 
     /// The LISTEN connection is up and listening: start afresh (nothing kept before can be
     /// trusted, notifications may have been missed).
-    pub(crate) fn listening(&self) {
+    fn listening(&self) {
         let mut e = self.entries();
         e.clear();
         e.generation += 1;
@@ -346,7 +445,7 @@ impl SessionSync {
     }
 
     /// The LISTEN connection is gone: forget everything, fail every waiter.
-    pub(crate) fn down(&self) {
+    fn down(&self) {
         let mut e = self.entries();
         e.clear();
         e.generation += 1;
@@ -363,55 +462,80 @@ impl SessionSync {
         });
     }
 
-    /// One notification on [`AUTH_CHANNEL`]: a user id, or `*` (or anything unreadable) for all.
-    pub(crate) fn invalidate(&self, payload: &str) {
+    /// One notification: an id on [`AUTH_CHANNEL`] or [`PROJECTS_CHANNEL`], or `*` (or anything
+    /// unreadable, or another channel) for everything.
+    fn invalidate(&self, channel: &str, payload: &str) {
         let mut e = self.entries();
         e.epoch += 1;
-        match payload.parse::<Uuid>() {
-            Ok(user) => {
-                if let Some(list) = e.by_user.remove(&user) {
-                    e.len -= list.len();
-                }
-            }
-            Err(_) => e.clear(),
+        match (channel, payload.parse::<Uuid>()) {
+            (AUTH_CHANNEL, Ok(user)) => e.sessions.remove(user),
+            (PROJECTS_CHANNEL, Ok(project)) => e.projects.remove(project),
+            (AUTH_CHANNEL, Err(_)) => e.sessions.clear(),
+            (PROJECTS_CHANNEL, Err(_)) => e.projects.clear(),
+            _ => e.clear(),
         }
     }
 }
 
-/// How often a listener checks that its [`SessionCaches`] still exists (it stops when not).
+/// Migration 016's triggers: kept reads are served only while all of them exist.
+const REQUIRED_TRIGGERS: [&str; 6] = [
+    "trg_users_notify_auth",
+    "trg_users_truncate_notify_auth",
+    "trg_revoked_access_tokens_notify_auth",
+    "trg_revoked_access_tokens_truncate_notify_auth",
+    "trg_projects_notify_kept",
+    "trg_projects_truncate_notify_kept",
+];
+/// How often a listener checks that its [`KeptReadCaches`] still exists (it stops when not).
 const ALIVE_CHECK: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 thread_local! {
-    /// This thread's cache of each [`SessionCaches`], by its id.
-    static LOCAL: RefCell<Vec<(u64, Arc<SessionSync>)>> = const { RefCell::new(Vec::new()) };
+    /// This thread's kept reads of each [`KeptReadCaches`], by its id.
+    static LOCAL: RefCell<Vec<(u64, Arc<KeptReads>)>> = const { RefCell::new(Vec::new()) };
 }
 
-/// The session caches of one server: one per thread that checks sessions, each with its own
+/// The kept reads of one server: one [`KeptReads`] per thread that reads, each with its own
 /// LISTEN connection started on that thread's runtime at first use.
-pub struct SessionCaches {
+pub struct KeptReadCaches {
     id: u64,
     url: String,
-    settings: SessionCacheSettings,
-    all: Mutex<Vec<Weak<SessionSync>>>,
+    settings: KeptReadSettings,
+    all: Mutex<Vec<Weak<KeptReads>>>,
 }
 
-/// Counters summed over every thread's cache.
+/// Counters of one kind summed over every thread.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct SessionTotals {
+pub struct KindTotals {
     pub hits: u64,
     pub misses: u64,
     pub fallbacks: u64,
-    pub rounds: u64,
     pub entries: u64,
+}
+
+/// Counters summed over every thread.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct KeptTotals {
+    pub sessions: KindTotals,
+    pub projects: KindTotals,
+    pub rounds: u64,
     /// Threads whose LISTEN connection is up.
     pub listening: u64,
 }
 
-impl SessionCaches {
-    pub fn new(url: String, settings: SessionCacheSettings) -> Arc<Self> {
+impl KeptTotals {
+    pub fn of(&self, kind: KeptKind) -> &KindTotals {
+        match kind {
+            KeptKind::Session => &self.sessions,
+            KeptKind::Project => &self.projects,
+        }
+    }
+}
+
+impl KeptReadCaches {
+    pub fn new(url: String, settings: KeptReadSettings) -> Arc<Self> {
         Arc::new(Self {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             url,
@@ -424,9 +548,9 @@ impl SessionCaches {
         self.settings.enabled
     }
 
-    /// This thread's cache, started (with its listener, on this thread's Tokio runtime) on first
-    /// use; `None` when caching is off or no runtime runs here.
-    pub fn local(self: &Arc<Self>) -> Option<Arc<SessionSync>> {
+    /// This thread's kept reads, started (with their listener, on this thread's Tokio runtime)
+    /// on first use; `None` when off or no runtime runs here.
+    pub fn local(self: &Arc<Self>) -> Option<Arc<KeptReads>> {
         if !self.settings.enabled {
             return None;
         }
@@ -436,44 +560,50 @@ impl SessionCaches {
                 return Some(s.clone());
             }
             let runtime = tokio::runtime::Handle::try_current().ok()?;
-            let sync = Arc::new(SessionSync::new(self.settings.clone()));
+            let kept = Arc::new(KeptReads::new(self.settings.clone()));
             self.all
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
-                .push(Arc::downgrade(&sync));
-            runtime.spawn(listen(self.url.clone(), sync.clone(), Arc::downgrade(self)));
-            local.push((self.id, sync.clone()));
-            Some(sync)
+                .push(Arc::downgrade(&kept));
+            runtime.spawn(listen(self.url.clone(), kept.clone(), Arc::downgrade(self)));
+            local.push((self.id, kept.clone()));
+            Some(kept)
         })
     }
 
     /// Every thread's counters, summed.
-    pub fn totals(&self) -> SessionTotals {
-        let mut t = SessionTotals::default();
+    pub fn totals(&self) -> KeptTotals {
+        let mut t = KeptTotals::default();
         let mut all = self.all.lock().unwrap_or_else(PoisonError::into_inner);
         all.retain(|w| w.strong_count() > 0);
         for s in all.iter().filter_map(Weak::upgrade) {
-            t.hits += s.stats.hits.load(Ordering::Relaxed);
-            t.misses += s.stats.misses.load(Ordering::Relaxed);
-            t.fallbacks += s.stats.fallbacks.load(Ordering::Relaxed);
+            for (kind, sum) in [
+                (KeptKind::Session, &mut t.sessions),
+                (KeptKind::Project, &mut t.projects),
+            ] {
+                let k = s.stats.of(kind);
+                sum.hits += k.hits.load(Ordering::Relaxed);
+                sum.misses += k.misses.load(Ordering::Relaxed);
+                sum.fallbacks += k.fallbacks.load(Ordering::Relaxed);
+                sum.entries += s.len(kind) as u64;
+            }
             t.rounds += s.stats.rounds.load(Ordering::Relaxed);
-            t.entries += s.len() as u64;
             t.listening += u64::from(s.is_up());
         }
         t
     }
 }
 
-/// Keeps one LISTEN connection for `sync` (reconnecting with backoff) until `owner` is dropped.
-async fn listen(url: String, sync: Arc<SessionSync>, owner: Weak<SessionCaches>) {
+/// Keeps one LISTEN connection for `kept` (reconnecting with backoff) until `owner` is dropped.
+async fn listen(url: String, kept: Arc<KeptReads>, owner: Weak<KeptReadCaches>) {
     let mut backoff = Duration::from_millis(250);
     loop {
-        let result = listen_once(&url, &sync, &owner).await;
-        sync.down();
+        let result = listen_once(&url, &kept, &owner).await;
+        kept.down();
         match result {
             Ok(()) => return,
             Err(e) => tracing::debug!(error = %e, retry_in_ms = backoff.as_millis() as u64,
-                "session listener down; sessions are read from the database meanwhile"),
+                "kept-reads listener down; sessions and projects are read from the database meanwhile"),
         }
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(MAX_BACKOFF);
@@ -487,18 +617,18 @@ async fn listen(url: String, sync: Arc<SessionSync>, owner: Weak<SessionCaches>)
 /// (`Err`) or the owner is gone (`Ok`).
 async fn listen_once(
     url: &str,
-    sync: &Arc<SessionSync>,
-    owner: &Weak<SessionCaches>,
+    kept: &Arc<KeptReads>,
+    owner: &Weak<KeptReadCaches>,
 ) -> anyhow::Result<()> {
     let (client, mut connection) = crate::tls::connect(url).await?;
-    let driven = sync.clone();
+    let driven = kept.clone();
     // Notifications are applied here, before the next message is read: a round's answer is
     // never handed over ahead of a notification that came before it.
     let mut driver = tokio::spawn(async move {
         let mut messages = futures::stream::poll_fn(move |cx| connection.poll_message(cx));
         while let Some(m) = messages.next().await {
             match m {
-                Ok(AsyncMessage::Notification(n)) => driven.invalidate(n.payload()),
+                Ok(AsyncMessage::Notification(n)) => driven.invalidate(n.channel(), n.payload()),
                 Ok(_) => {}
                 Err(e) => return Err(e),
             }
@@ -507,23 +637,44 @@ async fn listen_once(
     });
     let result = async {
         client
-            .batch_execute(&format!("LISTEN {AUTH_CHANNEL}"))
+            .batch_execute(&format!("LISTEN {AUTH_CHANNEL}; LISTEN {PROJECTS_CHANNEL}"))
             .await?;
-        sync.listening();
+        // Without migration 016's triggers no change would ever evict a kept read: until they
+        // exist (a database not migrated yet), stay down and let reads go to the database.
+        let names = REQUIRED_TRIGGERS.map(|t| format!("'{t}'")).join(", ");
+        let present: i64 = client
+            .query_one(
+                &format!(
+                    "SELECT count(DISTINCT tgname) FROM pg_trigger \
+                     WHERE NOT tgisinternal AND tgname IN ({names})"
+                ),
+                &[],
+            )
+            .await?
+            .try_get(0)?;
+        if present != REQUIRED_TRIGGERS.len() as i64 {
+            tracing::warn!(
+                found = present,
+                "the kept-reads triggers (migration 016) are missing: sessions and projects are read from the database until they exist"
+            );
+            anyhow::bail!("migration 016's triggers are missing");
+        }
+        kept.listening();
         let mut alive = tokio::time::interval(ALIVE_CHECK);
         loop {
             tokio::select! {
-                () = sync.kick.notified() => {
-                    while let Some(round) = sync.next_round() {
-                        match tokio::time::timeout(sync.sync_timeout(), client.batch_execute("")).await {
-                            Ok(Ok(())) => sync.round_done(round),
+                () = kept.kick.notified() => {
+                    while let Some(round) = kept.next_round() {
+                        let sync = client.batch_execute("");
+                        match tokio::time::timeout(kept.settings.sync_timeout, sync).await {
+                            Ok(Ok(())) => kept.round_done(round),
                             Ok(Err(e)) => return Err(e.into()),
-                            Err(_) => anyhow::bail!("session sync round timed out"),
+                            Err(_) => anyhow::bail!("sync round timed out"),
                         }
                     }
                 }
                 ended = &mut driver => {
-                    anyhow::bail!("session listener connection ended: {ended:?}");
+                    anyhow::bail!("LISTEN connection ended: {ended:?}");
                 }
                 _ = alive.tick() => {
                     if owner.strong_count() == 0 {
@@ -564,7 +715,7 @@ mod tests {
     }
 
     /// Answers rounds as the LISTEN task would, until dropped.
-    fn rounds(s: &Arc<SessionSync>) -> tokio::task::JoinHandle<()> {
+    fn rounds(s: &Arc<KeptReads>) -> tokio::task::JoinHandle<()> {
         let s = s.clone();
         tokio::spawn(async move {
             loop {
@@ -579,7 +730,7 @@ mod tests {
 
     #[tokio::test]
     async fn kept_answers_are_served_after_a_round_and_dropped_by_invalidations() {
-        let s = Arc::new(SessionSync::new(SessionCacheSettings::default()));
+        let s = Arc::new(KeptReads::new(KeptReadSettings::default()));
         let (u, jti) = (Uuid::new_v4(), Uuid::new_v4());
         // no listener: nothing is kept, nothing served
         let t = s.ticket();
@@ -590,44 +741,47 @@ mod tests {
         let task = rounds(&s);
         let t = s.ticket();
         s.keep(t, u, jti, kept());
-        assert_eq!(s.len(), 1);
+        assert_eq!(s.len(KeptKind::Session), 1);
         assert!(s.lookup(u, jti, false).await.is_some());
         assert!(
             s.lookup(u, jti, true).await.is_none(),
             "kept without the account"
         );
         assert!(s.lookup(u, Uuid::new_v4(), false).await.is_none());
-        // an invalidation of another user keeps it; of this user drops it
-        s.invalidate(&Uuid::new_v4().to_string());
+        // a project's notification, or another user's, keeps it; this user's drops it
+        s.invalidate(PROJECTS_CHANNEL, &u.to_string());
+        s.invalidate(PROJECTS_CHANNEL, "*");
         assert!(s.lookup(u, jti, false).await.is_some());
-        s.invalidate(&u.to_string());
+        s.invalidate(AUTH_CHANNEL, &Uuid::new_v4().to_string());
+        assert!(s.lookup(u, jti, false).await.is_some());
+        s.invalidate(AUTH_CHANNEL, &u.to_string());
         assert!(s.lookup(u, jti, false).await.is_none());
         // an answer read while an invalidation arrived is not kept
         let t = s.ticket();
-        s.invalidate(&Uuid::new_v4().to_string());
+        s.invalidate(AUTH_CHANNEL, &Uuid::new_v4().to_string());
         s.keep(t, u, jti, kept());
-        assert!(s.is_empty());
+        assert_eq!(s.len(KeptKind::Session), 0);
         // `*` drops everything; a reconnect too, and an older ticket is refused after it
         let t = s.ticket();
         s.keep(t, u, jti, kept());
-        s.invalidate("*");
-        assert!(s.is_empty());
+        s.invalidate(AUTH_CHANNEL, "*");
+        assert_eq!(s.len(KeptKind::Session), 0);
         let t = s.ticket();
         s.listening();
         s.keep(t, u, jti, kept());
-        assert!(s.is_empty());
+        assert_eq!(s.len(KeptKind::Session), 0);
         // listener down: waiters fail, nothing is served
         let t = s.ticket();
         s.keep(t, u, jti, kept());
         s.down();
         assert!(s.lookup(u, jti, false).await.is_none());
-        assert!(s.is_empty());
+        assert_eq!(s.len(KeptKind::Session), 0);
         task.abort();
     }
 
     #[tokio::test]
     async fn an_invalidation_during_the_round_is_honoured() {
-        let s = Arc::new(SessionSync::new(SessionCacheSettings::default()));
+        let s = Arc::new(KeptReads::new(KeptReadSettings::default()));
         s.listening();
         let (u, jti) = (Uuid::new_v4(), Uuid::new_v4());
         s.keep(s.ticket(), u, jti, kept());
@@ -637,7 +791,7 @@ mod tests {
             tokio::spawn(async move {
                 s.kick.notified().await;
                 let r = s.next_round().unwrap();
-                s.invalidate(&u.to_string());
+                s.invalidate(AUTH_CHANNEL, &u.to_string());
                 s.round_done(r);
             })
         };
@@ -657,7 +811,7 @@ mod tests {
 
     #[tokio::test]
     async fn one_round_serves_every_waiter_that_came_before_it_was_sent() {
-        let s = Arc::new(SessionSync::new(SessionCacheSettings::default()));
+        let s = Arc::new(KeptReads::new(KeptReadSettings::default()));
         s.listening();
         let waiters: Vec<_> = (0..20)
             .map(|_| {
@@ -688,15 +842,15 @@ mod tests {
 
     #[test]
     fn the_bound_holds() {
-        let s = SessionSync::new(SessionCacheSettings {
+        let s = KeptReads::new(KeptReadSettings {
             max_entries: 10,
-            ..SessionCacheSettings::default()
+            ..KeptReadSettings::default()
         });
         s.listening();
         for _ in 0..100 {
             s.keep(s.ticket(), Uuid::new_v4(), Uuid::new_v4(), kept());
-            assert!(s.len() <= 10);
+            assert!(s.len(KeptKind::Session) <= 10);
         }
-        assert!(!s.is_empty());
+        assert!(s.len(KeptKind::Session) > 0);
     }
 }
