@@ -14,7 +14,10 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
-#[tokio::test]
+/// On a two-thread runtime like the server binary's (`new_multi_thread`, one thread per core):
+/// the job workers run on the runtime they are spawned on, and a current-thread test runtime
+/// would put them, the AI stand-in and the client on one thread.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "measurement; run by cargo xtask bench"]
 async fn bench_generation_job_latency() {
     let fake = FakeDeepseek::start().await;
