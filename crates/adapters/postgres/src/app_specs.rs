@@ -181,17 +181,24 @@ fn illegal(e: LifecycleError) -> DieselError {
     DieselError::QueryBuilderError(Box::new(e))
 }
 
+/// A new spec may start in `v.status` (the lifecycle's first states only).
+pub(crate) fn check_start(v: &NewVersion) -> Result<(), DieselError> {
+    if v.status.can_start() {
+        Ok(())
+    } else {
+        Err(illegal(LifecycleError {
+            from: "nothing",
+            to: v.status.as_str(),
+        }))
+    }
+}
+
 pub(crate) async fn insert_spec(
     c: &mut AsyncPgConnection,
     tenant: TenantId,
     v: &NewVersion,
 ) -> Result<(SpecRow, VersionRow), DieselError> {
-    if !v.status.can_start() {
-        return Err(illegal(LifecycleError {
-            from: "nothing",
-            to: v.status.as_str(),
-        }));
-    }
+    check_start(v)?;
     let spec: SpecRow = diesel::insert_into(app_specs::table)
         .values((
             app_specs::tenant_id.eq(tenant.as_uuid()),

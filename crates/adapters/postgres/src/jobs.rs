@@ -302,6 +302,68 @@ async fn lock_held(
     Ok(job.filter(|j| j.lease_owner.as_deref() == Some(worker) && !is_final_status(&j.status)))
 }
 
+/// [`JobRepository::write_version`] of a new spec in one statement: the lease check (with the
+/// job's row lock), the spec, its version 1 and the job's checkpoint, where the transaction took
+/// six round trips. The spec's id is drawn here so the checkpoint is known before the write.
+async fn write_new_spec(
+    c: &mut AsyncPgConnection,
+    id: Uuid,
+    worker: &str,
+    v: &ingenio_app_specs::ports::NewVersion,
+    usage: &serde_json::Value,
+) -> Result<WriteVersionOutcome, StoreError> {
+    crate::app_specs::check_start(v).map_err(store_err)?;
+    let written = VersionCheckpoint {
+        app_spec_id: Uuid::new_v4(),
+        version_number: 1,
+    };
+    let checkpoint = json!({ "version": written });
+    #[derive(QueryableByName)]
+    struct Written {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let row: Written = crate::sql::query(
+        "WITH job AS ( \
+           SELECT id, tenant_id FROM generation_jobs \
+           WHERE id = $1 AND lease_owner = $2 AND status NOT IN ('completed', 'failed', 'cancelled') \
+           FOR UPDATE), \
+         spec AS ( \
+           INSERT INTO app_specs (id, tenant_id, created_by_user_id, spec_content, version, status, \
+             quality_score) \
+           SELECT $3, job.tenant_id, $4, $5, 1, $6, $7 FROM job RETURNING id, tenant_id), \
+         ver AS ( \
+           INSERT INTO app_spec_versions (tenant_id, app_spec_id, version_number, snapshot_content, \
+             generation_metadata, change_description, change_type, created_by_user_id) \
+           SELECT spec.tenant_id, spec.id, 1, $5, $8, $9, $10, $4 FROM spec RETURNING app_spec_id), \
+         upd AS ( \
+           UPDATE generation_jobs SET status = 'generating', progress = 90, app_spec_id = $3, \
+             version_number = 1, token_usage = $11, state = state || $12 \
+           WHERE id = $1 AND EXISTS (SELECT 1 FROM ver) RETURNING id) \
+         SELECT count(*) AS n FROM upd",
+    )
+    .bind::<SqlUuid, _>(id)
+    .bind::<Text, _>(worker)
+    .bind::<SqlUuid, _>(written.app_spec_id)
+    .bind::<SqlUuid, _>(v.created_by.as_uuid())
+    .bind::<Jsonb, _>(&v.content)
+    .bind::<Text, _>(v.status.as_str())
+    .bind::<Nullable<diesel::sql_types::Integer>, _>(v.quality_score)
+    .bind::<Nullable<Jsonb>, _>(v.generation_metadata.as_ref())
+    .bind::<Nullable<Text>, _>(v.change_description.as_deref())
+    .bind::<Text, _>(v.change_type.as_str())
+    .bind::<Jsonb, _>(usage)
+    .bind::<Jsonb, _>(&checkpoint)
+    .get_result(c)
+    .await
+    .map_err(store_err)?;
+    Ok(if row.n == 1 {
+        WriteVersionOutcome::Written(written)
+    } else {
+        WriteVersionOutcome::NotHeld
+    })
+}
+
 fn lease_secs(lease: Duration) -> f64 {
     lease.as_secs_f64()
 }
@@ -664,6 +726,9 @@ impl JobRepository for PgJobRepository {
     ) -> Result<WriteVersionOutcome, StoreError> {
         let usage = usage_to_json(&version.usage)?;
         let mut c = conn(&self.pool).await?;
+        if version.target_spec.is_none() {
+            return write_new_spec(&mut c, id, worker, &version.version, &usage).await;
+        }
         let (usage, version) = (&usage, &version);
         c.transaction::<_, DieselError, _>(|c| {
             async move {
