@@ -118,31 +118,24 @@ pub(crate) async fn record_code(
     version: i32,
     code: &RenderedCode,
 ) -> Result<CodeRow, DieselError> {
-    let existing: Option<CodeRow> = crate::sql::query(format!(
-        "SELECT {COLUMNS} FROM generated_code WHERE app_spec_id = $1 \
-         AND app_spec_version_number = $2 AND renderer_type = $3 AND content_hash = $4 \
-         ORDER BY created_at LIMIT 1"
-    ))
-    .bind::<SqlUuid, _>(spec)
-    .bind::<Integer, _>(version)
-    .bind::<Text, _>(&code.renderer)
-    .bind::<Text, _>(&code.content_hash)
-    .get_result(c)
-    .await
-    .optional_row()?;
-    if let Some(row) = existing {
-        return Ok(row);
-    }
     let metadata = json!({
         "rendererVersion": code.renderer_version,
         "zipSizeBytes": code.zip_size_bytes,
         "reusedObject": code.reused,
     });
+    // the record of the same render if there is one, else a new one: one statement
     crate::sql::query(format!(
-        "INSERT INTO generated_code (tenant_id, app_spec_id, app_spec_version_number, project_key, \
-         renderer_type, framework, storage_key, file_count, total_size_bytes, content_hash, \
-         build_status, preview_url, metadata) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'success', $11, $12) RETURNING {COLUMNS}"
+        "WITH existing AS ( \
+           SELECT {COLUMNS} FROM generated_code WHERE app_spec_id = $2 \
+           AND app_spec_version_number = $3 AND renderer_type = $5 AND content_hash = $10 \
+           ORDER BY created_at LIMIT 1), \
+         ins AS ( \
+           INSERT INTO generated_code (tenant_id, app_spec_id, app_spec_version_number, project_key, \
+           renderer_type, framework, storage_key, file_count, total_size_bytes, content_hash, \
+           build_status, preview_url, metadata) \
+           SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'success', $11, $12 \
+           WHERE NOT EXISTS (SELECT 1 FROM existing) RETURNING {COLUMNS}) \
+         SELECT * FROM existing UNION ALL SELECT * FROM ins"
     ))
     .bind::<SqlUuid, _>(tenant)
     .bind::<SqlUuid, _>(spec)

@@ -258,35 +258,23 @@ async fn mark_failed(
     Ok(row)
 }
 
-/// Locks the job row if `worker` holds it and it is not final (inside the caller's transaction).
-/// The generation hook of the projects domain, in the completing transaction: a generate job
+/// The generation hook of the projects domain, in the completing statement: a generate job
 /// that created a NEW spec gives its owner a private draft project named from the spec's
 /// `appName` (`Untitled app` when blank), with the request's age group. Regenerations and
 /// render jobs keep the existing project; a spec never gets a second automatic project.
-async fn create_project_for_new_spec(
-    c: &mut AsyncPgConnection,
-    job: Uuid,
-    spec: Uuid,
-) -> Result<(), DieselError> {
-    crate::sql::query(
-        "INSERT INTO projects (tenant_id, user_id, name, app_spec_id, age_group) \
-         SELECT a.tenant_id, a.created_by_user_id, \
-           COALESCE(NULLIF(btrim(left(btrim(a.spec_content ->> 'appName'), 200)), ''), 'Untitled app'), \
-           a.id, \
-           CASE WHEN j.request ->> 'ageGroup' IN ('elementary', 'middle_school', 'high_school', 'university') \
-             THEN j.request ->> 'ageGroup' END \
-         FROM app_specs a JOIN generation_jobs j ON j.id = $2 \
-         WHERE a.id = $1 AND j.request ->> 'appSpecId' IS NULL \
-           AND COALESCE(j.request ->> 'kind', 'generate') = 'generate' \
-           AND NOT EXISTS (SELECT 1 FROM projects p WHERE p.app_spec_id = $1)",
-    )
-    .bind::<SqlUuid, _>(spec)
-    .bind::<SqlUuid, _>(job)
-    .execute(c)
-    .await?;
-    Ok(())
-}
+/// `$1` is the spec, `$6` the job; the completing statement appends its own condition.
+const NEW_SPEC_PROJECT: &str = "INSERT INTO projects (tenant_id, user_id, name, app_spec_id, age_group) \
+     SELECT a.tenant_id, a.created_by_user_id, \
+       COALESCE(NULLIF(btrim(left(btrim(a.spec_content ->> 'appName'), 200)), ''), 'Untitled app'), \
+       a.id, \
+       CASE WHEN j.request ->> 'ageGroup' IN ('elementary', 'middle_school', 'high_school', 'university') \
+         THEN j.request ->> 'ageGroup' END \
+     FROM app_specs a JOIN generation_jobs j ON j.id = $6 \
+     WHERE a.id = $1 AND j.request ->> 'appSpecId' IS NULL \
+       AND COALESCE(j.request ->> 'kind', 'generate') = 'generate' \
+       AND NOT EXISTS (SELECT 1 FROM projects p WHERE p.app_spec_id = $1)";
 
+/// Locks the job row if `worker` holds it and it is not final (inside the caller's transaction).
 async fn lock_held(
     c: &mut AsyncPgConnection,
     id: Uuid,
@@ -801,19 +789,22 @@ impl JobRepository for PgJobRepository {
                     .filter(|s| s.can_transition(completion.spec_status))
                     .map(|s| s.as_str())
                     .collect();
-                let spec: Option<IdRow> = crate::sql::query(
+                // ...and, in the same statement, a new spec gets its owner's project
+                let spec: Option<IdRow> = crate::sql::query(format!(
                     "WITH locked AS (SELECT id, version, status FROM app_specs \
                        WHERE id = $1 AND tenant_id = $2 FOR UPDATE), \
                      moved AS (UPDATE app_specs a SET status = $4 FROM locked \
                        WHERE a.id = locked.id AND locked.version = $3 \
-                         AND locked.status = ANY($5) AND locked.status <> $4 RETURNING a.id) \
-                     SELECT 0::bigint AS id FROM locked",
-                )
+                         AND locked.status = ANY($5) AND locked.status <> $4 RETURNING a.id), \
+                     project AS ({NEW_SPEC_PROJECT} AND EXISTS (SELECT 1 FROM locked)) \
+                     SELECT 0::bigint AS id FROM locked"
+                ))
                 .bind::<SqlUuid, _>(v.app_spec_id)
                 .bind::<SqlUuid, _>(job.tenant_id)
                 .bind::<diesel::sql_types::Integer, _>(v.version_number)
                 .bind::<Text, _>(completion.spec_status.as_str())
                 .bind::<diesel::sql_types::Array<Text>, _>(&sources)
+                .bind::<SqlUuid, _>(id)
                 .get_result(c)
                 .await
                 .optional()?;
@@ -822,7 +813,6 @@ impl JobRepository for PgJobRepository {
                     mark_failed(c, id, worker, &failure, usage).await?;
                     return Ok(CompleteOutcome::Failed(failure));
                 }
-                create_project_for_new_spec(c, id, v.app_spec_id).await?;
                 let code = match &completion.code {
                     Some(code) => {
                         let row = record_code(c, job.tenant_id, v.app_spec_id, v.version_number, code).await?;
