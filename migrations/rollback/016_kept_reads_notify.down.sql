@@ -1,10 +1,8 @@
 -- Rollback of 016.
 DROP TRIGGER IF EXISTS trg_projects_truncate_notify_kept ON projects;
 DROP TRIGGER IF EXISTS trg_projects_notify_kept ON projects;
-DROP FUNCTION IF EXISTS notify_project_changed();
 DROP TRIGGER IF EXISTS trg_revoked_access_tokens_truncate_notify_auth ON revoked_access_tokens;
 DROP TRIGGER IF EXISTS trg_revoked_access_tokens_notify_auth ON revoked_access_tokens;
-DROP FUNCTION IF EXISTS notify_auth_token_revoked();
 DROP TRIGGER IF EXISTS trg_users_truncate_notify_auth ON users;
 DROP TRIGGER IF EXISTS trg_users_notify_auth ON users;
-DROP FUNCTION IF EXISTS notify_auth_user_changed();
+DROP FUNCTION IF EXISTS notify_kept_read_changed();

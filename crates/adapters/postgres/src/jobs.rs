@@ -1,7 +1,7 @@
 //! PostgreSQL implementation of `JobRepository`: durable generation jobs (idempotent enqueue,
 //! `FOR UPDATE SKIP LOCKED` claiming with leases, checkpoints, atomic completion) and their event log.
 
-use crate::app_specs::{append_locked, insert_spec, RawAppend};
+use crate::app_specs::{append_locked, check_start, RawAppend};
 use crate::code::record_code;
 use crate::pool::{conn, store_err, DbPool};
 use crate::schema::{generation_job_events, generation_jobs};
@@ -300,7 +300,7 @@ async fn write_new_spec(
     v: &ingenio_app_specs::ports::NewVersion,
     usage: &serde_json::Value,
 ) -> Result<WriteVersionOutcome, StoreError> {
-    crate::app_specs::check_start(v).map_err(store_err)?;
+    check_start(v).map_err(store_err)?;
     let written = VersionCheckpoint {
         app_spec_id: Uuid::new_v4(),
         version_number: 1,
@@ -714,34 +714,25 @@ impl JobRepository for PgJobRepository {
     ) -> Result<WriteVersionOutcome, StoreError> {
         let usage = usage_to_json(&version.usage)?;
         let mut c = conn(&self.pool).await?;
-        if version.target_spec.is_none() {
+        let Some(target) = version.target_spec else {
             return write_new_spec(&mut c, id, worker, &version.version, &usage).await;
-        }
+        };
         let (usage, version) = (&usage, &version);
         c.transaction::<_, DieselError, _>(|c| {
             async move {
                 let Some(job) = lock_held(c, id, worker).await? else {
                     return Ok(WriteVersionOutcome::NotHeld);
                 };
-                let (spec_id, number) = match version.target_spec {
-                    Some(target) => {
-                        let owner =
-                            Viewer::owner(TenantId::from(job.tenant_id), job.user_id.into());
-                        match append_locked(c, owner, target, None, &version.version).await? {
-                            RawAppend::Appended(spec, v) => (spec.id, v.version_number),
-                            RawAppend::Stale(_) | RawAppend::NotFound => {
-                                let failure = JobFailure::spec_gone();
-                                mark_failed(c, id, worker, &failure, usage).await?;
-                                return Ok(WriteVersionOutcome::Failed(failure));
-                            }
+                let owner = Viewer::owner(TenantId::from(job.tenant_id), job.user_id.into());
+                let (spec_id, number) =
+                    match append_locked(c, owner, target, None, &version.version).await? {
+                        RawAppend::Appended(spec, v) => (spec.id, v.version_number),
+                        RawAppend::Stale(_) | RawAppend::NotFound => {
+                            let failure = JobFailure::spec_gone();
+                            mark_failed(c, id, worker, &failure, usage).await?;
+                            return Ok(WriteVersionOutcome::Failed(failure));
                         }
-                    }
-                    None => {
-                        let (spec, v) =
-                            insert_spec(c, TenantId::from(job.tenant_id), &version.version).await?;
-                        (spec.id, v.version_number)
-                    }
-                };
+                    };
                 let written = VersionCheckpoint {
                     app_spec_id: spec_id,
                     version_number: number,

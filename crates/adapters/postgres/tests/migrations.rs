@@ -201,7 +201,7 @@ async fn up_down_up_leaves_the_same_schema() {
         &db,
         "SELECT proname::text AS name FROM pg_proc WHERE proname IN ('set_updated_at', \
          'latest_code_of', 'projects_follow_latest_code', 'project_takes_latest_code', \
-         'notify_auth_user_changed', 'notify_auth_token_revoked', 'notify_project_changed') \
+         'notify_kept_read_changed') \
          UNION ALL SELECT extname::text FROM pg_extension WHERE extname = 'pg_trgm'",
     )
     .await;

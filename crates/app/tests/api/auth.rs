@@ -792,12 +792,8 @@ async fn session_changes_on_one_instance_hold_on_another_at_once() {
 
 /// The value of `ingenio_kept_reads_lookups{kind="session",result}` on `app`.
 async fn session_lookups(app: &TestApp, result: &str) -> f64 {
-    let p = app.get("/api/actuator/prometheus", None).await;
-    let prefix = format!("ingenio_kept_reads_lookups{{kind=\"session\",result=\"{result}\"}} ");
-    p.text
-        .lines()
-        .find_map(|l| l.strip_prefix(&prefix))
-        .map_or(0.0, |v| v.parse().unwrap())
+    let name = format!("ingenio_kept_reads_lookups{{kind=\"session\",result=\"{result}\"}}");
+    crate::sample(app, &name).await
 }
 
 /// Sessions kept in process are served (the cache is really used), yet a change made straight in

@@ -15,3 +15,13 @@ mod rate_limit;
 mod reset_mail;
 mod social;
 mod tenant_matrix;
+
+/// The value of the Prometheus sample `name{labels}` on `app` (0 when absent).
+pub async fn sample(app: &ingenio_testkit::app::TestApp, name_and_labels: &str) -> f64 {
+    let p = app.get("/api/actuator/prometheus", None).await;
+    let prefix = format!("{name_and_labels} ");
+    p.text
+        .lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .map_or(0.0, |v| v.parse().unwrap())
+}

@@ -736,12 +736,8 @@ async fn the_cached_list_shows_an_update_at_once_and_counters_within_seconds() {
 
 /// The value of `ingenio_kept_reads_lookups{kind="project",result}` on `app`.
 async fn project_lookups(app: &TestApp, result: &str) -> f64 {
-    let p = app.get("/api/actuator/prometheus", None).await;
-    let prefix = format!("ingenio_kept_reads_lookups{{kind=\"project\",result=\"{result}\"}} ");
-    p.text
-        .lines()
-        .find_map(|l| l.strip_prefix(&prefix))
-        .map_or(0.0, |v| v.parse().unwrap())
+    let name = format!("ingenio_kept_reads_lookups{{kind=\"project\",result=\"{result}\"}}");
+    crate::sample(app, &name).await
 }
 
 /// Projects kept in process are served (the cache is really used), yet a change made straight in
